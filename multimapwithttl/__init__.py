@@ -1,0 +1,8 @@
+"""multimapwithttl: a multimap kept in Redis in which every value expires on its own."""
+
+from .aio import AsyncMultiMapWithTTL
+from .sync import MultiMapWithTTL
+
+__version__ = "0.2.0"
+
+__all__ = ["AsyncMultiMapWithTTL", "MultiMapWithTTL", "__version__"]

@@ -1,0 +1,175 @@
+"""Command building: the few shapes of Redis command this library ever sends.
+
+Writes go through one Lua script (``write.lua``) in chunks of keys; reads of
+many keys go through one read-only script (``read.lua``), or plain
+ZRANGEBYSCORE where a chunk holds a single key or the server has no
+EVALSHA_RO. Chunks are bounded so no single call keeps the server busy for
+long, and on a cluster every chunk holds keys of a single hash slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ._expiry import ScoreArg
+from ._keys import slot_of
+from ._scripts import READ, WRITE, Script
+from ._validate import Value
+
+# Per write-script call: at most this many members (the script unpacks twice
+# as many ZADD arguments, and Lua's stack holds ~8000), ...
+MAX_VALUES_PER_CALL = 2000
+# ... and at most this much work, counting a key as this many members.
+KEY_WEIGHT = 4
+MAX_WEIGHT_PER_CALL = 4000
+# Per read-script call: at most this many keys.
+MAX_KEYS_PER_READ = 500
+# Per DEL: at most this many keys.
+MAX_KEYS_PER_DELETE = 500
+
+
+@dataclass(frozen=True)
+class Call:
+    """One Redis command, as ``execute_command`` arguments.
+
+    ``script`` names the script an EVALSHA needs (to load it on NOSCRIPT);
+    ``fallback`` are plain commands whose replies, as a list, equal this
+    call's reply, for servers that lack the command (EVALSHA_RO on fakeredis).
+    """
+
+    args: tuple[Any, ...]
+    script: Script | None = None
+    fallback: tuple[Call, ...] = ()
+
+
+@dataclass
+class KeyWrite:
+    """Everything one write call does to one key."""
+
+    key: str
+    groups: list[tuple[ScoreArg, list[Value]]] = field(default_factory=list)
+    removals: list[Value] = field(default_factory=list)
+    lifetime_ms: int = 0
+
+    @property
+    def size(self) -> int:
+        """How many members this touches."""
+        return sum(len(values) for _, values in self.groups) + len(self.removals)
+
+    def split(self, limit: int) -> Iterator[KeyWrite]:
+        """Pieces touching at most ``limit`` members each (most keys: just itself)."""
+        if self.size <= limit:
+            yield self
+            return
+        piece = KeyWrite(self.key, lifetime_ms=self.lifetime_ms)
+        room = limit
+        for score, values in self.groups:
+            while values:
+                if room == 0:
+                    yield piece
+                    piece, room = KeyWrite(self.key, lifetime_ms=self.lifetime_ms), limit
+                taken, values = values[:room], values[room:]
+                piece.groups.append((score, taken))
+                room -= len(taken)
+        removals = self.removals
+        while removals:
+            if room == 0:
+                yield piece
+                piece, room = KeyWrite(self.key, lifetime_ms=self.lifetime_ms), limit
+            taken, removals = removals[:room], removals[room:]
+            piece.removals.extend(taken)
+            room -= len(taken)
+        yield piece
+
+    def argv(self) -> list[Any]:
+        """This key's part of the write script's ARGV (see ``write.lua``)."""
+        out: list[Any] = [self.lifetime_ms, len(self.groups)]
+        for score, values in self.groups:
+            out.append(score)
+            out.append(len(values))
+            out.extend(values)
+        out.append(len(self.removals))
+        out.extend(self.removals)
+        return out
+
+
+_T = TypeVar("_T")
+
+
+def _group(items: Sequence[_T], key_of: Callable[[_T], str], cluster: bool) -> list[list[_T]]:
+    """Items in one list, or on a cluster one list per hash slot (keeping order)."""
+    if not cluster:
+        return [list(items)]
+    by_slot: dict[int, list[_T]] = {}
+    for item in items:
+        by_slot.setdefault(slot_of(key_of(item)), []).append(item)
+    return list(by_slot.values())
+
+
+def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def write_calls(writes: Iterable[KeyWrite], now: float, cluster: bool) -> list[Call]:
+    """Write-script calls applying ``writes``, bounded in size, one slot per call."""
+    pieces = [piece for write in writes for piece in write.split(MAX_VALUES_PER_CALL)]
+    calls: list[Call] = []
+    now_arg = repr(now)
+    for group in _group(pieces, lambda piece: piece.key, cluster):
+        keys: list[str] = []
+        argv: list[Any] = [now_arg]
+        weight = 0
+        for piece in group:
+            cost = KEY_WEIGHT + piece.size
+            if keys and weight + cost > MAX_WEIGHT_PER_CALL:
+                calls.append(_write_call(keys, argv))
+                keys, argv, weight = [], [now_arg], 0
+            keys.append(piece.key)
+            argv.extend(piece.argv())
+            weight += cost
+        if keys:
+            calls.append(_write_call(keys, argv))
+    return calls
+
+
+def _write_call(keys: list[str], argv: list[Any]) -> Call:
+    return Call(("EVALSHA", WRITE.sha, len(keys), *keys, *argv), script=WRITE)
+
+
+def read_calls(
+    keys: Sequence[str], bound: str, cluster: bool, scripts: bool
+) -> list[tuple[Call, list[int]]]:
+    """Calls reading the live members of ``keys``, each with the key positions it answers.
+
+    Every call's reply, once normalised by :func:`members_per_key`, is a list
+    holding one list of members per position.
+    """
+    plan: list[tuple[Call, list[int]]] = []
+    for group in _group(range(len(keys)), lambda i: keys[i], cluster):
+        for chunk in _chunks(group, MAX_KEYS_PER_READ):
+            plain = tuple(Call(("ZRANGEBYSCORE", keys[i], bound, "+inf")) for i in chunk)
+            if len(chunk) == 1 or not scripts:
+                plan.extend((call, [i]) for call, i in zip(plain, chunk))
+                continue
+            args = ("EVALSHA_RO", READ.sha, len(chunk), *(keys[i] for i in chunk), bound)
+            plan.append((Call(args, script=READ, fallback=plain), chunk))
+    return plan
+
+
+def members_per_key(call: Call, reply: Any) -> list[list[Any]]:
+    """One list of members per key of ``call``, whatever form it was answered in."""
+    if call.script is None:
+        return [list(reply)]
+    return [list(members) for members in reply]
+
+
+def delete_calls(keys: Sequence[str], cluster: bool) -> list[Call]:
+    """DEL calls for ``keys``: on a cluster one slot per call (no CROSSSLOT)."""
+    return [
+        Call(("DEL", *chunk))
+        for group in _group(list(keys), lambda key: key, cluster)
+        for chunk in _chunks(group, MAX_KEYS_PER_DELETE)
+    ]

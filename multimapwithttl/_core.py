@@ -1,0 +1,221 @@
+"""The sans-I/O core: settings, validation and every operation, as data in and out.
+
+:class:`MultiMapCore` holds what both shells share; each operation is a
+generator (see :mod:`._protocol`) that the sync and async shells drive.
+Nothing here touches a socket.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from ._commands import Call, KeyWrite, delete_calls, members_per_key, read_calls, write_calls
+from ._expiry import Grain, lifetime_ms, live_bound
+from ._keys import key_of, name_of, scan_pattern
+from ._protocol import Conversation, Operation, raise_first_error
+from ._validate import (
+    Name,
+    Value,
+    check_cast_fn,
+    check_expire_at,
+    check_name,
+    check_pair,
+    check_prefix,
+    check_resolution,
+    check_ttl,
+    check_value,
+    check_values,
+)
+
+#: ``cast_fn`` receives each member as the client returns it (bytes, or str
+#: with ``decode_responses=True``) and returns what the caller gets.
+CastFn = Callable[[Any], Any]
+
+
+def _encoded(value: Value) -> bytes:
+    # The bytes redis-py would send, to spot the same member given twice.
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, float):
+        return repr(value).encode()
+    return str(value).encode("utf-8")
+
+
+class MultiMapCore:
+    """Settings and operations shared by :class:`MultiMapWithTTL` and its async twin."""
+
+    def __init__(
+        self,
+        key_prefix: str,
+        ttl: float = 3600,
+        cast_fn: CastFn | None = None,
+        *,
+        resolution: float = 1.0,
+    ) -> None:
+        check_ttl(ttl)
+        check_cast_fn(cast_fn)
+        #: Every key is ``f"{key_prefix}:{name}"``.
+        self.key_prefix: str = check_prefix(key_prefix)
+        #: Default time to live of added values, in seconds.
+        self.ttl: float = ttl
+        #: Applied to each member read back; ``None`` means ``int``, as in 0.1.0.
+        self.cast_fn: CastFn | None = cast_fn
+        self._grain = Grain(check_resolution(resolution))
+        self._conversation = Conversation()
+
+    @property
+    def resolution(self) -> float:
+        """The grain of stored expiry times, in seconds (read-only)."""
+        return self._grain.seconds
+
+    # -- helpers -----------------------------------------------------------
+
+    @property
+    def _cluster(self) -> bool:
+        """True when talking to a Redis Cluster: keys are then grouped by hash slot."""
+        return False
+
+    @staticmethod
+    def _now() -> float:
+        return time.time()
+
+    def _key(self, name: object) -> str:
+        return key_of(check_prefix(self.key_prefix), check_name(name))
+
+    def _cast(self, member: Any) -> Any:
+        cast = self.cast_fn if self.cast_fn is not None else int
+        if cast is str and isinstance(member, bytes):
+            # str(b"abc") is "b'abc'": give the text back, as it was stored.
+            return member.decode("utf-8")
+        return cast(member)
+
+    def _ttl(self, ttl: object) -> float:
+        return check_ttl(self.ttl if ttl is None else ttl)
+
+    def _writes_with_ttl(self, data: object, ttl: object, now: float) -> list[KeyWrite]:
+        seconds = self._ttl(ttl)
+        if isinstance(data, Mapping):
+            data = data.items()
+        if not isinstance(data, Iterable):
+            raise TypeError(f"data must be an iterable of (name, values) pairs, got {data!r}")
+        score = self._grain.round_up(now + seconds)
+        score_arg = self._grain.score_arg(score)
+        life = lifetime_ms(score, now)
+        writes = []
+        for n, item in enumerate(data):
+            where = f"data[{n}]"
+            name, values = check_pair(item, where, "name", "values")
+            key = self._key(name)
+            members = [check_value(v) for v in check_values(values, where)]
+            if members:
+                writes.append(KeyWrite(key, [(score_arg, members)], lifetime_ms=life))
+        return writes
+
+    def _writes_at(self, data: object, now: float) -> list[KeyWrite]:
+        if isinstance(data, Mapping):
+            data = data.items()
+        if not isinstance(data, Iterable):
+            raise TypeError(f"data must be an iterable of (name, values) pairs, got {data!r}")
+        writes = []
+        for n, item in enumerate(data):
+            name, pairs = check_pair(item, f"data[{n}]", "name", "values")
+            key = self._key(name)
+            # The same member twice in one call: the last expiry wins, as in ZADD.
+            latest: dict[bytes, tuple[float, Value]] = {}
+            for m, pair in enumerate(check_values(pairs, f"data[{n}]")):
+                where = f"data[{n}][1][{m}]"
+                expire_at, value = check_pair(pair, where, "expire_at", "value")
+                when = self._grain.round_up(check_expire_at(expire_at, where))
+                value = check_value(value)
+                latest.pop(_encoded(value), None)
+                latest[_encoded(value)] = (when, value)
+            if not latest:
+                continue
+            by_score: dict[float, list[Value]] = {}
+            for when, value in latest.values():
+                by_score.setdefault(when, []).append(value)
+            groups = [(self._grain.score_arg(s), vs) for s, vs in by_score.items()]
+            life = lifetime_ms(max(by_score), now)
+            writes.append(KeyWrite(key, groups, lifetime_ms=life))
+        return writes
+
+    def _write(self, writes: list[KeyWrite], now: float) -> Operation[int]:
+        if not writes:
+            return 0
+        calls = write_calls(writes, now, self._cluster)
+        replies = yield from self._conversation.send(calls)
+        raise_first_error(replies)
+        return sum(int(reply) for reply in replies)
+
+    def _read_one(self, call: Call) -> Operation[Any]:
+        (reply,) = yield from self._conversation.send([call])
+        raise_first_error([reply])
+        return reply
+
+    # -- operations ----------------------------------------------------------
+
+    def _op_add(self, name: Name, values: Sequence[Any], ttl: float | None) -> Operation[None]:
+        now = self._now()
+        yield from self._write(self._writes_with_ttl([(name, values)], ttl, now), now)
+
+    def _op_add_many(self, data: Any, ttl: float | None) -> Operation[None]:
+        now = self._now()
+        yield from self._write(self._writes_with_ttl(data, ttl, now), now)
+
+    def _op_add_many_with_ttl(self, data: Any) -> Operation[None]:
+        now = self._now()
+        yield from self._write(self._writes_at(data, now), now)
+
+    def _op_remove(self, name: Name, values: Sequence[Any]) -> Operation[int]:
+        key = self._key(name)
+        members = list({_encoded(v): v for v in map(check_value, values)}.values())
+        if not members:
+            return 0
+        return (yield from self._write([KeyWrite(key, removals=members)], self._now()))
+
+    def _op_get_many(self, names: Sequence[Any]) -> Operation[list[list[Any]]]:
+        keys = [self._key(name) for name in names]
+        cast = self._cast  # picked once: cast_fn may change while we wait
+        plan = read_calls(
+            keys, live_bound(self._now()), self._cluster, self._conversation.read_scripts
+        )
+        replies = yield from self._conversation.send([call for call, _ in plan])
+        raise_first_error(replies)
+        found: list[list[Any]] = [[] for _ in keys]
+        for (call, positions), reply in zip(plan, replies):
+            for i, members in zip(positions, members_per_key(call, reply)):
+                found[i] = [cast(m) for m in members]
+        return found
+
+    def _op_delete(self, names: Sequence[Any]) -> Operation[None]:
+        keys = [self._key(name) for name in names]
+        if keys:
+            replies = yield from self._conversation.send(delete_calls(keys, self._cluster))
+            raise_first_error(replies)
+
+    def _op_contains(self, name: Name, value: Any) -> Operation[bool]:
+        call = Call(("ZSCORE", self._key(name), check_value(value)))
+        score = yield from self._read_one(call)
+        return score is not None and float(score) > self._now()
+
+    def _op_count(self, name: Name) -> Operation[int]:
+        call = Call(("ZCOUNT", self._key(name), live_bound(self._now()), "+inf"))
+        return int((yield from self._read_one(call)))
+
+    def _op_get_with_expiry(self, name: Name) -> Operation[list[tuple[Any, float]]]:
+        bound = live_bound(self._now())
+        call = Call(("ZRANGEBYSCORE", self._key(name), bound, "+inf", "WITHSCORES"))
+        cast = self._cast
+        reply = yield from self._read_one(call)
+        if reply and not isinstance(reply[0], (list, tuple)):
+            # RESP2 without redis-py's withscores option: member, score, member, ...
+            reply = list(zip(reply[::2], reply[1::2]))
+        return [(cast(member), float(score)) for member, score in reply]
+
+    def _scan_pattern(self) -> str:
+        return scan_pattern(check_prefix(self.key_prefix))
+
+    def _name_of(self, key: bytes | str) -> str:
+        return name_of(self.key_prefix, key)

@@ -1,0 +1,92 @@
+"""The conversation with Redis, as data: what to send next, and what came back.
+
+An operation is a generator that yields :class:`Send` and :class:`Load`
+requests and receives their results; the sync and async shells only carry
+requests to Redis and results back (compare h11). Everything that decides —
+retrying after NOSCRIPT, falling back when a server lacks EVALSHA_RO, which
+error to raise — happens here, once, for both shells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, Union
+
+from redis.exceptions import NoScriptError, ResponseError
+
+from ._commands import Call
+from ._scripts import Script
+
+
+@dataclass(frozen=True)
+class Send:
+    """Run these calls in order, in one round trip per node where possible.
+
+    The result is one reply per call, in order, errors (``ResponseError``)
+    given back as values; connection errors propagate to the caller.
+    """
+
+    calls: Sequence[Call]
+
+
+@dataclass(frozen=True)
+class Load:
+    """Load this script on every primary (SCRIPT LOAD). The result is ignored."""
+
+    script: Script
+
+
+Request = Union[Send, Load]
+_T = TypeVar("_T")
+#: An operation: yields requests, receives their results, returns the answer.
+Operation = Generator[Request, Any, _T]
+
+# A script can vanish again between the load and the resend (SCRIPT FLUSH,
+# failover to a replica that never saw it); after this many loads, give up.
+_MAX_LOADS = 3
+
+
+def _unknown_command(reply: object) -> bool:
+    return isinstance(reply, ResponseError) and "unknown command" in str(reply).lower()
+
+
+class Conversation:
+    """Per-client state of the conversation: what the server turned out to support."""
+
+    def __init__(self) -> None:
+        #: False once the server answered EVALSHA_RO with "unknown command".
+        self.read_scripts = True
+
+    def send(self, calls: Sequence[Call]) -> Operation[list[Any]]:
+        """Send ``calls``; handle NOSCRIPT and missing commands; return the replies."""
+        replies: list[Any] = list((yield Send(calls)))
+        for _ in range(_MAX_LOADS):
+            missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            if not missing:
+                break
+            scripts = {calls[i].script for i in missing}
+            for script in sorted(filter(None, scripts), key=lambda s: s.name):
+                yield Load(script)
+            # Only the failed calls are sent again: the others have already run.
+            resent = yield Send([calls[i] for i in missing])
+            for i, reply in zip(missing, resent):
+                replies[i] = reply
+
+        lacking = [i for i, r in enumerate(replies) if calls[i].fallback and _unknown_command(r)]
+        if lacking:
+            self.read_scripts = False
+            plain = [call for i in lacking for call in calls[i].fallback]
+            answers = yield from self.send(plain)
+            raise_first_error(answers)
+            flat = iter(answers)
+            for i in lacking:
+                replies[i] = [next(flat) for _ in calls[i].fallback]
+        return replies
+
+
+def raise_first_error(replies: Sequence[Any]) -> None:
+    """Raise the first error among ``replies`` (after every call has run)."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply

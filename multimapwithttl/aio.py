@@ -1,0 +1,119 @@
+"""``AsyncMultiMapWithTTL``: the multimap over ``redis.asyncio`` clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import redis.asyncio
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ResponseError
+
+from ._core import CastFn, MultiMapCore
+from ._protocol import Load, Operation, Request
+from ._validate import Name
+
+
+class AsyncMultiMapWithTTL(MultiMapCore):
+    """The asyncio twin of [MultiMapWithTTL][multimapwithttl.MultiMapWithTTL].
+
+    Same constructor, same methods, same storage and errors, over a
+    ``redis.asyncio.Redis`` or ``redis.asyncio.cluster.RedisCluster``. The
+    methods are coroutines returning lists; :meth:`names` is an async
+    iterator. A sync and an async instance on one prefix share their data.
+    """
+
+    def __init__(
+        self,
+        redis_client: redis.asyncio.Redis | RedisCluster,
+        key_prefix: str,
+        ttl: float = 3600,
+        cast_fn: CastFn | None = None,
+        *,
+        resolution: float = 1.0,
+    ) -> None:
+        super().__init__(key_prefix, ttl, cast_fn, resolution=resolution)
+        #: The client every call goes through (read at call time).
+        self.redis = redis_client
+
+    @property
+    def _cluster(self) -> bool:
+        return isinstance(self.redis, RedisCluster)
+
+    async def _run(self, operation: Operation[Any]) -> Any:
+        reply: Any = None
+        try:
+            while True:
+                reply = await self._perform(operation.send(reply))
+        except StopIteration as done:
+            return done.value
+
+    async def _perform(self, request: Request) -> Any:
+        if isinstance(request, Load):
+            return await self.redis.script_load(request.script.source)
+        calls = request.calls
+        if len(calls) == 1:
+            try:
+                return [await self.redis.execute_command(*calls[0].args)]
+            except ResponseError as error:
+                return [error]
+        # One pipeline for the whole batch: the client opens at most one
+        # connection per node for it, however many names there are.
+        pipe = self.redis.pipeline(transaction=False)
+        for call in calls:
+            pipe.execute_command(*call.args)
+        return await pipe.execute(raise_on_error=False)
+
+    async def add(self, name: Name, *values: Any, ttl: float | None = None) -> None:
+        """Add ``values`` under ``name`` (see ``MultiMapWithTTL.add``)."""
+        await self._run(self._op_add(name, values, ttl))
+
+    async def add_many(
+        self, data: Iterable[tuple[Name, Iterable[Any]]], ttl: float | None = None
+    ) -> None:
+        """Add many names' values in one round trip (see ``MultiMapWithTTL.add_many``)."""
+        await self._run(self._op_add_many(data, ttl))
+
+    async def add_many_with_ttl(
+        self, data: Iterable[tuple[Name, Iterable[tuple[float, Any]]]]
+    ) -> None:
+        """Add values with absolute expiry times (see ``MultiMapWithTTL.add_many_with_ttl``)."""
+        await self._run(self._op_add_many_with_ttl(data))
+
+    async def get(self, name: Name) -> list[Any]:
+        """The live values under ``name``, cast, soonest-expiring first."""
+        (values,) = await self._run(self._op_get_many([name]))
+        return list(values)
+
+    async def get_many(self, *names: Name) -> list[list[Any]]:
+        """One list of live values per name, in the order asked, in one round trip."""
+        return list(await self._run(self._op_get_many(names)))
+
+    async def delete(self, *names: Name) -> None:
+        """Delete whole names with all their values. No names: nothing happens."""
+        await self._run(self._op_delete(names))
+
+    async def remove(self, name: Name, *values: Any) -> int:
+        """Remove some values from ``name``; return how many of them were live."""
+        return int(await self._run(self._op_remove(name, values)))
+
+    async def contains(self, name: Name, value: Any) -> bool:
+        """Whether ``value`` is live under ``name``."""
+        return bool(await self._run(self._op_contains(name, value)))
+
+    async def count(self, name: Name) -> int:
+        """How many live values ``name`` holds."""
+        return int(await self._run(self._op_count(name)))
+
+    async def get_with_expiry(self, name: Name) -> list[tuple[Any, float]]:
+        """The live values under ``name`` as ``(value, expire_at)``, ordered by expiry."""
+        return list(await self._run(self._op_get_with_expiry(name)))
+
+    async def names(self) -> AsyncIterator[str]:
+        """Every name that has a key under this prefix (every master on a cluster)."""
+        seen: set[str] = set()
+        async for key in self.redis.scan_iter(match=self._scan_pattern(), count=1000):
+            name = self._name_of(key)
+            if name not in seen:
+                seen.add(name)
+                yield name
