@@ -184,8 +184,8 @@ class MultiMapCore:
         replies = yield from self._conversation.send([call for call, _ in plan])
         raise_first_error(replies)
         found: list[list[Any]] = [[] for _ in keys]
-        for (call, positions), reply in zip(plan, replies):
-            for i, members in zip(positions, members_per_key(call, reply)):
+        for (call, positions), reply in zip(plan, replies, strict=False):
+            for i, members in zip(positions, members_per_key(call, reply), strict=False):
                 found[i] = [cast(m) for m in members]
         return found
 
@@ -211,7 +211,7 @@ class MultiMapCore:
         reply = yield from self._read_one(call)
         if reply and not isinstance(reply[0], (list, tuple)):
             # RESP2 without redis-py's withscores option: member, score, member, ...
-            reply = list(zip(reply[::2], reply[1::2]))
+            reply = list(zip(reply[::2], reply[1::2], strict=False))
         return [(cast(member), float(score)) for member, score in reply]
 
     def _scan_pattern(self) -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Union
 
 #: A score as sent to Redis: an int at whole-second grains (0.1.0's format), else a str.
-ScoreArg = Union[int, str]
+ScoreArg = int | str
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 from redis.exceptions import NoScriptError, ResponseError
 
@@ -37,7 +37,7 @@ class Load:
     script: Script
 
 
-Request = Union[Send, Load]
+Request = Send | Load
 _T = TypeVar("_T")
 #: An operation: yields requests, receives their results, returns the answer.
 Operation = Generator[Request, Any, _T]
@@ -70,7 +70,7 @@ class Conversation:
                 yield Load(script)
             # Only the failed calls are sent again: the others have already run.
             resent = yield Send([calls[i] for i in missing])
-            for i, reply in zip(missing, resent):
+            for i, reply in zip(missing, resent, strict=False):
                 replies[i] = reply
 
         lacking = [i for i, r in enumerate(replies) if calls[i].fallback and _unknown_command(r)]

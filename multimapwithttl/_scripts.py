@@ -18,7 +18,8 @@ class Script:
     @classmethod
     def load(cls, name: str) -> Script:
         """Read ``_scripts/<name>.lua`` from the installed package."""
-        source = resources.files(__package__).joinpath("_scripts", f"{name}.lua").read_text("utf-8")
+        path = resources.files(__package__).joinpath("_scripts").joinpath(f"{name}.lua")
+        source = path.read_text("utf-8")
         return cls(name, source, hashlib.sha1(source.encode("utf-8")).hexdigest())
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any, Union
+from typing import Any
 
 #: What can be stored as a member: redis-py encodes these unambiguously.
-Value = Union[str, bytes, int, float]
+Value = str | bytes | int | float
 #: What can name an entry of the multimap (ints are formatted as decimal, as 0.1.0 did).
-Name = Union[str, int]
+Name = str | int
 
 # PEXPIRE rejects durations that overflow when added to the server's clock, and
 # a half-applied write would follow; 10**10 s (~317 years) is far from that.

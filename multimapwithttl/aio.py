@@ -59,7 +59,7 @@ class AsyncMultiMapWithTTL(MultiMapCore):
                 return [error]
         # One pipeline for the whole batch: the client opens at most one
         # connection per node for it, however many names there are.
-        pipe = self.redis.pipeline(transaction=False)
+        pipe: Any = self.redis.pipeline(transaction=False)
         for call in calls:
             pipe.execute_command(*call.args)
         return await pipe.execute(raise_on_error=False)

@@ -39,6 +39,7 @@ class MultiMapWithTTL(MultiMapCore):
         TypeError: ``key_prefix`` is not a str, ``ttl``/``resolution`` is
             not a number, or ``cast_fn`` is not callable.
         ValueError: ``ttl`` or ``resolution`` is not positive and finite.
+
     """
 
     def __init__(
@@ -70,12 +71,13 @@ class MultiMapWithTTL(MultiMapCore):
         if isinstance(request, Load):
             return self.redis.script_load(request.script.source)
         calls = request.calls
+        client: Any = self.redis
         if len(calls) == 1:  # one command: skip the pipeline's bookkeeping
             try:
-                return [self.redis.execute_command(*calls[0].args)]
+                return [client.execute_command(*calls[0].args)]
             except ResponseError as error:
                 return [error]
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = client.pipeline(transaction=False)
         for call in calls:
             pipe.execute_command(*call.args)
         return pipe.execute(raise_on_error=False)
@@ -94,10 +96,13 @@ class MultiMapWithTTL(MultiMapCore):
         Raises:
             TypeError, ValueError: on a bad name, value or ttl, before any write.
             redis.ResponseError: the key holds another Redis type (left untouched).
+
         """
         self._run(self._op_add(name, values, ttl))
 
-    def add_many(self, data: Iterable[tuple[Name, Iterable[Any]]], ttl: float | None = None) -> None:
+    def add_many(
+        self, data: Iterable[tuple[Name, Iterable[Any]]], ttl: float | None = None
+    ) -> None:
         """Add many names' values at once, in one round trip (one per node on a cluster).
 
         Args:
@@ -109,6 +114,7 @@ class MultiMapWithTTL(MultiMapCore):
             TypeError, ValueError: on any malformed item, before any write.
             redis.ResponseError: a key holds another Redis type; that key is
                 left untouched, the other names are written.
+
         """
         self._run(self._op_add_many(data, ttl))
 
@@ -123,6 +129,7 @@ class MultiMapWithTTL(MultiMapCore):
         Raises:
             TypeError, ValueError: on any malformed item, before any write.
             redis.ResponseError: a key holds another Redis type (left untouched).
+
         """
         self._run(self._op_add_many_with_ttl(data))
 

@@ -91,11 +91,15 @@ class LocalCluster:
             RedisServer(
                 directory / f"node{port}",
                 port,
-                "--cluster-enabled", "yes",
-                "--cluster-config-file", f"nodes-{port}.conf",
-                "--cluster-node-timeout", "5000",
-                "--appendonly", "no",
-            )  # fmt: skip
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                f"nodes-{port}.conf",
+                "--cluster-node-timeout",
+                "5000",
+                "--appendonly",
+                "no",
+            )
             for port in ports
         ]
 

@@ -227,7 +227,8 @@ def test_attributes_are_read_at_call_time(make: Factory, raw: Any) -> None:
     mm.ttl = 500
     mm.cast_fn = str
     mm.add("a", "v")
-    assert raw.exists("second:a") and not raw.exists("first:a")
+    assert raw.exists("second:a")
+    assert not raw.exists("first:a")
     assert raw.pttl("second:a") > 400_000
     assert list(mm.get("a")) == ["v"]
 
@@ -267,9 +268,12 @@ def test_wrongtype_raises_and_leaves_the_foreign_key_untouched(make: Factory, ra
     ):
         with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
             call()
-    assert raw.get("wt:foreign") == b"theirs" and 990 < raw.ttl("wt:foreign") <= 1000
-    assert raw.get("wt:forever") == b"theirs" and raw.ttl("wt:forever") == -1
-    assert sorted(mm.get("ok")) == [1] and sorted(mm.get("ok2")) == [3]
+    assert raw.get("wt:foreign") == b"theirs"
+    assert 990 < raw.ttl("wt:foreign") <= 1000
+    assert raw.get("wt:forever") == b"theirs"
+    assert raw.ttl("wt:forever") == -1
+    assert sorted(mm.get("ok")) == [1]
+    assert sorted(mm.get("ok2")) == [3]
 
 
 def test_scripts_flushed_from_the_server_are_loaded_again(make: Factory) -> None:
