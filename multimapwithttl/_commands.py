@@ -121,15 +121,17 @@ def write_calls(writes: Iterable[KeyWrite], now: float, cluster: bool) -> list[C
     for group in _group(pieces, lambda piece: piece.key, cluster):
         keys: list[str] = []
         argv: list[Any] = [now_arg]
-        weight = 0
+        weight = values = 0
         for piece in group:
             cost = KEY_WEIGHT + piece.size
-            if keys and weight + cost > MAX_WEIGHT_PER_CALL:
+            full = weight + cost > MAX_WEIGHT_PER_CALL
+            if keys and (full or values + piece.size > MAX_VALUES_PER_CALL):
                 calls.append(_write_call(keys, argv))
-                keys, argv, weight = [], [now_arg], 0
+                keys, argv, weight, values = [], [now_arg], 0, 0
             keys.append(piece.key)
             argv.extend(piece.argv())
             weight += cost
+            values += piece.size
         if keys:
             calls.append(_write_call(keys, argv))
     return calls

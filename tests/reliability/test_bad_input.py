@@ -1,0 +1,192 @@
+"""Hostile and unusual input: the documented exception with the database unchanged,
+or a correct round trip. Runs on every backend and flavour."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+
+from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL
+
+from ..conftest import Factory
+
+NOW = time.time()
+
+# (id, exception, call(mm)) — every call must raise before writing anything.
+RAISING: list[tuple[str, type[Exception], Callable[[Any], Any]]] = [
+    ("add ttl=0", ValueError, lambda mm: mm.add("a", 1, ttl=0)),
+    ("add ttl<0", ValueError, lambda mm: mm.add("a", 1, ttl=-5)),
+    ("add ttl=nan", ValueError, lambda mm: mm.add("a", 1, ttl=math.nan)),
+    ("add ttl=inf", ValueError, lambda mm: mm.add("a", 1, ttl=math.inf)),
+    ("add ttl=-inf", ValueError, lambda mm: mm.add("a", 1, ttl=-math.inf)),
+    ("add ttl huge", ValueError, lambda mm: mm.add("a", 1, ttl=1e300)),
+    ("add ttl=True", TypeError, lambda mm: mm.add("a", 1, ttl=True)),
+    ("add ttl='60'", TypeError, lambda mm: mm.add("a", 1, ttl="60")),
+    ("add ttl=[60]", TypeError, lambda mm: mm.add("a", 1, ttl=[60])),
+    ("add value None", TypeError, lambda mm: mm.add("a", 1, None)),
+    ("add value True", TypeError, lambda mm: mm.add("a", True)),
+    ("add value False", TypeError, lambda mm: mm.add("a", 1, False)),
+    ("add value list", TypeError, lambda mm: mm.add("a", [1, 2])),
+    ("add value dict", TypeError, lambda mm: mm.add("a", {"x": 1})),
+    ("add value object", TypeError, lambda mm: mm.add("a", object())),
+    ("add name None", TypeError, lambda mm: mm.add(None, 1)),
+    ("add name bytes", TypeError, lambda mm: mm.add(b"a", 1)),
+    ("add name float", TypeError, lambda mm: mm.add(1.5, 1)),
+    ("add name bool", TypeError, lambda mm: mm.add(True, 1)),
+    ("add_many values str", TypeError, lambda mm: mm.add_many([("ok", [1]), ("a", "abc")])),
+    ("add_many values bytes", TypeError, lambda mm: mm.add_many([("ok", [1]), ("a", b"ab")])),
+    ("add_many values int", TypeError, lambda mm: mm.add_many([("ok", [1]), ("a", 5)])),
+    ("add_many item not pair", TypeError, lambda mm: mm.add_many([("ok", [1]), ("a",)])),
+    ("add_many item triple", TypeError, lambda mm: mm.add_many([("a", [1], 3)])),
+    ("add_many item str", TypeError, lambda mm: mm.add_many(["ab"])),
+    ("add_many item None", TypeError, lambda mm: mm.add_many([("ok", [1]), None])),
+    ("add_many data None", TypeError, lambda mm: mm.add_many(None)),
+    ("add_many bad value late", TypeError, lambda mm: mm.add_many([("ok", [1]), ("b", [2, None])])),
+    ("add_many ttl=0", ValueError, lambda mm: mm.add_many([("ok", [1])], ttl=0)),
+    (
+        "with_ttl expire_at nan",
+        ValueError,
+        lambda mm: mm.add_many_with_ttl([("a", [(math.nan, 1)])]),
+    ),
+    (
+        "with_ttl expire_at inf",
+        ValueError,
+        lambda mm: mm.add_many_with_ttl([("a", [(math.inf, 1)])]),
+    ),
+    (
+        "with_ttl expire_at year 10000",
+        ValueError,
+        lambda mm: mm.add_many_with_ttl([("a", [(1e12, 1)])]),
+    ),
+    ("with_ttl expire_at str", TypeError, lambda mm: mm.add_many_with_ttl([("a", [("9", 1)])])),
+    ("with_ttl expire_at None", TypeError, lambda mm: mm.add_many_with_ttl([("a", [(None, 1)])])),
+    ("with_ttl expire_at bool", TypeError, lambda mm: mm.add_many_with_ttl([("a", [(True, 1)])])),
+    (
+        "with_ttl pair reversed",
+        TypeError,
+        lambda mm: mm.add_many_with_ttl([("a", [("v", NOW + 9)])]),
+    ),
+    ("with_ttl pairs str", TypeError, lambda mm: mm.add_many_with_ttl([("a", "xy")])),
+    ("with_ttl pair not pair", TypeError, lambda mm: mm.add_many_with_ttl([("a", [(NOW + 9,)])])),
+    (
+        "with_ttl value None",
+        TypeError,
+        lambda mm: mm.add_many_with_ttl([("ok", [(NOW + 9, None)])]),
+    ),
+    ("remove value None", TypeError, lambda mm: mm.remove("a", 1, None)),
+    ("remove name bytes", TypeError, lambda mm: mm.remove(b"a", 1)),
+    ("delete name None", TypeError, lambda mm: mm.delete("a", None)),
+    ("get name None", TypeError, lambda mm: mm.get(None)),
+    ("get_many name bytes", TypeError, lambda mm: mm.get_many("a", b"b")),
+    ("contains value bool", TypeError, lambda mm: mm.contains("a", True)),
+    ("count name list", TypeError, lambda mm: mm.count(["a"])),
+]
+
+
+@pytest.mark.parametrize(("case", "error", "call"), RAISING, ids=[c[0] for c in RAISING])
+def test_bad_input_raises_and_changes_nothing(
+    make: Factory, case: str, error: type[Exception], call: Callable[[Any], Any]
+) -> None:
+    backend = make.backend  # type: ignore[attr-defined]
+    mm = make("bad")
+    mm.add_many([("a", [1, 2]), ("ok", [7])], ttl=600)
+    before = backend.snapshot()
+    with pytest.raises(error):
+        call(mm)
+    assert backend.snapshot() == before
+
+
+CONSTRUCTOR: list[tuple[str, type[Exception], dict[str, Any]]] = [
+    ("ttl 0", ValueError, {"ttl": 0}),
+    ("ttl nan", ValueError, {"ttl": math.nan}),
+    ("ttl bool", TypeError, {"ttl": True}),
+    ("ttl None", TypeError, {"ttl": None}),
+    ("ttl str", TypeError, {"ttl": "3600"}),
+    ("resolution 0", ValueError, {"resolution": 0}),
+    ("resolution negative", ValueError, {"resolution": -0.001}),
+    ("resolution inf", ValueError, {"resolution": math.inf}),
+    ("resolution bool", TypeError, {"resolution": True}),
+    ("prefix bytes", TypeError, {"key_prefix": b"p"}),
+    ("prefix None", TypeError, {"key_prefix": None}),
+    ("cast_fn not callable", TypeError, {"cast_fn": 5}),
+]
+
+
+@pytest.mark.parametrize("cls", [MultiMapWithTTL, AsyncMultiMapWithTTL])
+@pytest.mark.parametrize(("case", "error", "kwargs"), CONSTRUCTOR, ids=[c[0] for c in CONSTRUCTOR])
+def test_bad_constructor_arguments(
+    cls: type, case: str, error: type[Exception], kwargs: dict[str, Any]
+) -> None:
+    args = {"redis_client": None, "key_prefix": "p", **kwargs}
+    with pytest.raises(error):
+        cls(**args)
+
+
+def test_a_bad_ttl_attribute_is_caught_at_call_time(make: Factory) -> None:
+    backend = make.backend  # type: ignore[attr-defined]
+    mm = make("attr")
+    mm.ttl = -1
+    with pytest.raises(ValueError, match="ttl"):
+        mm.add("a", 1)
+    mm.key_prefix = b"bytes"
+    with pytest.raises(TypeError, match="key_prefix"):
+        mm.get("a")
+    assert backend.snapshot() == {}
+
+
+ROUND_TRIPS: list[tuple[str, Any, Any]] = [
+    ("empty string value", "", str),
+    ("empty bytes value", b"", bytes),
+    ("unicode value", "żółć ☃ 日本", str),
+    ("binary value", bytes(range(256)), bytes),
+    ("one megabyte value", b"x" * (1 << 20), bytes),
+    ("negative int", -(2**62), int),
+    ("big int", 2**100, int),
+    ("float", 0.1 + 0.2, float),
+    ("newline and glob chars", "a\nb*[?]\\", str),
+]
+
+
+@pytest.mark.parametrize(("case", "value", "cast"), ROUND_TRIPS, ids=[c[0] for c in ROUND_TRIPS])
+def test_unusual_values_round_trip(make: Factory, case: str, value: Any, cast: Any) -> None:
+    mm = make("rt", cast_fn=cast)
+    mm.add("n", value)
+    assert list(mm.get("n")) == [value]
+    assert mm.contains("n", value)
+    assert mm.remove("n", value) == 1
+
+
+NAMES = ["", "with:colon", "*", "[a-z]?", "\\", "日本", "x" * 1000, 0, -7, 2**70]
+
+
+@pytest.mark.parametrize("name", NAMES, ids=[repr(n)[:20] for n in NAMES])
+def test_unusual_names_round_trip(make: Factory, name: Any) -> None:
+    mm = make("nm:*[?")
+    mm.add(name, 1)
+    assert list(mm.get(name)) == [1]
+    assert list(mm.names()) == [str(name)]
+    mm.delete(name)
+    assert list(mm.names()) == []
+
+
+def test_wrongtype_key_left_untouched_value_and_ttl(make: Factory, raw: Any) -> None:
+    backend = make.backend  # type: ignore[attr-defined]
+    mm = make("fk")
+    raw.rpush("fk:list", "theirs")
+    raw.expire("fk:list", 777)
+    raw.hset("fk:hash", "f", "v")
+    before = backend.snapshot()
+    ttl_before = raw.pttl("fk:list")
+    for name in ("list", "hash"):
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+            mm.add(name, 1, ttl=10**6)
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+            mm.add_many_with_ttl([(name, [(NOW + 10**6, 1)])])
+    assert backend.snapshot() == before
+    assert ttl_before - 1000 < raw.pttl("fk:list") <= ttl_before
+    assert raw.pttl("fk:hash") == -1

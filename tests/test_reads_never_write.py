@@ -1,0 +1,74 @@
+"""Reads never write: plain read commands or EVALSHA_RO only, and they work on a replica."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from multimapwithttl import MultiMapWithTTL
+
+from .servers import RedisServer
+
+READ_COMMANDS = {"zrangebyscore", "evalsha_ro", "zscore", "zcount", "scan", "script|load"}
+
+
+def _commands_run(client: Any) -> set[str]:
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_") for name in stats}
+
+
+def test_read_methods_issue_only_read_commands(make: Any, raw: Any) -> None:
+    backend = make.backend
+    if backend.name == "fake":
+        pytest.skip("fakeredis keeps no commandstats; the real server and cluster check this")
+    mm = make("ro")
+    mm.add_many([(f"n{i}", [i, i + 1]) for i in range(50)])
+    for node in backend.raw_nodes():
+        node.config_resetstat()
+    list(mm.get("n1"))
+    list(mm.get_many(*(f"n{i}" for i in range(50))))
+    mm.count("n1")
+    mm.contains("n1", 1)
+    mm.get_with_expiry("n1")
+    list(mm.names())
+    ran: set[str] = set()
+    for node in backend.raw_nodes():
+        ran |= _commands_run(node)
+    ran -= {"config|resetstat", "info", "ping", "cluster|slots", "cluster|shards", "command"}
+    ran = {c for c in ran if not c.startswith(("client|", "hello", "command|"))}
+    assert "evalsha_ro" in ran or backend.cluster  # the batch read went through the script
+    assert ran <= READ_COMMANDS, ran - READ_COMMANDS
+
+
+@pytest.fixture
+def replica(real_server: RedisServer, tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(
+        tmp_path / "replica", None, "--replicaof", "127.0.0.1", str(real_server.port)
+    ).start()
+    yield server
+    server.stop()
+
+
+def test_every_read_works_on_a_read_only_replica(real_server: RedisServer, replica: Any) -> None:
+    primary = real_server.client()
+    primary.flushall()
+    MultiMapWithTTL(primary, "rep", ttl=600).add_many([("a", [1, 2]), ("b", [3])])
+    replica_client = replica.client()
+    deadline = time.monotonic() + 10
+    while replica_client.dbsize() < 2:
+        assert time.monotonic() < deadline, "the replica did not sync"
+        time.sleep(0.05)
+    mm = MultiMapWithTTL(replica_client, "rep")
+    assert [sorted(v) for v in mm.get_many("a", "b", "c")] == [[1, 2], [3], []]
+    assert sorted(mm.get("a")) == [1, 2]
+    assert mm.count("a") == 2
+    assert mm.contains("b", 3)
+    assert [v for v, _ in mm.get_with_expiry("b")] == [3]
+    assert sorted(mm.names()) == ["a", "b"]
+    with pytest.raises(redis.ReadOnlyError):
+        mm.add("a", 4)
