@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ._commands import Call, KeyWrite, delete_calls, members_per_key, read_calls, write_calls
 from ._expiry import Grain, lifetime_ms, live_bound
@@ -43,11 +43,16 @@ def _encoded(value: Value) -> bytes:
     return str(value).encode("utf-8")
 
 
-class MultiMapCore:
+#: The Redis client type a shell works with.
+ClientT = TypeVar("ClientT")
+
+
+class MultiMapCore(Generic[ClientT]):
     """Settings and operations shared by :class:`MultiMapWithTTL` and its async twin."""
 
     def __init__(
         self,
+        redis_client: ClientT,
         key_prefix: str,
         ttl: float = 3600,
         cast_fn: CastFn | None = None,
@@ -56,6 +61,8 @@ class MultiMapCore:
     ) -> None:
         check_ttl(ttl)
         check_cast_fn(cast_fn)
+        #: The client every call goes through (read at call time; never closed here).
+        self.redis: ClientT = redis_client
         #: Every key is ``f"{key_prefix}:{name}"``.
         self.key_prefix: str = check_prefix(key_prefix)
         #: Default time to live of added values, in seconds.

@@ -9,12 +9,12 @@ import redis.asyncio
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
-from ._core import CastFn, MultiMapCore
+from ._core import MultiMapCore
 from ._protocol import Load, Operation, Request
 from ._validate import Name
 
 
-class AsyncMultiMapWithTTL(MultiMapCore):
+class AsyncMultiMapWithTTL(MultiMapCore[redis.asyncio.Redis | RedisCluster]):
     """The asyncio twin of [MultiMapWithTTL][multimapwithttl.MultiMapWithTTL].
 
     Same constructor, same methods, same storage and errors, over a
@@ -22,19 +22,6 @@ class AsyncMultiMapWithTTL(MultiMapCore):
     methods are coroutines returning lists; :meth:`names` is an async
     iterator. A sync and an async instance on one prefix share their data.
     """
-
-    def __init__(
-        self,
-        redis_client: redis.asyncio.Redis | RedisCluster,
-        key_prefix: str,
-        ttl: float = 3600,
-        cast_fn: CastFn | None = None,
-        *,
-        resolution: float = 1.0,
-    ) -> None:
-        super().__init__(key_prefix, ttl, cast_fn, resolution=resolution)
-        #: The client every call goes through (read at call time).
-        self.redis = redis_client
 
     @property
     def _cluster(self) -> bool:

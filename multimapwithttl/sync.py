@@ -9,12 +9,12 @@ import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
-from ._core import CastFn, MultiMapCore
+from ._core import MultiMapCore
 from ._protocol import Load, Operation, Request
 from ._validate import Name
 
 
-class MultiMapWithTTL(MultiMapCore):
+class MultiMapWithTTL(MultiMapCore[redis.Redis | RedisCluster]):
     """A multimap kept in Redis in which every value expires on its own.
 
     Each name maps to a set of values; each value carries its own expiry
@@ -41,19 +41,6 @@ class MultiMapWithTTL(MultiMapCore):
         ValueError: ``ttl`` or ``resolution`` is not positive and finite.
 
     """
-
-    def __init__(
-        self,
-        redis_client: redis.Redis | RedisCluster,
-        key_prefix: str,
-        ttl: float = 3600,
-        cast_fn: CastFn | None = None,
-        *,
-        resolution: float = 1.0,
-    ) -> None:
-        super().__init__(key_prefix, ttl, cast_fn, resolution=resolution)
-        #: The client every call goes through (read at call time).
-        self.redis = redis_client
 
     @property
     def _cluster(self) -> bool:
