@@ -11,28 +11,7 @@ import time
 from typing import Any
 
 from .conftest import Factory
-
-
-class Old010:
-    def __init__(self, client: Any, prefix: str, ttl: int = 3600) -> None:
-        self.client, self.prefix, self.ttl = client, prefix, ttl
-
-    def add_many(self, data: list[tuple[str, list[Any]]]) -> None:
-        now = int(time.time())
-        pipe = self.client.pipeline(transaction=False)
-        for name, values in data:
-            key = f"{self.prefix}:{name}"
-            pipe.expireat(key, now + self.ttl + 1)
-            if values:
-                pipe.zadd(key, {v: now + self.ttl for v in values})
-            pipe.zremrangebyscore(key, 0, now)
-        pipe.execute()
-
-    def get_many(self, *names: str) -> list[list[int]]:
-        pipe = self.client.pipeline(transaction=False)
-        for name in names:
-            pipe.zrangebyscore(f"{self.prefix}:{name}", int(time.time()) + 1, "+inf")
-        return [sorted(int(m) for m in members) for members in pipe.execute()]
+from .old010 import Old010
 
 
 def test_new_reads_what_0_1_0_wrote(make: Factory, raw: Any) -> None:
