@@ -93,7 +93,7 @@ def test_concurrent_writers_and_readers(real_server: RedisServer, tmp_path: Path
     ]
     assert len(acked) > WRITERS * VALUES_PER_WRITER * 0.3
     mm = MultiMapWithTTL(client, PREFIX, cast_fn=str, resolution=0.001)
-    live = dict(zip(NAMES, (set(v) for v in mm.get_many(*NAMES))))
+    live = dict(zip(NAMES, (set(v) for v in mm.get_many(*NAMES)), strict=True))
     missing = [(name, value) for name, value in acked if value not in live[name]]
     assert missing == []
 

@@ -122,7 +122,7 @@ class MultiMapModel(RuleBasedStateMachine):
         start = time.time()
         got = [set(values) for values in self.mm.get_many(*names)]
         end = time.time()
-        for name, values in zip(names, got):
+        for name, values in zip(names, got, strict=True):
             alive, maybe = self._split(name, start, end)
             assert alive <= values <= maybe
 

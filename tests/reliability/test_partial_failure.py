@@ -1,4 +1,4 @@
-"""Connections cut mid-batch, many times: no key is ever left without a TTL, and a retry converges."""
+"""Connections cut mid-batch, many times: no key is left without a TTL; a retry converges."""
 
 from __future__ import annotations
 
