@@ -10,10 +10,9 @@ long, and on a cluster every chunk holds keys of a single hash slot.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ._expiry import ScoreArg
 from ._keys import slot_of
 from ._scripts import READ, WRITE, Script
 from ._validate import Value
@@ -44,55 +43,58 @@ class Call:
     fallback: tuple[Call, ...] = ()
 
 
-@dataclass
 class KeyWrite:
     """Everything one write call does to one key."""
 
-    key: str
-    groups: list[tuple[ScoreArg, list[Value]]] = field(default_factory=list)
-    removals: list[Value] = field(default_factory=list)
-    lifetime_ms: int = 0
+    __slots__ = ("key", "lifetime_ms", "pairs", "removals", "size")
 
-    @property
-    def size(self) -> int:
-        """How many members this touches."""
-        return sum(len(values) for _, values in self.groups) + len(self.removals)
+    def __init__(
+        self,
+        key: str,
+        pairs: list[Any] | None = None,
+        removals: list[Value] | None = None,
+        lifetime_ms: int = 0,
+    ) -> None:
+        #: The sorted set.
+        self.key = key
+        #: ``[score, member, score, member, ...]``, ready for ZADD.
+        self.pairs: list[Any] = pairs or []
+        #: Members to remove.
+        self.removals: list[Value] = removals or []
+        #: How long the newest member added here lives, in ms (0: none does).
+        self.lifetime_ms = lifetime_ms
+        #: How many members this touches.
+        self.size = len(self.pairs) // 2 + len(self.removals)
 
-    def split(self, limit: int) -> Iterator[KeyWrite]:
+    def split(self, limit: int) -> list[KeyWrite]:
         """Pieces touching at most ``limit`` members each (most keys: just itself)."""
         if self.size <= limit:
-            yield self
-            return
-        piece = KeyWrite(self.key, lifetime_ms=self.lifetime_ms)
-        room = limit
-        for score, values in self.groups:
-            while values:
-                if room == 0:
-                    yield piece
-                    piece, room = KeyWrite(self.key, lifetime_ms=self.lifetime_ms), limit
-                taken, values = values[:room], values[room:]
-                piece.groups.append((score, taken))
-                room -= len(taken)
-        removals = self.removals
-        while removals:
-            if room == 0:
-                yield piece
-                piece, room = KeyWrite(self.key, lifetime_ms=self.lifetime_ms), limit
-            taken, removals = removals[:room], removals[room:]
-            piece.removals.extend(taken)
-            room -= len(taken)
-        yield piece
+            return [self]
+        members: list[tuple[str, Any]] = [
+            ("add", self.pairs[i : i + 2]) for i in range(0, len(self.pairs), 2)
+        ]
+        members += [("remove", value) for value in self.removals]
+        pieces = []
+        for start in range(0, len(members), limit):
+            piece = KeyWrite(self.key, lifetime_ms=self.lifetime_ms)
+            for kind, item in members[start : start + limit]:
+                if kind == "add":
+                    piece.pairs.extend(item)
+                else:
+                    piece.removals.append(item)
+            piece.size = len(piece.pairs) // 2 + len(piece.removals)
+            pieces.append(piece)
+        return pieces
 
     def argv(self) -> list[Any]:
         """This key's part of the write script's ARGV (see ``write.lua``)."""
-        out: list[Any] = [self.lifetime_ms, len(self.groups)]
-        for score, values in self.groups:
-            out.append(score)
-            out.append(len(values))
-            out.extend(values)
-        out.append(len(self.removals))
-        out.extend(self.removals)
-        return out
+        return [
+            self.lifetime_ms,
+            len(self.pairs) // 2,
+            *self.pairs,
+            len(self.removals),
+            *self.removals,
+        ]
 
 
 _T = TypeVar("_T")

@@ -34,6 +34,18 @@ from ._validate import (
 CastFn = Callable[[Any], Any]
 
 
+def _items(data: object) -> Iterable[Any]:
+    if isinstance(data, Mapping):
+        return data.items()
+    if isinstance(data, Iterable) and not isinstance(data, (str, bytes)):
+        return data
+    raise TypeError(f"data must be an iterable of (name, values) pairs, got {data!r}")
+
+
+def _text(member: bytes | str) -> str:
+    return member.decode("utf-8") if isinstance(member, bytes) else member
+
+
 def _encoded(value: Value) -> bytes:
     # The bytes redis-py would send, to spot the same member given twice.
     if isinstance(value, bytes):
@@ -91,61 +103,52 @@ class MultiMapCore(Generic[ClientT]):
     def _key(self, name: object) -> str:
         return key_of(check_prefix(self.key_prefix), check_name(name))
 
-    def _cast(self, member: Any) -> Any:
+    def _caster(self) -> CastFn:
+        """The function applied to each member read back (picked once per call)."""
         cast = self.cast_fn if self.cast_fn is not None else int
-        if cast is str and isinstance(member, bytes):
+        if cast is str:
             # str(b"abc") is "b'abc'": give the text back, as it was stored.
-            return member.decode("utf-8")
-        return cast(member)
+            return _text
+        return cast
 
     def _ttl(self, ttl: object) -> float:
         return check_ttl(self.ttl if ttl is None else ttl)
 
     def _writes_with_ttl(self, data: object, ttl: object, now: float) -> list[KeyWrite]:
         seconds = self._ttl(ttl)
-        if isinstance(data, Mapping):
-            data = data.items()
-        if not isinstance(data, Iterable):
-            raise TypeError(f"data must be an iterable of (name, values) pairs, got {data!r}")
         score = self._grain.round_up(now + seconds)
         score_arg = self._grain.score_arg(score)
         life = lifetime_ms(score, now)
         writes = []
-        for n, item in enumerate(data):
+        for n, item in enumerate(_items(data)):
             where = f"data[{n}]"
             name, values = check_pair(item, where, "name", "values")
             key = self._key(name)
-            members = [check_value(v) for v in check_values(values, where)]
+            members = check_values(values, where)
             if members:
-                writes.append(KeyWrite(key, [(score_arg, members)], lifetime_ms=life))
+                pairs = [score_arg, None] * len(members)
+                pairs[1::2] = members
+                writes.append(KeyWrite(key, pairs, lifetime_ms=life))
         return writes
 
     def _writes_at(self, data: object, now: float) -> list[KeyWrite]:
-        if isinstance(data, Mapping):
-            data = data.items()
-        if not isinstance(data, Iterable):
-            raise TypeError(f"data must be an iterable of (name, values) pairs, got {data!r}")
         writes = []
-        for n, item in enumerate(data):
+        for n, item in enumerate(_items(data)):
             name, pairs = check_pair(item, f"data[{n}]", "name", "values")
             key = self._key(name)
             # The same member twice in one call: the last expiry wins, as in ZADD.
             latest: dict[bytes, tuple[float, Value]] = {}
-            for m, pair in enumerate(check_values(pairs, f"data[{n}]")):
+            for m, pair in enumerate(check_values(pairs, f"data[{n}]", plain=False)):
                 where = f"data[{n}][1][{m}]"
                 expire_at, value = check_pair(pair, where, "expire_at", "value")
                 when = self._grain.round_up(check_expire_at(expire_at, where))
-                value = check_value(value)
-                latest.pop(_encoded(value), None)
-                latest[_encoded(value)] = (when, value)
-            if not latest:
-                continue
-            by_score: dict[float, list[Value]] = {}
-            for when, value in latest.values():
-                by_score.setdefault(when, []).append(value)
-            groups = [(self._grain.score_arg(s), vs) for s, vs in by_score.items()]
-            life = lifetime_ms(max(by_score), now)
-            writes.append(KeyWrite(key, groups, lifetime_ms=life))
+                latest[_encoded(check_value(value))] = (when, value)
+            if latest:
+                flat: list[Any] = []
+                for when, value in latest.values():
+                    flat += (self._grain.score_arg(when), value)
+                newest = max(when for when, _ in latest.values())
+                writes.append(KeyWrite(key, flat, lifetime_ms=lifetime_ms(newest, now)))
         return writes
 
     def _write(self, writes: list[KeyWrite], now: float) -> Operation[int]:
@@ -177,14 +180,14 @@ class MultiMapCore(Generic[ClientT]):
 
     def _op_remove(self, name: Name, values: Sequence[Any]) -> Operation[int]:
         key = self._key(name)
-        members = list({_encoded(v): v for v in map(check_value, values)}.values())
+        members = list({_encoded(v): v for v in check_values(values, "values")}.values())
         if not members:
             return 0
         return (yield from self._write([KeyWrite(key, removals=members)], self._now()))
 
     def _op_get_many(self, names: Sequence[Any]) -> Operation[list[list[Any]]]:
         keys = [self._key(name) for name in names]
-        cast = self._cast  # picked once: cast_fn may change while we wait
+        cast = self._caster()  # picked once: cast_fn may change while we wait
         plan = read_calls(
             keys, live_bound(self._now()), self._cluster, self._conversation.read_scripts
         )
@@ -193,7 +196,7 @@ class MultiMapCore(Generic[ClientT]):
         found: list[list[Any]] = [[] for _ in keys]
         for (call, positions), reply in zip(plan, replies, strict=False):
             for i, members in zip(positions, members_per_key(call, reply), strict=False):
-                found[i] = [cast(m) for m in members]
+                found[i] = list(map(cast, members))
         return found
 
     def _op_delete(self, names: Sequence[Any]) -> Operation[None]:
@@ -214,7 +217,7 @@ class MultiMapCore(Generic[ClientT]):
     def _op_get_with_expiry(self, name: Name) -> Operation[list[tuple[Any, float]]]:
         bound = live_bound(self._now())
         call = Call(("ZRANGEBYSCORE", self._key(name), bound, "+inf", "WITHSCORES"))
-        cast = self._cast
+        cast = self._caster()
         reply = yield from self._read_one(call)
         if reply and not isinstance(reply[0], (list, tuple)):
             # RESP2 without redis-py's withscores option: member, score, member, ...

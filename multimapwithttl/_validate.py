@@ -18,6 +18,7 @@ MAX_TTL = 10.0**10
 MAX_EXPIRE_AT = 253402300799.0
 
 _NOT_A_COLLECTION = (str, bytes, bytearray, memoryview)
+_VALUE_TYPES = frozenset({str, bytes, int, float})
 
 
 def _is_number(x: object) -> bool:
@@ -70,8 +71,12 @@ def check_value(value: object) -> Value:
     raise TypeError(f"value must be str, bytes, int or float (not bool or None), got {value!r}")
 
 
-def check_values(values: object, where: str) -> list[Any]:
-    """Return the items of a collection of values, refusing a lone str or bytes."""
+def check_values(values: object, where: str, *, plain: bool = True) -> list[Any]:
+    """Return the items of a collection, refusing a lone str or bytes.
+
+    With ``plain`` (the default) every item must be a value (see
+    :func:`check_value`).
+    """
     if isinstance(values, _NOT_A_COLLECTION):
         raise TypeError(
             f"{where}: values must be a collection such as a list or tuple, "
@@ -79,7 +84,12 @@ def check_values(values: object, where: str) -> list[Any]:
         )
     if not isinstance(values, Iterable):
         raise TypeError(f"{where}: values must be an iterable collection, got {values!r}")
-    return list(values)
+    items = list(values)
+    # Exact-type check first: one C-level pass for the usual int/str/bytes/float.
+    if plain and not _VALUE_TYPES.issuperset(map(type, items)):
+        for item in items:
+            check_value(item)
+    return items
 
 
 def check_expire_at(expire_at: object, where: str) -> float:
@@ -96,6 +106,8 @@ def check_expire_at(expire_at: object, where: str) -> float:
 
 def check_pair(item: object, where: str, first: str, second: str) -> tuple[Any, Any]:
     """Return ``item`` as a 2-tuple, or say which pair was malformed."""
+    if type(item) in (tuple, list) and len(item) == 2:  # type: ignore[arg-type]
+        return item[0], item[1]  # type: ignore[index]
     if isinstance(item, _NOT_A_COLLECTION) or not isinstance(item, Iterable):
         raise TypeError(f"{where} must be a ({first}, {second}) pair, got {item!r}")
     pair = tuple(item)

@@ -5,7 +5,7 @@
 -- is passed on as a string so the server compares scores at full precision.
 -- Then, for each key in order:
 --   lifetime_ms           how long the newest member written here still lives
---   ngroups               followed by ngroups x (score, n, member x n)
+--   nadd                  followed by nadd x (score, member), ready for ZADD
 --   nremove               followed by nremove x member
 --
 -- Returns how many of the removed members were live. A key of another type
@@ -19,57 +19,54 @@ local failure = nil
 
 for _, key in ipairs(KEYS) do
   local lifetime = tonumber(ARGV[pos])
-  local ngroups = tonumber(ARGV[pos + 1])
-  pos = pos + 2
-  local kind = redis.call('TYPE', key)['ok']
-  local ours = kind == 'zset' or kind == 'none'
-
-  for _ = 1, ngroups do
-    local score = ARGV[pos]
-    local n = tonumber(ARGV[pos + 1])
-    if ours then
-      local pairs_ = {}
-      for j = 1, n do
-        pairs_[2 * j - 1] = score
-        pairs_[2 * j] = ARGV[pos + 1 + j]
-      end
-      redis.call('ZADD', key, unpack(pairs_))
-    end
-    pos = pos + 2 + n
-  end
-
+  local nadd = tonumber(ARGV[pos + 1])
+  local first = pos + 2
+  pos = first + 2 * nadd
   local nremove = tonumber(ARGV[pos])
-  if nremove > 0 and ours then
-    local members = { unpack(ARGV, pos + 1, pos + nremove) }
-    local scores = redis.call('ZMSCORE', key, unpack(members))
-    for j = 1, nremove do
-      if scores[j] and tonumber(scores[j]) > now then
-        removed = removed + 1
-      end
+  local err = nil
+
+  -- The first command that touches the key tells whether it is ours: a
+  -- WRONGTYPE error leaves a foreign key exactly as it was.
+  if nadd > 0 then
+    local added = redis.pcall('ZADD', key, unpack(ARGV, first, pos - 1))
+    if type(added) == 'table' and added.err then
+      err = added
     end
-    redis.call('ZREM', key, unpack(members))
+  end
+  if err == nil and nremove > 0 then
+    local members = { unpack(ARGV, pos + 1, pos + nremove) }
+    local scores = redis.pcall('ZMSCORE', key, unpack(members))
+    if scores.err then
+      err = scores
+    else
+      for j = 1, nremove do
+        if scores[j] and tonumber(scores[j]) > now then
+          removed = removed + 1
+        end
+      end
+      redis.call('ZREM', key, unpack(members))
+    end
+  end
+  if err and string.sub(tostring(err.err), 1, 9) ~= 'WRONGTYPE' then
+    return err -- READONLY, OOM...: nothing else can be written either
   end
   pos = pos + 1 + nremove
 
-  if ours then
+  if err == nil then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now_arg)
-    local pttl = redis.call('PTTL', key)
-    if pttl == -1 then
-      -- A key without TTL was written by 0.1.0: give it one covering its
-      -- newest member, which ZREMRANGEBYSCORE left strictly in the future.
-      local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-      local rest = math.ceil((tonumber(newest[2]) - now) * 1000)
-      if rest > lifetime then
-        lifetime = rest
+    -- GT only ever lengthens the TTL: a short-lived write must not cut older
+    -- members' lives. It leaves a key without TTL alone, hence the PTTL check.
+    if lifetime <= 0 or redis.call('PEXPIRE', key, lifetime, 'GT') == 0 then
+      if redis.call('PTTL', key) == -1 then
+        -- Written by 0.1.0, which leaves keys without TTL: cover its newest
+        -- member, which ZREMRANGEBYSCORE left strictly in the future.
+        local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+        local rest = math.ceil((tonumber(newest[2]) - now) * 1000)
+        redis.call('PEXPIRE', key, math.max(rest, lifetime))
       end
     end
-    -- Only ever lengthen: a short-lived write must not cut older members' lives.
-    if pttl ~= -2 and pttl < lifetime then
-      redis.call('PEXPIRE', key, lifetime)
-    end
   elseif failure == nil then
-    failure = 'WRONGTYPE key ' .. key .. ' holds a ' .. kind
-      .. ', not a sorted set; it was left untouched'
+    failure = tostring(err.err) .. ' (key ' .. key .. ' was left untouched)'
   end
 end
 
