@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ._expiry import ScoreArg
 from ._keys import slot_of
 from ._scripts import READ, WRITE, Script
 from ._validate import Value
@@ -29,7 +30,7 @@ MAX_KEYS_PER_READ = 500
 MAX_KEYS_PER_DELETE = 500
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Call:
     """One Redis command, as ``execute_command`` arguments.
 
@@ -44,54 +45,77 @@ class Call:
 
 
 class KeyWrite:
-    """Everything one write call does to one key."""
+    """Everything one write call does to one key.
 
-    __slots__ = ("key", "lifetime_ms", "pairs", "removals", "size")
+    Members to add come either all with one ``score`` (``add``,
+    ``add_many``: the score is sent once) or, with ``score=None``, as flat
+    ``[score, member, score, member, ...]`` pairs (``add_many_with_ttl``).
+    """
+
+    __slots__ = ("adds", "key", "lifetime_ms", "removals", "score", "size")
 
     def __init__(
         self,
         key: str,
-        pairs: list[Any] | None = None,
+        adds: list[Any] | None = None,
+        *,
+        score: ScoreArg | None = None,
         removals: list[Value] | None = None,
         lifetime_ms: int = 0,
     ) -> None:
         #: The sorted set.
         self.key = key
-        #: ``[score, member, score, member, ...]``, ready for ZADD.
-        self.pairs: list[Any] = pairs or []
+        #: Members (one ``score``) or flat score/member pairs (``score`` None).
+        self.adds: list[Any] = adds or []
+        #: The score of every added member, or None for pairs.
+        self.score = score
         #: Members to remove.
         self.removals: list[Value] = removals or []
         #: How long the newest member added here lives, in ms (0: none does).
         self.lifetime_ms = lifetime_ms
         #: How many members this touches.
-        self.size = len(self.pairs) // 2 + len(self.removals)
+        self.size = self._added() + len(self.removals)
+
+    def _added(self) -> int:
+        return len(self.adds) if self.score is not None else len(self.adds) // 2
 
     def split(self, limit: int) -> list[KeyWrite]:
         """Pieces touching at most ``limit`` members each (most keys: just itself)."""
         if self.size <= limit:
             return [self]
-        members: list[tuple[str, Any]] = [
-            ("add", self.pairs[i : i + 2]) for i in range(0, len(self.pairs), 2)
+        width = 1 if self.score is not None else 2
+        items: list[tuple[bool, Any]] = [
+            (True, self.adds[i : i + width]) for i in range(0, len(self.adds), width)
         ]
-        members += [("remove", value) for value in self.removals]
+        items += [(False, value) for value in self.removals]
         pieces = []
-        for start in range(0, len(members), limit):
-            piece = KeyWrite(self.key, lifetime_ms=self.lifetime_ms)
-            for kind, item in members[start : start + limit]:
-                if kind == "add":
-                    piece.pairs.extend(item)
+        for start in range(0, len(items), limit):
+            adds: list[Any] = []
+            removals: list[Value] = []
+            for is_add, item in items[start : start + limit]:
+                if is_add:
+                    adds.extend(item)
                 else:
-                    piece.removals.append(item)
-            piece.size = len(piece.pairs) // 2 + len(piece.removals)
-            pieces.append(piece)
+                    removals.append(item)
+            pieces.append(
+                KeyWrite(
+                    self.key,
+                    adds,
+                    score=self.score,
+                    removals=removals,
+                    lifetime_ms=self.lifetime_ms,
+                )  # fmt: skip
+            )
         return pieces
 
     def argv(self) -> list[Any]:
         """This key's part of the write script's ARGV (see ``write.lua``)."""
+        score = "" if self.score is None else self.score
         return [
             self.lifetime_ms,
-            len(self.pairs) // 2,
-            *self.pairs,
+            self._added(),
+            score,
+            *self.adds,
             len(self.removals),
             *self.removals,
         ]

@@ -29,12 +29,17 @@ from ._validate import (
     check_values,
 )
 
+_SEQUENCES = (list, tuple)
+_VALUE_TYPES = frozenset({str, bytes, int, float})
+
 #: ``cast_fn`` receives each member as the client returns it (bytes, or str
 #: with ``decode_responses=True``) and returns what the caller gets.
 CastFn = Callable[[Any], Any]
 
 
 def _items(data: object) -> Iterable[Any]:
+    if type(data) in _SEQUENCES:
+        return data  # type: ignore[return-value]
     if isinstance(data, Mapping):
         return data.items()
     if isinstance(data, Iterable) and not isinstance(data, (str, bytes)):
@@ -91,10 +96,20 @@ class MultiMapCore(Generic[ClientT]):
 
     # -- helpers -----------------------------------------------------------
 
+    #: Client classes that are clusters (set by each shell).
+    _cluster_types: tuple[type, ...] = ()
+    _seen_client: object = None
+    _seen_cluster = False
+
     @property
     def _cluster(self) -> bool:
         """True when talking to a Redis Cluster: keys are then grouped by hash slot."""
-        return False
+        # ``redis`` is public and may be swapped; isinstance on redis-py's
+        # protocol-based cluster classes is slow, so remember the last answer.
+        if self.redis is not self._seen_client:
+            self._seen_cluster = isinstance(self.redis, self._cluster_types)
+            self._seen_client = self.redis
+        return self._seen_cluster
 
     @staticmethod
     def _now() -> float:
@@ -119,16 +134,21 @@ class MultiMapCore(Generic[ClientT]):
         score = self._grain.round_up(now + seconds)
         score_arg = self._grain.score_arg(score)
         life = lifetime_ms(score, now)
+        prefix = check_prefix(self.key_prefix)
         writes = []
         for n, item in enumerate(_items(data)):
-            where = f"data[{n}]"
-            name, values = check_pair(item, where, "name", "values")
-            key = self._key(name)
-            members = check_values(values, where)
+            # The usual shapes are checked inline: this loop runs once per name.
+            if type(item) is tuple and len(item) == 2:
+                name, values = item
+            else:
+                name, values = check_pair(item, f"data[{n}]", "name", "values")
+            key = key_of(prefix, name if type(name) is str else check_name(name))
+            if type(values) in _SEQUENCES and _VALUE_TYPES.issuperset(map(type, values)):
+                members = list(values)
+            else:
+                members = check_values(values, f"data[{n}]")
             if members:
-                pairs = [score_arg, None] * len(members)
-                pairs[1::2] = members
-                writes.append(KeyWrite(key, pairs, lifetime_ms=life))
+                writes.append(KeyWrite(key, members, score=score_arg, lifetime_ms=life))
         return writes
 
     def _writes_at(self, data: object, now: float) -> list[KeyWrite]:
@@ -188,9 +208,11 @@ class MultiMapCore(Generic[ClientT]):
     def _op_get_many(self, names: Sequence[Any]) -> Operation[list[list[Any]]]:
         keys = [self._key(name) for name in names]
         cast = self._caster()  # picked once: cast_fn may change while we wait
-        plan = read_calls(
-            keys, live_bound(self._now()), self._cluster, self._conversation.read_scripts
-        )
+        bound = live_bound(self._now())
+        if len(keys) == 1:  # get(): the hot path, one plain command
+            plan = [(Call(("ZRANGEBYSCORE", keys[0], bound, "+inf")), [0])]
+        else:
+            plan = read_calls(keys, bound, self._cluster, self._conversation.read_scripts)
         replies = yield from self._conversation.send([call for call, _ in plan])
         raise_first_error(replies)
         found: list[list[Any]] = [[] for _ in keys]

@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 #: A score as sent to Redis: an int at whole-second grains (0.1.0's format), else a str.
 ScoreArg = int | str
 
 
-@dataclass(frozen=True)
 class Grain:
     """The resolution of stored expiry times, in seconds (1.0 = whole seconds)."""
 
-    seconds: float
+    __slots__ = ("_digits", "seconds", "whole")
 
-    @property
-    def whole(self) -> bool:
-        """True when every score is an integer, as 0.1.0 stores them."""
-        return self.seconds >= 1 and self.seconds.is_integer()
-
-    @property
-    def _digits(self) -> int:
+    def __init__(self, seconds: float) -> None:
+        #: The grain, in seconds.
+        self.seconds = seconds
+        #: True when every score is an integer, as 0.1.0 stores them.
+        self.whole = seconds >= 1 and seconds.is_integer()
         # 0.001 -> 3, 0.25 -> 2: enough decimals to print any multiple exactly.
-        text = repr(self.seconds)
-        if "e" in text:
-            return 12
-        return len(text.partition(".")[2].rstrip("0"))
+        text = repr(seconds)
+        self._digits = 12 if "e" in text else len(text.partition(".")[2].rstrip("0"))
 
     def round_up(self, when: float) -> float:
         """The first point of the grain at or after ``when``."""

@@ -19,7 +19,7 @@ from ._commands import Call
 from ._scripts import Script
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Send:
     """Run these calls in order, in one round trip per node where possible.
 
@@ -61,6 +61,8 @@ class Conversation:
     def send(self, calls: Sequence[Call]) -> Operation[list[Any]]:
         """Send ``calls``; handle NOSCRIPT and missing commands; return the replies."""
         replies: list[Any] = list((yield Send(calls)))
+        if not any(isinstance(reply, ResponseError) for reply in replies):
+            return replies  # the usual case
         for _ in range(_MAX_LOADS):
             missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
             if not missing:

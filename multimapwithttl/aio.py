@@ -23,9 +23,7 @@ class AsyncMultiMapWithTTL(MultiMapCore[redis.asyncio.Redis | RedisCluster]):
     iterator. A sync and an async instance on one prefix share their data.
     """
 
-    @property
-    def _cluster(self) -> bool:
-        return isinstance(self.redis, RedisCluster)
+    _cluster_types = (RedisCluster,)
 
     async def _run(self, operation: Operation[Any]) -> Any:
         reply: Any = None

@@ -42,9 +42,7 @@ class MultiMapWithTTL(MultiMapCore[redis.Redis | RedisCluster]):
 
     """
 
-    @property
-    def _cluster(self) -> bool:
-        return isinstance(self.redis, RedisCluster)
+    _cluster_types = (RedisCluster,)
 
     def _run(self, operation: Operation[Any]) -> Any:
         reply: Any = None

@@ -63,7 +63,9 @@ def test_keys_names_and_scan_patterns() -> None:
 @given(sizes=st.lists(st.integers(min_value=0, max_value=5000), min_size=1, max_size=40))
 def test_write_calls_respect_bounds_and_keep_every_value(sizes: list[int]) -> None:
     writes = [
-        KeyWrite(f"k{i}", [100, None] * n, lifetime_ms=5) for i, n in enumerate(sizes) if n
+        KeyWrite(f"k{i}", list(range(n)), score=100, lifetime_ms=5)
+        for i, n in enumerate(sizes)
+        if n
     ]
     calls = write_calls(writes, 1.5, cluster=False)
     seen: dict[str, int] = {}
@@ -76,10 +78,10 @@ def test_write_calls_respect_bounds_and_keep_every_value(sizes: list[int]) -> No
         assert argv.pop(0) == "1.5"
         total = 0
         for key in keys:
-            lifetime, nadd = argv.pop(0), argv.pop(0)
+            lifetime, nadd, score = argv.pop(0), argv.pop(0), argv.pop(0)
             assert lifetime == 5
-            assert argv[: 2 * nadd : 2] == [100] * nadd
-            del argv[: 2 * nadd]
+            assert score == 100
+            del argv[:nadd]
             seen[key] = seen.get(key, 0) + nadd
             total += nadd
             assert argv.pop(0) == 0
@@ -94,17 +96,21 @@ def test_write_calls_respect_bounds_and_keep_every_value(sizes: list[int]) -> No
 def test_split_spreads_groups_and_removals() -> None:
     write = KeyWrite("k", [1, 1, 1, 2, 1, 3, 2, 4, 2, 5], removals=[6, 7, 8], lifetime_ms=9)
     pieces = write.split(3)
-    assert [p.pairs for p in pieces] == [[1, 1, 1, 2, 1, 3], [2, 4, 2, 5], []]
+    assert [p.adds for p in pieces] == [[1, 1, 1, 2, 1, 3], [2, 4, 2, 5], []]
     assert [p.removals for p in pieces] == [[], [6], [7, 8]]
+    assert [p.argv()[:3] for p in pieces] == [[9, 3, ""], [9, 2, ""], [9, 0, ""]]
     assert write.split(100) == [write]
-    assert sum(p.size for p in pieces) == 8
-    assert all(p.size <= 3 for p in pieces)
-    assert all(p.lifetime_ms == 9 for p in pieces)
+    shared = KeyWrite("k", [1, 2, 3, 4, 5], score=7, lifetime_ms=9).split(2)
+    assert [p.argv() for p in shared] == [
+        [9, 2, 7, 1, 2, 0],
+        [9, 2, 7, 3, 4, 0],
+        [9, 1, 7, 5, 0],
+    ]
 
 
 def test_cluster_plans_never_mix_slots() -> None:
     keys = [f"p:{i}" for i in range(300)] + [f"{{t}}:{i}" for i in range(300)]
-    writes = [KeyWrite(k, [1, 1]) for k in keys]
+    writes = [KeyWrite(k, [1], score=1) for k in keys]
     for call in write_calls(writes, 0.0, cluster=True):
         n = call.args[2]
         assert len({slot_of(k) for k in call.args[3 : 3 + n]}) == 1

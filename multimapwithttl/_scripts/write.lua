@@ -5,7 +5,8 @@
 -- is passed on as a string so the server compares scores at full precision.
 -- Then, for each key in order:
 --   lifetime_ms           how long the newest member written here still lives
---   nadd                  followed by nadd x (score, member), ready for ZADD
+--   nadd, score           then nadd x member, all with that score; or, when
+--                         score is "", nadd x (score, member) pairs
 --   nremove               followed by nremove x member
 --
 -- Returns how many of the removed members were live. A key of another type
@@ -16,19 +17,39 @@ local now = tonumber(now_arg)
 local pos = 2
 local removed = 0
 local failure = nil
+-- One scratch table for every key's ZADD arguments: growing a fresh table
+-- per key costs more than the ZADD itself.
+local scratch = {}
 
 for _, key in ipairs(KEYS) do
   local lifetime = tonumber(ARGV[pos])
   local nadd = tonumber(ARGV[pos + 1])
-  local first = pos + 2
-  pos = first + 2 * nadd
+  local score = ARGV[pos + 2]
+  local first = pos + 3
+  local zadd
+  if score == '' then
+    pos = first + 2 * nadd
+  else
+    -- One score for every member (add, add_many): the client sends it once.
+    pos = first + nadd
+    zadd = scratch
+    for j = 0, nadd - 1 do
+      zadd[2 * j + 1] = score
+      zadd[2 * j + 2] = ARGV[first + j]
+    end
+  end
   local nremove = tonumber(ARGV[pos])
   local err = nil
 
   -- The first command that touches the key tells whether it is ours: a
   -- WRONGTYPE error leaves a foreign key exactly as it was.
   if nadd > 0 then
-    local added = redis.pcall('ZADD', key, unpack(ARGV, first, pos - 1))
+    local added
+    if zadd then
+      added = redis.pcall('ZADD', key, unpack(zadd, 1, 2 * nadd))
+    else
+      added = redis.pcall('ZADD', key, unpack(ARGV, first, pos - 1))
+    end
     if type(added) == 'table' and added.err then
       err = added
     end
