@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
+from ._commands import Call
 from ._core import MultiMapCore
 from ._protocol import Load, Operation, Request
 from ._validate import Name
@@ -62,10 +63,12 @@ class MultiMapWithTTL(MultiMapCore[redis.Redis | RedisCluster]):
                 return [client.execute_command(*calls[0].args)]
             except ResponseError as error:
                 return [error]
-        pipe = client.pipeline(transaction=False)
-        for call in calls:
-            pipe.execute_command(*call.args)
-        return pipe.execute(raise_on_error=False)
+        if self._cluster or getattr(client, "connection", None) is not None:
+            pipe = client.pipeline(transaction=False)
+            for call in calls:
+                pipe.execute_command(*call.args)
+            return pipe.execute(raise_on_error=False)
+        return _stream(client.connection_pool, calls)
 
     def add(self, name: Name, *values: Any, ttl: float | None = None) -> None:
         """Add ``values`` under ``name``, each living ``ttl`` seconds from now.
@@ -162,3 +165,39 @@ class MultiMapWithTTL(MultiMapCore[redis.Redis | RedisCluster]):
             if name not in seen:  # SCAN may repeat a key while the keyspace rehashes
                 seen.add(name)
                 yield name
+
+
+def _stream(pool: Any, calls: Sequence[Call]) -> list[Any]:
+    """Send ``calls`` on one connection, each as soon as it is packed, then read the replies.
+
+    A pipeline as redis-py runs it, except that the server starts on the
+    first call while the client still packs the next ones.
+    """
+    try:
+        connection = pool.get_connection()
+    except TypeError:  # redis-py < 5.3 wants a command name
+        connection = pool.get_connection("EVALSHA")
+    try:
+        return list(
+            connection.retry.call_with_retry(
+                lambda: _exchange(connection, calls), lambda _error: connection.disconnect()
+            )
+        )
+    except BaseException:
+        # Replies may be left unread on the socket: never hand it back dirty.
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
+
+
+def _exchange(connection: Any, calls: Sequence[Call]) -> list[Any]:
+    for call in calls:
+        connection.send_command(*call.args)
+    replies: list[Any] = []
+    for _ in calls:
+        try:
+            replies.append(connection.read_response())
+        except ResponseError as error:
+            replies.append(error)
+    return replies
