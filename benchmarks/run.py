@@ -38,6 +38,7 @@ from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL  # noqa: E402
 from tests.servers import RedisServer  # noqa: E402
 
 OLD_DIR = HERE / ".old010"
+LABELS = ("project", "0.1.0", "raw pipeline", "project async", "raw pipeline async")
 RESULTS = HERE / "results"
 VALUES_PER_NAME = 10
 TTL = 3600
@@ -55,7 +56,8 @@ def load_010() -> Any:
     spec = importlib.util.spec_from_file_location(
         "multimapwithttl_010", package / "__init__.py", submodule_search_locations=[str(package)]
     )
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules["multimapwithttl_010"] = module
     spec.loader.exec_module(module)
@@ -66,42 +68,42 @@ def load_010() -> Any:
 # -- the raw floor: 0.1.0's exact commands, straight on a redis-py pipeline ----------
 
 
-def raw_add_many(client: redis.Redis, prefix: str, data: list[tuple[str, list[int]]]) -> None:
+def queue_add_many(pipe: Any, prefix: str, data: list[tuple[str, list[int]]]) -> Any:
     now = int(time.time())
-    pipe = client.pipeline(transaction=False)
     for name, values in data:
         key = f"{prefix}:{name}"
         pipe.expireat(key, now + TTL + 1)
         pipe.zadd(key, dict.fromkeys(values, now + TTL))
         pipe.zremrangebyscore(key, 0, now)
-    pipe.execute()
+    return pipe
+
+
+def queue_get_many(pipe: Any, prefix: str, names: list[str]) -> Any:
+    bound = int(time.time()) + 1
+    for name in names:
+        pipe.zrangebyscore(f"{prefix}:{name}", bound, "+inf")
+    return pipe
+
+
+def as_ints(replies: list[list[bytes]]) -> list[list[int]]:
+    return [[int(m) for m in members] for members in replies]
+
+
+def raw_add_many(client: redis.Redis, prefix: str, data: list[tuple[str, list[int]]]) -> None:
+    queue_add_many(client.pipeline(transaction=False), prefix, data).execute()
 
 
 def raw_get_many(client: redis.Redis, prefix: str, names: list[str]) -> list[list[int]]:
-    bound = int(time.time()) + 1
-    pipe = client.pipeline(transaction=False)
-    for name in names:
-        pipe.zrangebyscore(f"{prefix}:{name}", bound, "+inf")
-    return [[int(m) for m in members] for members in pipe.execute()]
+    return as_ints(queue_get_many(client.pipeline(transaction=False), prefix, names).execute())
 
 
 async def araw_add_many(client: Any, prefix: str, data: list[tuple[str, list[int]]]) -> None:
-    now = int(time.time())
-    pipe = client.pipeline(transaction=False)
-    for name, values in data:
-        key = f"{prefix}:{name}"
-        pipe.expireat(key, now + TTL + 1)
-        pipe.zadd(key, dict.fromkeys(values, now + TTL))
-        pipe.zremrangebyscore(key, 0, now)
-    await pipe.execute()
+    await queue_add_many(client.pipeline(transaction=False), prefix, data).execute()
 
 
 async def araw_get_many(client: Any, prefix: str, names: list[str]) -> list[list[int]]:
-    bound = int(time.time()) + 1
-    pipe = client.pipeline(transaction=False)
-    for name in names:
-        pipe.zrangebyscore(f"{prefix}:{name}", bound, "+inf")
-    return [[int(m) for m in members] for members in await pipe.execute()]
+    pipe = queue_get_many(client.pipeline(transaction=False), prefix, names)
+    return as_ints(await pipe.execute())
 
 
 # -- subjects ------------------------------------------------------------------------
@@ -180,14 +182,14 @@ def bench(subs: dict[str, Any], sizes: list[int], rounds: dict[int, int]) -> dic
             for _ in range(rounds[n]):
                 random.shuffle(order)  # interleaved, in a new order each round
                 for label in order:
-                    samples[label].append(timed(lambda f=subs[label][op]: f(arg)))
+                    samples[label].append(timed(lambda f=subs[label][op], a=arg: f(a)))
             results[f"{op}/{n}"] = {label: statistics.median(s) for label, s in samples.items()}
     for op, args in (("add", ("single", list(range(VALUES_PER_NAME)))), ("get", ("single",))):
         samples = {label: [] for label in order}
         for _ in range(2000):
             random.shuffle(order)
             for label in order:
-                samples[label].append(timed(lambda f=subs[label][op]: f(*args)))
+                samples[label].append(timed(lambda f=subs[label][op], a=args: f(*a)))
         results[f"{op}/1"] = {label: statistics.median(s) for label, s in samples.items()}
     return results
 
@@ -240,7 +242,7 @@ def plot(results: dict[str, Any], sizes: list[int], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, op in zip(axes, ("add_many", "get_many"), strict=True):
-        for label in results[f"{op}/{sizes[0]}"]:
+        for label in LABELS:  # a fixed order: the same colour means the same subject
             rate = [n * VALUES_PER_NAME / results[f"{op}/{n}"][label] for n in sizes]
             ax.plot(sizes, rate, marker="o", label=label)
         ax.set_xscale("log")
@@ -249,7 +251,7 @@ def plot(results: dict[str, Any], sizes: list[int], path: Path) -> None:
         ax.set_ylabel("values per second")
         ax.set_title(op)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=8)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -257,7 +259,15 @@ def plot(results: dict[str, Any], sizes: list[int], path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, few rounds")
+    parser.add_argument("--replot", action="store_true", help="redraw the plot of latest.json")
     args = parser.parse_args()
+    if args.replot:
+        report = json.loads((RESULTS / "latest.json").read_text())
+        sizes = sorted({int(key.split("/")[1]) for key in report["medians_s"] if "_many" in key})
+        for path in (RESULTS / "throughput.png", ROOT / "docs" / "img" / "throughput.png"):
+            plot(report["medians_s"], sizes, path)
+        print_report(report)
+        return 0
     sizes = [10, 1000, 10_000] if args.quick else [10, 1000, 100_000]
     rounds = {10: 300, 1000: 30, 10_000: 5, 100_000: 3}
     if args.quick:
@@ -292,6 +302,9 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
     plot(results, sizes, RESULTS / "throughput.png")
+    if not args.quick:  # the documentation shows the full run's plot
+        (ROOT / "docs" / "img").mkdir(exist_ok=True)
+        plot(results, sizes, ROOT / "docs" / "img" / "throughput.png")
     print_report(report)
     return 0
 
@@ -310,8 +323,9 @@ def print_report(report: dict[str, Any]) -> None:
         )
     for entry in report["slowlog"]:
         print(
-            f"SLOWLOG {entry['names']:>7} names: longest command {entry['longest_us'] / 1000:.2f} ms"
-            f" ({entry['entries_over_1ms']} over 1 ms) {entry['command']!r}"
+            f"SLOWLOG {entry['names']:>7} names: longest command "
+            f"{entry['longest_us'] / 1000:.2f} ms ({entry['entries_over_1ms']} over 1 ms) "
+            f"{entry['command']!r}"
         )
     mem = report["memory_bytes_per_value"]
     print(

@@ -104,7 +104,7 @@ class KeyWrite:
                     score=self.score,
                     removals=removals,
                     lifetime_ms=self.lifetime_ms,
-                )  # fmt: skip
+                )
             )
         return pieces
 

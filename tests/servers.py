@@ -56,6 +56,7 @@ class RedisServer:
                 return self
             except redis.ConnectionError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.kill()
                     raise RuntimeError(f"redis-server on port {self.port} did not start") from None
                 time.sleep(0.02)
 
@@ -109,18 +110,22 @@ class LocalCluster:
 
     def start(self) -> LocalCluster:
         assert REDIS_CLI, "redis-cli is not on PATH"
-        for node in self.nodes:
-            node.start()
-        subprocess.run(
-            [REDIS_CLI, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
-             "--cluster-replicas", "0", "--cluster-yes"],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while not all(self._ok(port) for port in self.ports):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the local cluster did not reach cluster_state:ok")
-            time.sleep(0.1)
+        try:
+            for node in self.nodes:
+                node.start()
+            subprocess.run(
+                [REDIS_CLI, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
+                 "--cluster-replicas", "0", "--cluster-yes"],
+                check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
+            deadline = time.monotonic() + 30
+            while not all(self._ok(port) for port in self.ports):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the local cluster did not reach cluster_state:ok")
+                time.sleep(0.1)
+        except BaseException:
+            self.stop()  # never leave half a cluster running
+            raise
         return self
 
     @staticmethod
