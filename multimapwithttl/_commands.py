@@ -180,7 +180,7 @@ def read_calls(
         for chunk in _chunks(group, MAX_KEYS_PER_READ):
             plain = tuple(Call(("ZRANGEBYSCORE", keys[i], bound, "+inf")) for i in chunk)
             if len(chunk) == 1 or not scripts:
-                plan.extend((call, [i]) for call, i in zip(plain, chunk, strict=False))
+                plan.extend((call, [i]) for call, i in zip(plain, chunk, strict=True))
                 continue
             args = ("EVALSHA_RO", READ.sha, len(chunk), *(keys[i] for i in chunk), bound)
             plan.append((Call(args, script=READ, fallback=plain), chunk))

@@ -16,6 +16,7 @@ from ._expiry import Grain, lifetime_ms, live_bound
 from ._keys import key_of, name_of, scan_pattern
 from ._protocol import Conversation, Operation, raise_first_error
 from ._validate import (
+    VALUE_TYPES,
     Name,
     Value,
     check_cast_fn,
@@ -30,7 +31,6 @@ from ._validate import (
 )
 
 _SEQUENCES = (list, tuple)
-_VALUE_TYPES = frozenset({str, bytes, int, float})
 
 #: ``cast_fn`` receives each member as the client returns it (bytes, or str
 #: with ``decode_responses=True``) and returns what the caller gets.
@@ -143,7 +143,7 @@ class MultiMapCore(Generic[ClientT]):
             else:
                 name, values = check_pair(item, f"data[{n}]", "name", "values")
             key = key_of(prefix, name if type(name) is str else check_name(name))
-            if type(values) in _SEQUENCES and _VALUE_TYPES.issuperset(map(type, values)):
+            if type(values) in _SEQUENCES and VALUE_TYPES.issuperset(map(type, values)):
                 members = list(values)
             else:
                 members = check_values(values, f"data[{n}]")
@@ -216,8 +216,8 @@ class MultiMapCore(Generic[ClientT]):
         replies = yield from self._conversation.send([call for call, _ in plan])
         raise_first_error(replies)
         found: list[list[Any]] = [[] for _ in keys]
-        for (call, positions), reply in zip(plan, replies, strict=False):
-            for i, members in zip(positions, members_per_key(call, reply), strict=False):
+        for (call, positions), reply in zip(plan, replies, strict=True):
+            for i, members in zip(positions, members_per_key(call, reply), strict=True):
                 found[i] = list(map(cast, members))
         return found
 
@@ -243,7 +243,7 @@ class MultiMapCore(Generic[ClientT]):
         reply = yield from self._read_one(call)
         if reply and not isinstance(reply[0], (list, tuple)):
             # RESP2 without redis-py's withscores option: member, score, member, ...
-            reply = list(zip(reply[::2], reply[1::2], strict=False))
+            reply = list(zip(reply[::2], reply[1::2], strict=True))
         return [(cast(member), float(score)) for member, score in reply]
 
     def _scan_pattern(self) -> str:

@@ -72,7 +72,7 @@ class Conversation:
                 yield Load(script)
             # Only the failed calls are sent again: the others have already run.
             resent = yield Send([calls[i] for i in missing])
-            for i, reply in zip(missing, resent, strict=False):
+            for i, reply in zip(missing, resent, strict=True):
                 replies[i] = reply
 
         lacking = [i for i, r in enumerate(replies) if calls[i].fallback and _unknown_command(r)]

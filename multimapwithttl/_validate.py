@@ -18,7 +18,8 @@ MAX_TTL = 10.0**10
 MAX_EXPIRE_AT = 253402300799.0
 
 _NOT_A_COLLECTION = (str, bytes, bytearray, memoryview)
-_VALUE_TYPES = frozenset({str, bytes, int, float})
+#: Exact types that need no further check to be stored as a value.
+VALUE_TYPES = frozenset({str, bytes, int, float})
 
 
 def _is_number(x: object) -> bool:
@@ -86,7 +87,7 @@ def check_values(values: object, where: str, *, plain: bool = True) -> list[Any]
         raise TypeError(f"{where}: values must be an iterable collection, got {values!r}")
     items = list(values)
     # Exact-type check first: one C-level pass for the usual int/str/bytes/float.
-    if plain and not _VALUE_TYPES.issuperset(map(type, items)):
+    if plain and not VALUE_TYPES.issuperset(map(type, items)):
         for item in items:
             check_value(item)
     return items
