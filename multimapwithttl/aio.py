@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import redis.asyncio
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
+from ._commands import Call
 from ._core import MultiMapCore
 from ._protocol import Load, Operation, Request
 from ._validate import Name
@@ -42,12 +43,15 @@ class AsyncMultiMapWithTTL(MultiMapCore[redis.asyncio.Redis | RedisCluster]):
                 return [await self.redis.execute_command(*calls[0].args)]
             except ResponseError as error:
                 return [error]
-        # One pipeline for the whole batch: the client opens at most one
-        # connection per node for it, however many names there are.
-        pipe: Any = self.redis.pipeline(transaction=False)
-        for call in calls:
-            pipe.execute_command(*call.args)
-        return await pipe.execute(raise_on_error=False)
+        client: Any = self.redis
+        if self._cluster or getattr(client, "connection", None) is not None:
+            # One pipeline for the whole batch: the client opens at most one
+            # connection per node for it, however many names there are.
+            pipe = client.pipeline(transaction=False)
+            for call in calls:
+                pipe.execute_command(*call.args)
+            return await pipe.execute(raise_on_error=False)
+        return await _streamed(client.connection_pool, calls)
 
     async def add(self, name: Name, *values: Any, ttl: float | None = None) -> None:
         """Add ``values`` under ``name`` (see ``MultiMapWithTTL.add``)."""
@@ -102,3 +106,38 @@ class AsyncMultiMapWithTTL(MultiMapCore[redis.asyncio.Redis | RedisCluster]):
             if name not in seen:
                 seen.add(name)
                 yield name
+
+
+async def _streamed(pool: Any, calls: Sequence[Call]) -> list[Any]:
+    """Write each call as soon as it is packed on one connection, then collect the replies.
+
+    As the sync class does: one round trip, and the server works on the first
+    calls while the later ones are still being packed.
+    """
+    try:
+        connection = await pool.get_connection()
+    except TypeError:  # redis-py < 5.3 wants a command name
+        connection = await pool.get_connection("EVALSHA")
+
+    async def send_then_read() -> list[Any]:
+        for call in calls:
+            await connection.send_command(*call.args)
+        replies: list[Any] = []
+        while len(replies) < len(calls):
+            try:
+                replies.append(await connection.read_response())
+            except ResponseError as error:
+                replies.append(error)
+        return replies
+
+    async def forget(_error: Exception) -> None:
+        await connection.disconnect()
+
+    try:
+        return list(await connection.retry.call_with_retry(send_then_read, forget))
+    except BaseException:
+        # Cancelled or failed mid-way: unread replies must not reach the next user.
+        await connection.disconnect()
+        raise
+    finally:
+        await pool.release(connection)
