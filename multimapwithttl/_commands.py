@@ -175,6 +175,8 @@ def read_calls(
     Every call's reply, once normalised by :func:`members_per_key`, is a list
     holding one list of members per position.
     """
+    if len(keys) == 1:  # get(): the hot path, one plain command
+        return [(Call(("ZRANGEBYSCORE", keys[0], bound, "+inf")), [0])]
     plan: list[tuple[Call, list[int]]] = []
     for group in _group(range(len(keys)), lambda i: keys[i], cluster):
         for chunk in _chunks(group, MAX_KEYS_PER_READ):

@@ -16,7 +16,6 @@ from ._expiry import Grain, lifetime_ms, live_bound
 from ._keys import key_of, name_of, scan_pattern
 from ._protocol import Conversation, Operation, raise_first_error
 from ._validate import (
-    VALUE_TYPES,
     Name,
     Value,
     check_cast_fn,
@@ -137,16 +136,10 @@ class MultiMapCore(Generic[ClientT]):
         prefix = check_prefix(self.key_prefix)
         writes = []
         for n, item in enumerate(_items(data)):
-            # The usual shapes are checked inline: this loop runs once per name.
-            if type(item) is tuple and len(item) == 2:
-                name, values = item
-            else:
-                name, values = check_pair(item, f"data[{n}]", "name", "values")
-            key = key_of(prefix, name if type(name) is str else check_name(name))
-            if type(values) in _SEQUENCES and VALUE_TYPES.issuperset(map(type, values)):
-                members = list(values)
-            else:
-                members = check_values(values, f"data[{n}]")
+            where = f"data[{n}]"
+            name, values = check_pair(item, where, "name", "values")
+            key = key_of(prefix, check_name(name))
+            members = check_values(values, where)
             if members:
                 writes.append(KeyWrite(key, members, score=score_arg, lifetime_ms=life))
         return writes
@@ -209,10 +202,7 @@ class MultiMapCore(Generic[ClientT]):
         keys = [self._key(name) for name in names]
         cast = self._caster()  # picked once: cast_fn may change while we wait
         bound = live_bound(self._now())
-        if len(keys) == 1:  # get(): the hot path, one plain command
-            plan = [(Call(("ZRANGEBYSCORE", keys[0], bound, "+inf")), [0])]
-        else:
-            plan = read_calls(keys, bound, self._cluster, self._conversation.read_scripts)
+        plan = read_calls(keys, bound, self._cluster, self._conversation.read_scripts)
         replies = yield from self._conversation.send([call for call, _ in plan])
         raise_first_error(replies)
         found: list[list[Any]] = [[] for _ in keys]

@@ -18,6 +18,7 @@ MAX_TTL = 10.0**10
 MAX_EXPIRE_AT = 253402300799.0
 
 _NOT_A_COLLECTION = (str, bytes, bytearray, memoryview)
+_SEQUENCES = (list, tuple)
 #: Exact types that need no further check to be stored as a value.
 VALUE_TYPES = frozenset({str, bytes, int, float})
 
@@ -78,14 +79,15 @@ def check_values(values: object, where: str, *, plain: bool = True) -> list[Any]
     With ``plain`` (the default) every item must be a value (see
     :func:`check_value`).
     """
-    if isinstance(values, _NOT_A_COLLECTION):
-        raise TypeError(
-            f"{where}: values must be a collection such as a list or tuple, "
-            f"not a {type(values).__name__} ({values!r}); wrap a single value in a list"
-        )
-    if not isinstance(values, Iterable):
-        raise TypeError(f"{where}: values must be an iterable collection, got {values!r}")
-    items = list(values)
+    if type(values) not in _SEQUENCES:  # lists and tuples need no further look
+        if isinstance(values, _NOT_A_COLLECTION):
+            raise TypeError(
+                f"{where}: values must be a collection such as a list or tuple, "
+                f"not a {type(values).__name__} ({values!r}); wrap a single value in a list"
+            )
+        if not isinstance(values, Iterable):
+            raise TypeError(f"{where}: values must be an iterable collection, got {values!r}")
+    items: list[Any] = list(values)  # type: ignore[call-overload]
     # Exact-type check first: one C-level pass for the usual int/str/bytes/float.
     if plain and not VALUE_TYPES.issuperset(map(type, items)):
         for item in items:
