@@ -4,7 +4,9 @@ Starts its own redis-server on loopback, installs 0.1.0 from PyPI into
 ``benchmarks/.old010`` (it has the same package name, so it is loaded by
 path under another name), checks that every subject returns the same data,
 then runs interleaved rounds and prints medians and ratios. Writes
-``benchmarks/results/latest.json`` and ``benchmarks/results/throughput.png``.
+``benchmarks/results/latest.json`` and ``benchmarks/results/throughput.png``
+(``quick.json`` and ``quick.png`` with ``--quick``, so a quick run never
+replaces the full run the documentation quotes).
 
     python benchmarks/run.py            # full run (a few minutes)
     python benchmarks/run.py --quick    # smaller sizes, fewer rounds
@@ -300,8 +302,9 @@ def main() -> int:
         "memory_bytes_per_value": memory,
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
-    plot(results, sizes, RESULTS / "throughput.png")
+    stem = ("quick", "quick") if args.quick else ("latest", "throughput")
+    (RESULTS / f"{stem[0]}.json").write_text(json.dumps(report, indent=2))
+    plot(results, sizes, RESULTS / f"{stem[1]}.png")
     if not args.quick:  # the documentation shows the full run's plot
         (ROOT / "docs" / "img").mkdir(exist_ok=True)
         plot(results, sizes, ROOT / "docs" / "img" / "throughput.png")
