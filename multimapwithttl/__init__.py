@@ -3,6 +3,6 @@
 from .aio import AsyncMultiMapWithTTL
 from .sync import MultiMapWithTTL
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["AsyncMultiMapWithTTL", "MultiMapWithTTL", "__version__"]
