@@ -1,0 +1,434 @@
+"""Maintenance of a whole prefix: ``stats()`` and ``sweep()``.
+
+SCAN finds the keys under the prefix (on a cluster, on every primary: the
+client's ``scan_iter`` does that); they are deduplicated and cut into
+batches, and each batch becomes one round trip of ``sweep.lua`` calls, as a
+sans-I/O operation like the core's (see :mod:`._protocol`). Every call holds
+a bounded number of keys (of one hash slot on a cluster), and a sweep call
+removes a bounded number of members, so no server command runs long however
+big the prefix or its keys. ``stats()`` and ``sweep(dry_run=True)`` run the
+script read-only (EVALSHA_RO where the server has it) and share its counts,
+so a dry run reports exactly what a sweep finds.
+
+The public methods live in two mixins, :class:`SyncMaintenance` and
+:class:`AsyncMaintenance`, bases of the sync and async multimap classes;
+they only need the shell's ``_run`` and the public ``redis`` and
+``key_prefix``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._commands import Call
+from ._keys import scan_pattern, slot_of
+from ._protocol import Conversation, Operation, raise_first_error
+from ._reports import Stats, SweepReport
+from ._scripts import Script
+
+#: Surveys (read-only) and sweeps a batch of keys; see ``_scripts/sweep.lua``.
+SWEEP = Script.load("sweep", lib=True)
+
+#: SCAN's COUNT hint: keys the server looks at per SCAN call.
+SCAN_COUNT = 1000
+#: Keys per round trip (the script calls of one batch go out together).
+BATCH_KEYS = 1000
+#: Keys per script call: about 10 µs of server time each.
+KEYS_PER_CALL = 100
+#: Members one sweep call may remove (a few ms at most); a key holding more
+#: expired members is collected over several calls.
+MEMBERS_PER_CALL = 2000
+
+#: Called with how many keys have been looked at so far, after each batch.
+Progress = Callable[[int], object]
+
+
+@dataclass
+class SurveyTotals:
+    """Running totals of survey replies, turned into a Stats or a dry-run report."""
+
+    scanned: int = 0
+    names: int = 0
+    live: int = 0
+    expired: int = 0
+    no_ttl: int = 0
+    foreign: int = 0
+    short: int = 0
+    dead: int = 0
+    memory: int | None = 0
+    soonest: float | None = None
+    latest: float | None = None
+
+    def add(self, reply: Sequence[Any]) -> None:
+        """Add one survey reply (see ``sweep.lua``)."""
+        done, names, live, expired, no_ttl, foreign, short, dead, memory = map(int, reply[:9])
+        self.scanned += done
+        self.names += names
+        self.live += live
+        self.expired += expired
+        self.no_ttl += no_ttl
+        self.foreign += foreign
+        self.short += short
+        self.dead += dead
+        self.memory = None if memory < 0 or self.memory is None else self.memory + memory
+        if reply[9] is not None:
+            low = float(reply[9])
+            self.soonest = low if self.soonest is None else min(self.soonest, low)
+        if reply[10] is not None:
+            high = float(reply[10])
+            self.latest = high if self.latest is None else max(self.latest, high)
+
+    def stats(self) -> Stats:
+        """The totals as ``stats()`` reports them."""
+        return Stats(
+            names=self.names,
+            live_values=self.live,
+            expired_values=self.expired,
+            keys_without_ttl=self.no_ttl,
+            foreign_keys=self.foreign,
+            memory_bytes=self.memory,
+            soonest_expiry=self.soonest,
+            latest_expiry=self.latest,
+        )
+
+    def dry_run(self) -> SweepReport:
+        """The totals as ``sweep(dry_run=True)`` reports them: what a sweep would do."""
+        return SweepReport(
+            scanned=self.scanned,
+            collected=self.expired,
+            ttl_fixed=self.short,
+            deleted=self.dead,
+            foreign=self.foreign,
+        )
+
+
+@dataclass
+class SweepTotals:
+    """Running totals of sweep replies."""
+
+    scanned: int = 0
+    collected: int = 0
+    ttl_fixed: int = 0
+    deleted: int = 0
+    foreign: int = 0
+
+    def report(self) -> SweepReport:
+        """The totals as ``sweep()`` reports them."""
+        return SweepReport(
+            scanned=self.scanned,
+            collected=self.collected,
+            ttl_fixed=self.ttl_fixed,
+            deleted=self.deleted,
+            foreign=self.foreign,
+        )
+
+
+class Batcher:
+    """Turns SCAN's stream of keys into batches, each key once.
+
+    SCAN may return a key more than once (while the keyspace rehashes); a
+    key is counted and handled the first time only. The set of keys seen
+    costs about 100 bytes a key on the client.
+    """
+
+    def __init__(self, size: int = BATCH_KEYS) -> None:
+        self._size = size
+        self._seen: set[bytes | str] = set()
+        self._batch: list[bytes | str] = []
+        #: Distinct keys handed out in batches so far.
+        self.count = 0
+
+    def add(self, key: bytes | str) -> list[bytes | str] | None:
+        """Take one key from SCAN; return a full batch when there is one."""
+        if key in self._seen:
+            return None
+        self._seen.add(key)
+        self._batch.append(key)
+        if len(self._batch) < self._size:
+            return None
+        return self.flush()
+
+    def flush(self) -> list[bytes | str] | None:
+        """The last, partial batch (None when empty)."""
+        batch, self._batch = self._batch, []
+        self.count += len(batch)
+        return batch or None
+
+
+def _calls_keys(keys: Sequence[bytes | str], cluster: bool) -> list[list[bytes | str]]:
+    """Keys cut into script calls: at most KEYS_PER_CALL each, one hash slot each on a cluster."""
+    groups: Iterable[list[bytes | str]]
+    if cluster:
+        by_slot: dict[int, list[bytes | str]] = {}
+        for key in keys:
+            by_slot.setdefault(slot_of(key), []).append(key)
+        groups = by_slot.values()
+    else:
+        groups = [list(keys)]
+    return [
+        group[start : start + KEYS_PER_CALL]
+        for group in groups
+        for start in range(0, len(group), KEYS_PER_CALL)
+    ]
+
+
+def _survey_call(keys: Sequence[bytes | str], now: str, memory: bool) -> Call:
+    args = (SWEEP.sha, len(keys), *keys, "survey", now, "1" if memory else "0")
+    # Read-only: EVALSHA_RO (replicas take it too), EVALSHA where it is missing.
+    return Call(("EVALSHA_RO", *args), script=SWEEP, fallback=Call(("EVALSHA", *args), SWEEP))
+
+
+def _sweep_call(keys: Sequence[bytes | str], now: str) -> Call:
+    args = ("EVALSHA", SWEEP.sha, len(keys), *keys, "sweep", now, MEMBERS_PER_CALL)
+    return Call(args, script=SWEEP)
+
+
+def survey(
+    keys: Sequence[bytes | str],
+    totals: SurveyTotals,
+    *,
+    now: str,
+    cluster: bool,
+    memory: bool,
+    conversation: Conversation,
+) -> Operation[None]:
+    """Look at ``keys`` without writing; add what was found to ``totals``.
+
+    ``now`` is the client's clock as text, or ``""`` for the server's only.
+    """
+    calls = [_survey_call(chunk, now, memory) for chunk in _calls_keys(keys, cluster)]
+    replies = yield from conversation.send(calls)
+    raise_first_error(replies)
+    for reply in replies:
+        totals.add(reply)
+
+
+def sweep(
+    keys: Sequence[bytes | str],
+    totals: SweepTotals,
+    *,
+    now: str,
+    cluster: bool,
+    conversation: Conversation,
+) -> Operation[None]:
+    """Sweep ``keys``; add what was done to ``totals``.
+
+    A call that ran out of its removal budget answers how far it got; the
+    rest of its keys go out again in the next round trip, until every key
+    is done.
+    """
+    pending = _calls_keys(keys, cluster)
+    while pending:
+        replies = yield from conversation.send([_sweep_call(chunk, now) for chunk in pending])
+        raise_first_error(replies)
+        unfinished = []
+        for chunk, reply in zip(pending, replies, strict=True):
+            done, collected, ttl_fixed, deleted, foreign = map(int, reply)
+            totals.collected += collected
+            totals.ttl_fixed += ttl_fixed
+            totals.deleted += deleted
+            totals.foreign += foreign
+            if done < len(chunk):
+                unfinished.append(chunk[done:])
+        pending = unfinished
+    totals.scanned += len(keys)
+
+
+class Job:
+    """One run over a prefix: ``"stats"``, ``"dry-run"`` or ``"sweep"``.
+
+    The shell scans, hands each batch of keys to :meth:`batch` (an operation
+    it drives) and at the end asks for :meth:`stats` or :meth:`report`.
+    """
+
+    def __init__(self, mode: str, *, now: str, cluster: bool) -> None:
+        self.mode = mode
+        self._now = now
+        self._cluster = cluster
+        self._conversation = Conversation()
+        self._looked = SurveyTotals()
+        self._swept = SweepTotals()
+
+    def batch(self, keys: Sequence[bytes | str]) -> Operation[None]:
+        """The operation that handles one batch of keys."""
+        if self.mode == "sweep":
+            return sweep(
+                keys, self._swept, now=self._now, cluster=self._cluster,
+                conversation=self._conversation,
+            )  # fmt: skip
+        return survey(
+            keys, self._looked, now=self._now, cluster=self._cluster,
+            memory=self.mode == "stats", conversation=self._conversation,
+        )  # fmt: skip
+
+    def stats(self) -> Stats:
+        """The result of a ``"stats"`` run."""
+        return self._looked.stats()
+
+    def report(self) -> SweepReport:
+        """The result of a ``"sweep"`` or ``"dry-run"`` run."""
+        if self.mode == "sweep":
+            return self._swept.report()
+        return self._looked.dry_run()
+
+
+class _Host:
+    """What the mixins need from the multimap class they are mixed into."""
+
+    if TYPE_CHECKING:
+        redis: Any
+        key_prefix: str
+
+        @property
+        def _cluster(self) -> bool: ...
+
+    def _job(self, mode: str) -> Job:
+        # The client's "now" for the script, or "" on the server's clock.
+        server_clock = getattr(self, "clock", "client") == "server"
+        now = "" if server_clock else repr(time.time())
+        return Job(mode, now=now, cluster=self._cluster)
+
+
+class SyncMaintenance(_Host):
+    """``stats()`` and ``sweep()`` of :class:`~multimapwithttl.MultiMapWithTTL`."""
+
+    if TYPE_CHECKING:
+
+        def _run(self, operation: Operation[Any]) -> Any: ...
+
+    def _drive(self, job: Job, progress: Progress | None) -> None:
+        batcher = Batcher()
+        for key in self.redis.scan_iter(match=scan_pattern(self.key_prefix), count=SCAN_COUNT):
+            batch = batcher.add(key)
+            if batch:
+                self._run(job.batch(batch))
+                if progress is not None:
+                    progress(batcher.count)
+        last = batcher.flush()
+        if last:
+            self._run(job.batch(last))
+        if progress is not None:
+            progress(batcher.count)
+
+    def stats(self, *, progress: Progress | None = None) -> Stats:
+        """Count what the prefix holds: names, live and expired values, keys to repair.
+
+        Scans every key under the prefix (every primary of a cluster) in
+        batches and never writes: it runs on read-only replicas too. A value
+        counts as expired once it is expired by both the client's clock and
+        the server's (on ``clock="server"``, by the server's alone).
+
+        Args:
+            progress: Called after each batch with how many keys have been
+                looked at so far (for a progress display).
+
+        Returns:
+            Stats: the counts for the whole prefix.
+
+        Raises:
+            redis.RedisError: a server or connection error (the client's own
+                exception type), raised as soon as it happens.
+
+        """
+        job = self._job("stats")
+        self._drive(job, progress)
+        return job.stats()
+
+    def sweep(self, *, dry_run: bool = False, progress: Progress | None = None) -> SweepReport:
+        """Repair the prefix: collect expired values, fix missing or short TTLs, drop dead keys.
+
+        Meant for keys that 0.1.0 left behind: keys without a TTL (which
+        never go away), keys whose TTL ends before their newest value, keys
+        holding only expired values. Every sorted set under the prefix is
+        looked at and, where needed, repaired atomically with the same rule
+        as every write: expired values (by both clocks) are removed, and
+        the key's TTL is set to end when its newest live value expires.
+        TTLs running more than 2 s past the newest value are trimmed too
+        (not counted). Keys of another type are counted and left untouched,
+        value and TTL. Safe while writers run; no server call lasts more
+        than a few milliseconds, however big the prefix.
+
+        Args:
+            dry_run: Only count what a sweep would do; write nothing (the
+                script runs read-only).
+            progress: Called after each batch with how many keys have been
+                looked at so far.
+
+        Returns:
+            SweepReport: what was done (or would be done, with ``dry_run``).
+
+        Raises:
+            redis.RedisError: a server or connection error (the client's own
+                exception type). What was swept before it stays swept.
+
+        """
+        job = self._job("dry-run" if dry_run else "sweep")
+        self._drive(job, progress)
+        return job.report()
+
+
+class AsyncMaintenance(_Host):
+    """``stats()`` and ``sweep()`` of :class:`~multimapwithttl.AsyncMultiMapWithTTL`."""
+
+    if TYPE_CHECKING:
+
+        async def _run(self, operation: Operation[Any]) -> Any: ...
+
+    async def _drive(self, job: Job, progress: Progress | None) -> None:
+        batcher = Batcher()
+        pattern = scan_pattern(self.key_prefix)
+        async for key in self.redis.scan_iter(match=pattern, count=SCAN_COUNT):
+            batch = batcher.add(key)
+            if batch:
+                await self._run(job.batch(batch))
+                if progress is not None:
+                    progress(batcher.count)
+        last = batcher.flush()
+        if last:
+            await self._run(job.batch(last))
+        if progress is not None:
+            progress(batcher.count)
+
+    async def stats(self, *, progress: Progress | None = None) -> Stats:
+        """Count what the prefix holds (the async twin of ``MultiMapWithTTL.stats``).
+
+        Args:
+            progress: Called after each batch with how many keys have been
+                looked at so far.
+
+        Returns:
+            Stats: the counts for the whole prefix.
+
+        Raises:
+            redis.RedisError: a server or connection error (the client's own
+                exception type).
+
+        """
+        job = self._job("stats")
+        await self._drive(job, progress)
+        return job.stats()
+
+    async def sweep(
+        self, *, dry_run: bool = False, progress: Progress | None = None
+    ) -> SweepReport:
+        """Repair the prefix (the async twin of ``MultiMapWithTTL.sweep``).
+
+        Args:
+            dry_run: Only count what a sweep would do; write nothing.
+            progress: Called after each batch with how many keys have been
+                looked at so far.
+
+        Returns:
+            SweepReport: what was done (or would be done, with ``dry_run``).
+
+        Raises:
+            redis.RedisError: a server or connection error (the client's own
+                exception type). What was swept before it stays swept.
+
+        """
+        job = self._job("dry-run" if dry_run else "sweep")
+        await self._drive(job, progress)
+        return job.report()
