@@ -1,8 +1,9 @@
 """multimapwithttl: a multimap kept in Redis in which every value expires on its own."""
 
+from ._reports import Stats, SweepReport
 from .aio import AsyncMultiMapWithTTL
 from .sync import MultiMapWithTTL
 
 __version__ = "0.3.0"
 
-__all__ = ["AsyncMultiMapWithTTL", "MultiMapWithTTL", "__version__"]
+__all__ = ["AsyncMultiMapWithTTL", "MultiMapWithTTL", "Stats", "SweepReport", "__version__"]

@@ -1,0 +1,423 @@
+"""The ``multimapwithttl`` command line (also ``python -m multimapwithttl``).
+
+A thin user of the public API: every command builds a ``MultiMapWithTTL``
+and calls its public methods (``names``, ``get_with_expiry``, ``stats``,
+``sweep``); nothing here knows how keys are stored.
+
+    multimapwithttl demo [--scale S]
+    multimapwithttl names PREFIX [--url URL] [--cluster] [--json]
+    multimapwithttl get PREFIX NAME [...]
+    multimapwithttl stats PREFIX [...]
+    multimapwithttl sweep PREFIX [--dry-run] [...]
+    multimapwithttl --version
+
+Exit status: 0 done, 1 a server or connection error (one line on stderr),
+2 a usage error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import importlib.util
+import json
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
+
+from . import MultiMapWithTTL, Stats, SweepReport, __version__
+
+PROG = "multimapwithttl"
+DEFAULT_URL = "redis://localhost:6379/0"
+#: What ``demo`` says when it has neither a server nor fakeredis.
+DEMO_NEEDS = (
+    "multimapwithttl demo needs a Redis server or fakeredis: set REDIS_URL "
+    "(e.g. REDIS_URL=redis://localhost:6379/0), "
+    'or pip install "python-multimapwithttl[demo]"'
+)
+
+
+class CommandError(Exception):
+    """A failure to report in one line on stderr, with exit status 1."""
+
+
+# -- formatting ---------------------------------------------------------------
+
+
+def hide_password(url: str) -> str:
+    """``url`` with any user:password part replaced by ``***``."""
+    return re.sub(r"//[^@/]*@", "//***@", url)
+
+
+def format_duration(seconds: float) -> str:
+    """A time left as a person reads it: ``4.2s``, ``42s``, ``3m12s``, ``5h07m``, ``3d04h``."""
+    if seconds < 0:
+        return "expired"
+    if seconds < 10:
+        return f"{math.floor(seconds * 10) / 10:.1f}s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+
+
+def format_size(size: int | None) -> str:
+    """Bytes as a person reads them: ``512 B``, ``1.2 MB`` (powers of 1000)."""
+    if size is None:
+        return "unknown (the server has no MEMORY USAGE)"
+    if size < 1000:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 999.95 or unit == "TB":
+            return f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def format_time(when: float) -> str:
+    """A UNIX time as local ISO 8601 to the second, with its offset."""
+    moment = datetime.datetime.fromtimestamp(when).astimezone()
+    return moment.isoformat(timespec="seconds")
+
+
+def table(rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
+    """Rows as aligned columns (two spaces apart); ``right`` says which are right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(right))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(width) if flush else cell.ljust(width)
+            for cell, width, flush in zip(row, widths, right, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+class Progress:
+    """Keys looked at so far, redrawn on one line of a terminal (stderr only).
+
+    Does nothing when the stream is not a terminal, so pipes and logs get
+    the result alone.
+    """
+
+    def __init__(self, label: str, stream: TextIO | None = None, every: float = 0.2) -> None:
+        self.stream = sys.stderr if stream is None else stream
+        self.label = label
+        self.every = every
+        self.active = self.stream.isatty()
+        self.start = time.monotonic()
+        self.shown = 0.0
+
+    def __call__(self, count: int) -> None:
+        """Show ``count`` (at most every ``every`` seconds)."""
+        if not self.active:
+            return
+        now = time.monotonic()
+        if now - self.shown < self.every:
+            return
+        self.shown = now
+        rate = count / max(now - self.start, 1e-9)
+        self.stream.write(f"\r\033[K{self.label}: {count:,} keys ({rate:,.0f} keys/s)")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Erase the progress line."""
+        if self.active and self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+# -- the demo -------------------------------------------------------------------
+
+
+def demo(
+    client: Any,
+    where: str,
+    *,
+    scale: float = 1.0,
+    out: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Show values expiring individually; ``scale`` shrinks every duration."""
+    prefix = f"multimapwithttl-demo-{os.getpid()}"
+    sessions = MultiMapWithTTL(client, prefix, ttl=4 * scale, cast_fn=str, resolution=0.001)
+    out(f"multimapwithttl {__version__} demo on {where}")
+    out(f"keys live under {prefix!r}; each value has its own lifetime\n")
+    start = time.monotonic()
+    sessions.add("alice", "laptop", ttl=1 * scale)
+    sessions.add("alice", "phone", ttl=2 * scale)
+    sessions.add("alice", "tablet")  # the default ttl
+    sessions.add_many([("bob", ["desktop"]), ("carol", ["phone", "watch"])], ttl=3 * scale)
+    try:
+        # Look at t = 0, then half-way between expiries: 1.5, 2.5, 3.5, 4.5 s.
+        for pause in (0.0, 1.5, 1.0, 1.0, 1.0):
+            sleep(pause * scale)
+            rows = {name: sorted(sessions.get(name)) for name in ("alice", "bob", "carol")}
+            shown = "  ".join(f"{name}={values}" for name, values in rows.items())
+            out(f"t={time.monotonic() - start:4.1f}s  {shown}")
+        out(f"\nnames left under the prefix: {sorted(sessions.names())}")
+        out("every value expired on its own; the keys went away with their last value.")
+    finally:
+        sessions.delete("alice", "bob", "carol")
+
+
+def _demo_client() -> tuple[Any, str]:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        return _connect(url, cluster=False), f"the Redis server at REDIS_URL={hide_password(url)}"
+    if importlib.util.find_spec("fakeredis") is None or importlib.util.find_spec("lupa") is None:
+        raise CommandError(DEMO_NEEDS)
+    import fakeredis
+
+    return fakeredis.FakeRedis(), "an embedded fakeredis (set REDIS_URL to use a real server)"
+
+
+# -- the commands ---------------------------------------------------------------
+
+
+def _connect(url: str, *, cluster: bool) -> Any:
+    """A client for ``url``; a malformed URL is a usage error (ValueError)."""
+    if cluster:
+        # Connects (and learns the slots) right away: errors are exit 1.
+        return RedisCluster.from_url(url, socket_connect_timeout=10)
+    return redis.Redis.from_url(url, socket_connect_timeout=10)
+
+
+def _print_json(out: TextIO, data: object) -> None:
+    out.write(json.dumps(data, ensure_ascii=False) + "\n")
+
+
+def _names(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: TextIO) -> None:
+    progress = Progress("names")
+    try:
+        found = []
+        for name in mm.names():
+            found.append(name)
+            if len(found) % 1000 == 0:
+                progress(len(found))
+    finally:
+        progress.close()
+    found.sort()
+    if args.json:
+        _print_json(out, {"names": found})
+        return
+    for name in found:
+        out.write(name + "\n")
+
+
+def _get(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: TextIO) -> None:
+    rows = mm.get_with_expiry(args.name)
+    now = time.time()
+    values = [(value.decode("utf-8", "backslashreplace"), when) for value, when in rows]
+    if args.json:
+        listed = [{"value": value, "expire_at": when} for value, when in values]
+        _print_json(out, {"name": args.name, "values": listed})
+        return
+    if not values:
+        out.write(f"no live values under {args.name!r}\n")
+        return
+    lines = [("VALUE", "TIME LEFT", "EXPIRES AT")]
+    lines += [(value, format_duration(when - now), format_time(when)) for value, when in values]
+    for line in table(lines, right=(False, True, False)):
+        out.write(line + "\n")
+
+
+def _stats_lines(stats: Stats, prefix: str) -> list[str]:
+    now = time.time()
+
+    def expiry(when: float | None) -> str:
+        if when is None:
+            return "-"
+        return f"in {format_duration(when - now)} ({format_time(when)})"
+
+    rows = [
+        ("prefix", prefix),
+        ("names", f"{stats.names:,}"),
+        ("live values", f"{stats.live_values:,}"),
+        ("expired values", f"{stats.expired_values:,}"),
+        ("keys without TTL", f"{stats.keys_without_ttl:,}"),
+        ("foreign keys", f"{stats.foreign_keys:,}"),
+        ("memory", format_size(stats.memory_bytes)),
+        ("soonest expiry", expiry(stats.soonest_expiry)),
+        ("latest expiry", expiry(stats.latest_expiry)),
+    ]
+    lines = table(rows, right=(False, False))
+    if stats.keys_without_ttl or stats.expired_values:
+        lines.append("")
+        lines.append(
+            f"to repair: multimapwithttl sweep {prefix} (try --dry-run first; "
+            "see docs/operations.md)"
+        )
+    return lines
+
+
+def _stats(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: TextIO) -> None:
+    progress = Progress("stats")
+    try:
+        stats = mm.stats(progress=progress)
+    finally:
+        progress.close()
+    if args.json:
+        _print_json(out, dataclasses.asdict(stats))
+        return
+    for line in _stats_lines(stats, args.prefix):
+        out.write(line + "\n")
+
+
+def _sweep_lines(report: SweepReport, dry_run: bool) -> list[str]:
+    rows = [
+        ("scanned", f"{report.scanned:,}", "keys"),
+        ("collected", f"{report.collected:,}", "expired values"),
+        ("ttl fixed", f"{report.ttl_fixed:,}", "keys"),
+        ("deleted", f"{report.deleted:,}", "keys (only expired values)"),
+        ("foreign", f"{report.foreign:,}", "keys of another type, left untouched"),
+    ]
+    lines = table(rows, right=(False, True, False))
+    if dry_run:
+        lines.insert(0, "dry run: nothing was written; a sweep would report:")
+    return lines
+
+
+def _sweep(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: TextIO) -> None:
+    progress = Progress("dry run" if args.dry_run else "sweep")
+    try:
+        report = mm.sweep(dry_run=args.dry_run, progress=progress)
+    finally:
+        progress.close()
+    if args.json:
+        _print_json(out, dataclasses.asdict(report))
+        return
+    for line in _sweep_lines(report, args.dry_run):
+        out.write(line + "\n")
+
+
+_COMMANDS: dict[str, Callable[[MultiMapWithTTL[Any], argparse.Namespace, TextIO], None]] = {
+    "names": _names,
+    "get": _get,
+    "stats": _stats,
+    "sweep": _sweep,
+}
+
+
+# -- arguments ------------------------------------------------------------------
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser: one subcommand each, options after the command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="A multimap kept in Redis in which every value expires on its own: "
+        "a demo, and tools to look at and repair a prefix.",
+        epilog="Exit status: 0 done, 1 server or connection error, 2 usage error.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument(
+        "--url",
+        default=os.environ.get("REDIS_URL") or DEFAULT_URL,
+        help="the server (default: $REDIS_URL, else %(default)s)"
+        if not os.environ.get("REDIS_URL")
+        else "the server (default: $REDIS_URL)",
+    )
+    server.add_argument("--cluster", action="store_true", help="connect as a cluster client")
+    server.add_argument("--json", action="store_true", help="print one JSON object")
+
+    run = commands.add_parser(
+        "demo",
+        help="watch values expire one by one",
+        description="Store a few values with different lifetimes and watch them expire, on "
+        "the server in $REDIS_URL if set, else on an embedded fakeredis.",
+    )
+    run.add_argument(
+        "--scale", type=_scale, default=1.0, help="multiply every duration (default 1.0)"
+    )
+
+    names = commands.add_parser(
+        "names", parents=[server], help="list the names under a prefix", description="List "
+        "every name that has a key under PREFIX (SCAN; every primary of a cluster).",
+    )  # fmt: skip
+    names.add_argument("prefix", metavar="PREFIX")
+
+    get = commands.add_parser(
+        "get", parents=[server], help="show a name's live values and their time left",
+        description="Show the live values under NAME with their time left, soonest first "
+        "(values decoded as UTF-8, undecodable bytes escaped).",
+    )  # fmt: skip
+    get.add_argument("prefix", metavar="PREFIX")
+    get.add_argument("name", metavar="NAME")
+
+    stats = commands.add_parser(
+        "stats", parents=[server], help="count what a prefix holds (never writes)",
+        description="Count names, live and expired values, keys without TTL, keys of "
+        "other types and memory under PREFIX. Never writes.",
+    )  # fmt: skip
+    stats.add_argument("prefix", metavar="PREFIX")
+
+    sweep = commands.add_parser(
+        "sweep", parents=[server], help="repair a prefix: expired values, missing TTLs",
+        description="Collect expired values, give keys without a TTL (or with one too "
+        "short, as 0.1.0 leaves them) a TTL ending with their newest value, delete keys "
+        "holding only expired values. Keys of other types are left untouched.",
+    )  # fmt: skip
+    sweep.add_argument("prefix", metavar="PREFIX")
+    sweep.add_argument("--dry-run", action="store_true", help="only report what a sweep would do")
+    return parser
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return f"{PROG}: error: {text}"
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; return the exit status (usage errors exit 2 via argparse)."""
+    out = sys.stdout if out is None else out
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "demo":
+            client, where = _demo_client()
+            demo(client, where, scale=args.scale, out=lambda line: print(line, file=out))
+            return 0
+        try:
+            client = _connect(args.url, cluster=args.cluster)
+            mm = MultiMapWithTTL(client, args.prefix, cast_fn=bytes)
+        except (TypeError, ValueError) as error:
+            parser.error(f"{hide_password(args.url)}: {error}")
+        try:
+            _COMMANDS[args.command](mm, args, out)
+        finally:
+            client.close()
+        return 0
+    except (RedisError, RedisClusterException, OSError, CommandError) as error:
+        print(_one_line(error), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
