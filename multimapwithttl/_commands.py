@@ -1,10 +1,11 @@
 """Command building: the few shapes of Redis command this library ever sends.
 
-Writes go through one Lua script (``write.lua``) in chunks of keys; reads of
-many keys go through one read-only script (``read.lua``), or plain
-ZRANGEBYSCORE where a chunk holds a single key or the server has no
-EVALSHA_RO. Chunks are bounded so no single call keeps the server busy for
-long, and on a cluster every chunk holds keys of a single hash slot.
+Writes go through one Lua script (``write.lua``) in chunks of keys. Reads on
+the client's clock are plain commands (ZRANGEBYSCORE and friends), one per
+key; reads on the server's clock go through one read-only script
+(``read.lua``). Every call is bounded in members AND bytes, so no single call
+keeps the server busy for long whatever the batch or value size, and on a
+cluster every call holds keys of a single hash slot.
 """
 
 from __future__ import annotations
@@ -13,20 +14,25 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ._expiry import ScoreArg
 from ._keys import slot_of
-from ._scripts import READ, WRITE, Script
-from ._validate import Value
+from ._scripts import DELETE, READ, READ_PLAIN, WRITE, Script
 
 # Per write-script call: at most this many members (the script unpacks twice
 # as many ZADD arguments, and Lua's stack holds ~8000), ...
 MAX_VALUES_PER_CALL = 2000
-# ... and at most this much work, counting a key as this many members.
+# ... at most this much work, counting a key as this many members, ...
 KEY_WEIGHT = 4
 MAX_WEIGHT_PER_CALL = 4000
-# Per read-script call: at most this many keys.
+# ... and at most this many bytes of members: copying and hashing big values
+# is what makes a call long once they pass a few hundred bytes.
+MAX_BYTES_PER_CALL = 128 * 1024
+# What one member costs on top of its bytes (its score, the reply's framing).
+MEMBER_OVERHEAD = 16
+# Per read-script call: at most this many keys, and a reply of about this
+# many bytes (the script stops early and is asked again for the rest).
 MAX_KEYS_PER_READ = 500
-# Per DEL: at most this many keys.
+MAX_READ_BYTES = 128 * 1024
+# Per delete-script call: at most this many keys.
 MAX_KEYS_PER_DELETE = 500
 
 
@@ -35,33 +41,46 @@ class Call:
     """One Redis command, as ``execute_command`` arguments.
 
     ``script`` names the script an EVALSHA needs (to load it on NOSCRIPT);
-    ``fallback`` are plain commands whose replies, as a list, equal this
-    call's reply, for servers that lack the command (EVALSHA_RO on fakeredis).
+    ``fallback`` is the call to make instead on a server that lacks the
+    command (EVALSHA_RO on fakeredis).
     """
 
     args: tuple[Any, ...]
     script: Script | None = None
-    fallback: tuple[Call, ...] = ()
+    fallback: Call | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteMode:
+    """What a write call does with members that are already live (ZADD's flags)."""
+
+    nx: bool = False
+    xx: bool = False
+    gt: bool = False
+
+    def arg(self) -> str:
+        """The mode as ``write.lua`` takes it: ``""``, ``NX``, ``XX``, ``GT`` or ``XXGT``."""
+        return ("NX" if self.nx else "") + ("XX" if self.xx else "") + ("GT" if self.gt else "")
 
 
 class KeyWrite:
     """Everything one write call does to one key.
 
     Members to add come either all with one ``score`` (``add``,
-    ``add_many``: the score is sent once) or, with ``score=None``, as flat
-    ``[score, member, score, member, ...]`` pairs (``add_many_with_ttl``).
+    ``add_many``: the score is sent once; ``"="`` has the server compute it)
+    or, with ``score=None``, as flat ``[score, member, score, member, ...]``
+    pairs (``add_many_with_ttl``). Every member is already encoded.
     """
 
-    __slots__ = ("adds", "key", "lifetime_ms", "removals", "score", "size")
+    __slots__ = ("adds", "key", "nbytes", "removals", "score", "size")
 
     def __init__(
         self,
-        key: str,
-        adds: list[Any] | None = None,
+        key: bytes,
+        adds: list[bytes] | None = None,
         *,
-        score: ScoreArg | None = None,
-        removals: list[Value] | None = None,
-        lifetime_ms: int = 0,
+        score: str | int | None = None,
+        removals: list[bytes] | None = None,
     ) -> None:
         #: The sorted set.
         self.key = key
@@ -70,61 +89,59 @@ class KeyWrite:
         #: The score of every added member, or None for pairs.
         self.score = score
         #: Members to remove.
-        self.removals: list[Value] = removals or []
-        #: How long the newest member added here lives, in ms (0: none does).
-        self.lifetime_ms = lifetime_ms
+        self.removals: list[bytes] = removals or []
         #: How many members this touches.
         self.size = self._added() + len(self.removals)
+        #: About how many bytes this sends and the server copies.
+        self.nbytes = len(key) + sum(map(len, self._members())) + MEMBER_OVERHEAD * self.size
 
     def _added(self) -> int:
         return len(self.adds) if self.score is not None else len(self.adds) // 2
 
-    def split(self, limit: int) -> list[KeyWrite]:
-        """Pieces touching at most ``limit`` members each (most keys: just itself)."""
-        if self.size <= limit:
+    def _members(self) -> Iterable[bytes]:
+        yield from self.adds if self.score is not None else self.adds[1::2]
+        yield from self.removals
+
+    def split(self, count: int, nbytes: int) -> list[KeyWrite]:
+        """Pieces of at most ``count`` members and about ``nbytes`` bytes each.
+
+        Most keys fit whole and come back as themselves.
+        """
+        if self.size <= count and self.nbytes <= nbytes:
             return [self]
         width = 1 if self.score is not None else 2
-        items: list[tuple[bool, Any]] = [
+        items: list[tuple[bool, list[Any]]] = [
             (True, self.adds[i : i + width]) for i in range(0, len(self.adds), width)
         ]
-        items += [(False, value) for value in self.removals]
-        pieces = []
-        for start in range(0, len(items), limit):
-            adds: list[Any] = []
-            removals: list[Value] = []
-            for is_add, item in items[start : start + limit]:
-                if is_add:
-                    adds.extend(item)
-                else:
-                    removals.append(item)
-            pieces.append(
-                KeyWrite(
-                    self.key,
-                    adds,
-                    score=self.score,
-                    removals=removals,
-                    lifetime_ms=self.lifetime_ms,
-                )
-            )
+        items += [(False, [value]) for value in self.removals]
+        pieces: list[KeyWrite] = []
+        adds: list[Any] = []
+        removals: list[bytes] = []
+        size = weight = 0
+        for is_add, item in items:
+            cost = len(item[-1]) + MEMBER_OVERHEAD
+            if size and (size + 1 > count or weight + cost > nbytes):
+                pieces.append(KeyWrite(self.key, adds, score=self.score, removals=removals))
+                adds, removals, size, weight = [], [], 0, 0
+            if is_add:
+                adds.extend(item)
+            else:
+                removals.extend(item)
+            size += 1
+            weight += cost
+        pieces.append(KeyWrite(self.key, adds, score=self.score, removals=removals))
         return pieces
 
     def argv(self) -> list[Any]:
         """This key's part of the write script's ARGV (see ``write.lua``)."""
         score = "" if self.score is None else self.score
-        return [
-            self.lifetime_ms,
-            self._added(),
-            score,
-            *self.adds,
-            len(self.removals),
-            *self.removals,
-        ]
+        return [self._added(), score, *self.adds, len(self.removals), *self.removals]
 
 
 _T = TypeVar("_T")
 
 
-def _group(items: Sequence[_T], key_of: Callable[[_T], str], cluster: bool) -> list[list[_T]]:
+def _group(items: Sequence[_T], key_of: Callable[[_T], bytes], cluster: bool) -> list[list[_T]]:
     """Items in one list, or on a cluster one list per hash slot (keeping order)."""
     if not cluster:
         return [list(items)]
@@ -139,67 +156,84 @@ def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
         yield items[start : start + size]
 
 
-def write_calls(writes: Iterable[KeyWrite], now: float, cluster: bool) -> list[Call]:
-    """Write-script calls applying ``writes``, bounded in size, one slot per call."""
-    pieces = [piece for write in writes for piece in write.split(MAX_VALUES_PER_CALL)]
+def write_calls(writes: Iterable[KeyWrite], header: Sequence[Any], cluster: bool) -> list[Call]:
+    """Write-script calls applying ``writes``, bounded in size, one slot per call.
+
+    ``header`` is the first part of every call's ARGV (see ``write.lua``).
+    """
+    pieces = [
+        piece for write in writes for piece in write.split(MAX_VALUES_PER_CALL, MAX_BYTES_PER_CALL)
+    ]
     calls: list[Call] = []
-    now_arg = repr(now)
     for group in _group(pieces, lambda piece: piece.key, cluster):
-        keys: list[str] = []
-        argv: list[Any] = [now_arg]
-        weight = values = 0
+        keys: list[bytes] = []
+        argv: list[Any] = list(header)
+        weight = values = nbytes = 0
         for piece in group:
             cost = KEY_WEIGHT + piece.size
-            full = weight + cost > MAX_WEIGHT_PER_CALL
-            if keys and (full or values + piece.size > MAX_VALUES_PER_CALL):
-                calls.append(_write_call(keys, argv))
-                keys, argv, weight, values = [], [now_arg], 0, 0
+            full = (
+                weight + cost > MAX_WEIGHT_PER_CALL
+                or values + piece.size > MAX_VALUES_PER_CALL
+                or nbytes + piece.nbytes > MAX_BYTES_PER_CALL
+            )
+            if keys and full:
+                calls.append(_script_call(WRITE, keys, argv))
+                keys, argv, weight, values, nbytes = [], list(header), 0, 0, 0
             keys.append(piece.key)
             argv.extend(piece.argv())
             weight += cost
             values += piece.size
+            nbytes += piece.nbytes
         if keys:
-            calls.append(_write_call(keys, argv))
+            calls.append(_script_call(WRITE, keys, argv))
     return calls
 
 
-def _write_call(keys: list[str], argv: list[Any]) -> Call:
-    return Call(("EVALSHA", WRITE.sha, len(keys), *keys, *argv), script=WRITE)
+def _script_call(script: Script, keys: Sequence[bytes], argv: Sequence[Any]) -> Call:
+    return Call(("EVALSHA", script.sha, len(keys), *keys, *argv), script=script)
+
+
+def read_script_call(keys: Sequence[bytes], *argv: Any) -> Call:
+    """A read on the server's clock (``read.lua``): EVALSHA_RO, or EVALSHA where it is missing."""
+    args = (len(keys), *keys, *argv)
+    return Call(
+        ("EVALSHA_RO", READ.sha, *args),
+        script=READ,
+        fallback=Call(("EVALSHA", READ_PLAIN.sha, *args), script=READ_PLAIN),
+    )
 
 
 def read_calls(
-    keys: Sequence[str], bound: str, cluster: bool, scripts: bool
+    keys: Sequence[bytes], bound: str | None, cluster: bool
 ) -> list[tuple[Call, list[int]]]:
     """Calls reading the live members of ``keys``, each with the key positions it answers.
 
-    Every call's reply, once normalised by :func:`members_per_key`, is a list
-    holding one list of members per position.
+    With a ``bound`` (the client's clock), one plain ZRANGEBYSCORE per key:
+    the cheapest read for the server, and no call holds more than one key's
+    members. With ``bound`` None (the server's clock), ``read.lua`` calls of
+    many keys; such a call may answer fewer positions than it was given
+    (see :func:`members_per_key`), and the caller asks again for the rest.
     """
-    if len(keys) == 1:  # get(): the hot path, one plain command
-        return [(Call(("ZRANGEBYSCORE", keys[0], bound, "+inf")), [0])]
-    plan: list[tuple[Call, list[int]]] = []
-    for group in _group(range(len(keys)), lambda i: keys[i], cluster):
-        for chunk in _chunks(group, MAX_KEYS_PER_READ):
-            plain = tuple(Call(("ZRANGEBYSCORE", keys[i], bound, "+inf")) for i in chunk)
-            if len(chunk) == 1 or not scripts:
-                plan.extend((call, [i]) for call, i in zip(plain, chunk, strict=True))
-                continue
-            args = ("EVALSHA_RO", READ.sha, len(chunk), *(keys[i] for i in chunk), bound)
-            plan.append((Call(args, script=READ, fallback=plain), chunk))
-    return plan
+    if bound is not None:
+        return [(Call(("ZRANGEBYSCORE", key, bound, "+inf")), [i]) for i, key in enumerate(keys)]
+    return [
+        (read_script_call([keys[i] for i in chunk], "members", MAX_READ_BYTES), chunk)
+        for group in _group(range(len(keys)), lambda i: keys[i], cluster)
+        for chunk in _chunks(group, MAX_KEYS_PER_READ)
+    ]
 
 
 def members_per_key(call: Call, reply: Any) -> list[list[Any]]:
-    """One list of members per key of ``call``, whatever form it was answered in."""
+    """The lists of members ``call`` answered, in key order; maybe fewer than its keys."""
     if call.script is None:
         return [list(reply)]
     return [list(members) for members in reply]
 
 
-def delete_calls(keys: Sequence[str], cluster: bool) -> list[Call]:
-    """DEL calls for ``keys``: on a cluster one slot per call (no CROSSSLOT)."""
+def delete_calls(keys: Sequence[bytes], cluster: bool) -> list[Call]:
+    """Delete-script calls for ``keys``: sorted sets only, one slot per call on a cluster."""
     return [
-        Call(("DEL", *chunk))
+        _script_call(DELETE, chunk, ())
         for group in _group(list(keys), lambda key: key, cluster)
         for chunk in _chunks(group, MAX_KEYS_PER_DELETE)
     ]

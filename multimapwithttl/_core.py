@@ -1,4 +1,4 @@
-"""The sans-I/O core: settings, validation and every operation, as data in and out.
+"""The sans-I/O core: settings, validation, encoding and every operation, as data in and out.
 
 :class:`MultiMapCore` holds what both shells share; each operation is a
 generator (see :mod:`._protocol`) that the sync and async shells drive.
@@ -9,31 +9,39 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from ._commands import Call, KeyWrite, delete_calls, members_per_key, read_calls, write_calls
-from ._expiry import Grain, lifetime_ms, live_bound
+from ._clients import ClientKind, client_kind
+from ._commands import (
+    Call,
+    KeyWrite,
+    WriteMode,
+    delete_calls,
+    members_per_key,
+    read_calls,
+    read_script_call,
+    write_calls,
+)
+from ._encode import encode_name, encode_prefix, encode_value
+from ._expiry import Grain, live_bound
 from ._keys import key_of, name_of, scan_pattern
 from ._protocol import Conversation, Operation, raise_first_error
 from ._validate import (
-    Name,
-    Value,
     check_cast_fn,
     check_expire_at,
-    check_name,
     check_pair,
-    check_prefix,
     check_resolution,
     check_ttl,
-    check_value,
     check_values,
 )
 
 _SEQUENCES = (list, tuple)
 
-#: ``cast_fn`` receives each member as the client returns it (bytes, or str
-#: with ``decode_responses=True``) and returns what the caller gets.
-CastFn = Callable[[Any], Any]
+#: What reads return, as ``cast_fn`` makes it.
+T = TypeVar("T")
+#: Where "now" comes from.
+Clock = Literal["client", "server"]
+_CLOCKS = ("client", "server")
 
 
 def _items(data: object) -> Iterable[Any]:
@@ -50,74 +58,109 @@ def _text(member: bytes | str) -> str:
     return member.decode("utf-8") if isinstance(member, bytes) else member
 
 
-def _encoded(value: Value) -> bytes:
-    # The bytes redis-py would send, to spot the same member given twice.
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, float):
-        return repr(value).encode()
-    return str(value).encode("utf-8")
+def _check_mode(nx: bool, xx: bool, gt: bool) -> WriteMode:
+    if nx and (xx or gt):
+        raise ValueError("nx=True cannot be combined with xx=True or gt=True")
+    return WriteMode(bool(nx), bool(xx), bool(gt))
 
 
-#: The Redis client type a shell works with.
-ClientT = TypeVar("ClientT")
+def _pairs(reply: Sequence[Any]) -> list[tuple[Any, Any]]:
+    """(member, score) pairs from a WITHSCORES reply, flat (RESP2, scripts) or paired."""
+    if reply and not isinstance(reply[0], (list, tuple)):
+        return list(zip(reply[::2], reply[1::2], strict=True))
+    return [(member, score) for member, score in reply]
 
 
-class MultiMapCore(Generic[ClientT]):
-    """Settings and operations shared by :class:`MultiMapWithTTL` and its async twin."""
+class MultiMapCore(Generic[T]):
+    """Settings and operations shared by ``MultiMapWithTTL`` and its async twin."""
+
+    #: True in the asyncio shell: the client's commands must be coroutines.
+    _asyncio = False
 
     def __init__(
         self,
-        redis_client: ClientT,
+        redis_client: Any,
         key_prefix: str,
         ttl: float = 3600,
-        cast_fn: CastFn | None = None,
+        cast_fn: Callable[[Any], T] | None = None,
         *,
         resolution: float = 1.0,
+        clock: Clock = "client",
     ) -> None:
         check_ttl(ttl)
         check_cast_fn(cast_fn)
+        encode_prefix(key_prefix)
+        if clock not in _CLOCKS:
+            raise ValueError(f"clock must be 'client' or 'server', got {clock!r}")
+        grain = Grain(check_resolution(resolution))
+        self._check_client(redis_client)
         #: The client every call goes through (read at call time; never closed here).
-        self.redis: ClientT = redis_client
+        self.redis: Any = redis_client
         #: Every key is ``f"{key_prefix}:{name}"``.
-        self.key_prefix: str = check_prefix(key_prefix)
+        self.key_prefix: str = key_prefix
         #: Default time to live of added values, in seconds.
         self.ttl: float = ttl
         #: Applied to each member read back; ``None`` means ``int``, as in 0.1.0.
-        self.cast_fn: CastFn | None = cast_fn
-        self._grain = Grain(check_resolution(resolution))
+        self.cast_fn: Callable[[Any], T] | None = cast_fn
+        self._grain = grain
+        self._clock: Clock = clock
         self._conversation = Conversation()
+        self._seen_client: object = None
+        self._kind = client_kind(redis_client)
+        self._seen_prefix: str | None = None
+        self._prefix_bytes = b""
+
+    def _check_client(self, client: object) -> None:
+        kind = client_kind(client)
+        if kind.asyncio != self._asyncio:
+            wanted = "AsyncMultiMapWithTTL" if kind.asyncio else "MultiMapWithTTL"
+            what = "an asyncio" if kind.asyncio else "a blocking (non-asyncio)"
+            raise TypeError(
+                f"{type(self).__name__} got {what} client ({type(client).__name__}); "
+                f"use {wanted} with it"
+            )
 
     @property
     def resolution(self) -> float:
         """The grain of stored expiry times, in seconds (read-only)."""
         return self._grain.seconds
 
+    @property
+    def clock(self) -> Clock:
+        """Where "now" comes from: ``"client"`` (this machine) or ``"server"`` (read-only)."""
+        return self._clock
+
     # -- helpers -----------------------------------------------------------
 
-    #: Client classes that are clusters (set by each shell).
-    _cluster_types: tuple[type, ...] = ()
-    _seen_client: object = None
-    _seen_cluster = False
+    @property
+    def _client(self) -> ClientKind:
+        """What ``redis`` is; it is public and may be swapped, so look again when it is."""
+        if self.redis is not self._seen_client:
+            self._check_client(self.redis)
+            self._kind = client_kind(self.redis)
+            self._seen_client = self.redis
+        return self._kind
 
     @property
     def _cluster(self) -> bool:
-        """True when talking to a Redis Cluster: keys are then grouped by hash slot."""
-        # ``redis`` is public and may be swapped; isinstance on redis-py's
-        # protocol-based cluster classes is slow, so remember the last answer.
-        if self.redis is not self._seen_client:
-            self._seen_cluster = isinstance(self.redis, self._cluster_types)
-            self._seen_client = self.redis
-        return self._seen_cluster
+        """True when talking to a cluster: keys are then grouped by hash slot."""
+        return self._client.cluster
 
     @staticmethod
     def _now() -> float:
         return time.time()
 
-    def _key(self, name: object) -> str:
-        return key_of(check_prefix(self.key_prefix), check_name(name))
+    def _prefix(self) -> bytes:
+        # key_prefix is public and read at call time; encode it once per value.
+        if self.key_prefix is not self._seen_prefix:
+            self._prefix_bytes = encode_prefix(self.key_prefix)
+            self._seen_prefix = self.key_prefix
+        return self._prefix_bytes
 
-    def _caster(self) -> CastFn:
+    def _key(self, name: object) -> bytes:
+        return key_of(self._prefix(), encode_name(name))
+
+    def _caster(self) -> Callable[[Any], Any]:
         """The function applied to each member read back (picked once per call)."""
         cast = self.cast_fn if self.cast_fn is not None else int
         if cast is str:
@@ -125,49 +168,62 @@ class MultiMapCore(Generic[ClientT]):
             return _text
         return cast
 
-    def _ttl(self, ttl: object) -> float:
-        return check_ttl(self.ttl if ttl is None else ttl)
+    def _header(self, now: float, mode: WriteMode, ttl: float | None = None) -> list[Any]:
+        """The write script's ARGV head (see ``write.lua``)."""
+        grain = self._grain
+        if self._clock == "server":
+            return [
+                "",
+                mode.arg(),
+                "" if ttl is None else repr(ttl),
+                repr(grain.seconds),
+                grain.digits,
+            ]
+        return [repr(now), mode.arg(), "", repr(grain.seconds), grain.digits]
 
     def _writes_with_ttl(self, data: object, ttl: object, now: float) -> list[KeyWrite]:
-        seconds = self._ttl(ttl)
-        score = self._grain.round_up(now + seconds)
-        score_arg = self._grain.score_arg(score)
-        life = lifetime_ms(score, now)
-        prefix = check_prefix(self.key_prefix)
+        seconds = check_ttl(self.ttl if ttl is None else ttl)
+        if self._clock == "server":
+            score: str | int = "="
+        else:
+            score = self._grain.score_arg(self._grain.round_up(now + seconds))
+        prefix = self._prefix()
         writes = []
         for n, item in enumerate(_items(data)):
             where = f"data[{n}]"
             name, values = check_pair(item, where, "name", "values")
-            key = key_of(prefix, check_name(name))
-            members = check_values(values, where)
+            key = key_of(prefix, encode_name(name))
+            # Encoded, then deduplicated: a value given twice is one member.
+            members = list(dict.fromkeys(map(encode_value, check_values(values, where))))
             if members:
-                writes.append(KeyWrite(key, members, score=score_arg, lifetime_ms=life))
+                writes.append(KeyWrite(key, members, score=score))
         return writes
 
-    def _writes_at(self, data: object, now: float) -> list[KeyWrite]:
+    def _writes_at(self, data: object) -> list[KeyWrite]:
         writes = []
         for n, item in enumerate(_items(data)):
             name, pairs = check_pair(item, f"data[{n}]", "name", "values")
             key = self._key(name)
             # The same member twice in one call: the last expiry wins, as in ZADD.
-            latest: dict[bytes, tuple[float, Value]] = {}
-            for m, pair in enumerate(check_values(pairs, f"data[{n}]", plain=False)):
+            latest: dict[bytes, str | int] = {}
+            for m, pair in enumerate(check_values(pairs, f"data[{n}]")):
                 where = f"data[{n}][1][{m}]"
                 expire_at, value = check_pair(pair, where, "expire_at", "value")
                 when = self._grain.round_up(check_expire_at(expire_at, where))
-                latest[_encoded(check_value(value))] = (when, value)
+                member = encode_value(value)
+                latest.pop(member, None)
+                latest[member] = self._grain.score_arg(when)
             if latest:
                 flat: list[Any] = []
-                for when, value in latest.values():
-                    flat += (self._grain.score_arg(when), value)
-                newest = max(when for when, _ in latest.values())
-                writes.append(KeyWrite(key, flat, lifetime_ms=lifetime_ms(newest, now)))
+                for member, score in latest.items():
+                    flat += (score, member)
+                writes.append(KeyWrite(key, flat))
         return writes
 
-    def _write(self, writes: list[KeyWrite], now: float) -> Operation[int]:
+    def _write(self, writes: list[KeyWrite], header: list[Any]) -> Operation[int]:
         if not writes:
             return 0
-        calls = write_calls(writes, now, self._cluster)
+        calls = write_calls(writes, header, self._cluster)
         replies = yield from self._conversation.send(calls)
         raise_first_error(replies)
         return sum(int(reply) for reply in replies)
@@ -179,36 +235,45 @@ class MultiMapCore(Generic[ClientT]):
 
     # -- operations ----------------------------------------------------------
 
-    def _op_add(self, name: Name, values: Sequence[Any], ttl: float | None) -> Operation[None]:
+    def _op_add_many(
+        self, data: object, ttl: float | None, nx: bool, xx: bool, gt: bool
+    ) -> Operation[int]:
+        mode = _check_mode(nx, xx, gt)
         now = self._now()
-        yield from self._write(self._writes_with_ttl([(name, values)], ttl, now), now)
+        writes = self._writes_with_ttl(data, ttl, now)
+        seconds = check_ttl(self.ttl if ttl is None else ttl)
+        return (yield from self._write(writes, self._header(now, mode, seconds)))
 
-    def _op_add_many(self, data: Any, ttl: float | None) -> Operation[None]:
-        now = self._now()
-        yield from self._write(self._writes_with_ttl(data, ttl, now), now)
+    def _op_add_many_with_ttl(self, data: object, nx: bool, xx: bool, gt: bool) -> Operation[int]:
+        mode = _check_mode(nx, xx, gt)
+        writes = self._writes_at(data)
+        return (yield from self._write(writes, self._header(self._now(), mode)))
 
-    def _op_add_many_with_ttl(self, data: Any) -> Operation[None]:
-        now = self._now()
-        yield from self._write(self._writes_at(data, now), now)
-
-    def _op_remove(self, name: Name, values: Sequence[Any]) -> Operation[int]:
+    def _op_remove(self, name: object, values: Sequence[Any]) -> Operation[int]:
         key = self._key(name)
-        members = list({_encoded(v): v for v in check_values(values, "values")}.values())
+        members = list(dict.fromkeys(map(encode_value, check_values(values, "values"))))
         if not members:
             return 0
-        return (yield from self._write([KeyWrite(key, removals=members)], self._now()))
+        header = self._header(self._now(), WriteMode())
+        return (yield from self._write([KeyWrite(key, removals=members)], header))
 
     def _op_get_many(self, names: Sequence[Any]) -> Operation[list[list[Any]]]:
         keys = [self._key(name) for name in names]
         cast = self._caster()  # picked once: cast_fn may change while we wait
-        bound = live_bound(self._now())
-        plan = read_calls(keys, bound, self._cluster, self._conversation.read_scripts)
-        replies = yield from self._conversation.send([call for call, _ in plan])
-        raise_first_error(replies)
+        bound = None if self._clock == "server" else live_bound(self._now())
         found: list[list[Any]] = [[] for _ in keys]
-        for (call, positions), reply in zip(plan, replies, strict=True):
-            for i, members in zip(positions, members_per_key(call, reply), strict=True):
-                found[i] = list(map(cast, members))
+        pending = list(range(len(keys)))
+        while pending:  # a read-script call may answer only part of its keys
+            plan = read_calls([keys[i] for i in pending], bound, self._cluster)
+            replies = yield from self._conversation.send([call for call, _ in plan])
+            raise_first_error(replies)
+            left: list[int] = []
+            for (call, positions), reply in zip(plan, replies, strict=True):
+                answered = members_per_key(call, reply)
+                for position, members in zip(positions, answered, strict=False):
+                    found[pending[position]] = list(map(cast, members))
+                left += (pending[position] for position in positions[len(answered) :])
+            pending = left
         return found
 
     def _op_delete(self, names: Sequence[Any]) -> Operation[None]:
@@ -217,27 +282,34 @@ class MultiMapCore(Generic[ClientT]):
             replies = yield from self._conversation.send(delete_calls(keys, self._cluster))
             raise_first_error(replies)
 
-    def _op_contains(self, name: Name, value: Any) -> Operation[bool]:
-        call = Call(("ZSCORE", self._key(name), check_value(value)))
-        score = yield from self._read_one(call)
+    def _op_contains(self, name: object, value: object) -> Operation[bool]:
+        key, member = self._key(name), encode_value(value)
+        if self._clock == "server":
+            return bool((yield from self._read_one(read_script_call([key], "contains", member))))
+        score = yield from self._read_one(Call(("ZSCORE", key, member)))
         return score is not None and float(score) > self._now()
 
-    def _op_count(self, name: Name) -> Operation[int]:
-        call = Call(("ZCOUNT", self._key(name), live_bound(self._now()), "+inf"))
+    def _op_count(self, name: object) -> Operation[int]:
+        key = self._key(name)
+        if self._clock == "server":
+            call = read_script_call([key], "count")
+        else:
+            call = Call(("ZCOUNT", key, live_bound(self._now()), "+inf"))
         return int((yield from self._read_one(call)))
 
-    def _op_get_with_expiry(self, name: Name) -> Operation[list[tuple[Any, float]]]:
-        bound = live_bound(self._now())
-        call = Call(("ZRANGEBYSCORE", self._key(name), bound, "+inf", "WITHSCORES"))
+    def _op_get_with_expiry(self, name: object) -> Operation[list[tuple[Any, float]]]:
+        key = self._key(name)
+        if self._clock == "server":
+            call = read_script_call([key], "withscores")
+        else:
+            call = Call(("ZRANGEBYSCORE", key, live_bound(self._now()), "+inf", "WITHSCORES"))
         cast = self._caster()
         reply = yield from self._read_one(call)
-        if reply and not isinstance(reply[0], (list, tuple)):
-            # RESP2 without redis-py's withscores option: member, score, member, ...
-            reply = list(zip(reply[::2], reply[1::2], strict=True))
-        return [(cast(member), float(score)) for member, score in reply]
+        return [(cast(member), float(score)) for member, score in _pairs(reply)]
 
     def _scan_pattern(self) -> str:
-        return scan_pattern(check_prefix(self.key_prefix))
+        self._prefix()  # a prefix that cannot be encoded fails here, not in SCAN
+        return scan_pattern(self.key_prefix)
 
     def _name_of(self, key: bytes | str) -> str:
         return name_of(self.key_prefix, key)

@@ -1,4 +1,8 @@
-"""Expiry arithmetic: scores on the resolution grain, liveness bounds, key lifetimes."""
+"""Expiry arithmetic: scores on the resolution grain and liveness bounds.
+
+Key lifetimes are set by the scripts themselves (``_lib.lua``), from the
+newest member a key holds once written.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,11 @@ class Grain:
         text = repr(seconds)
         self._digits = 12 if "e" in text else len(text.partition(".")[2].rstrip("0"))
 
+    @property
+    def digits(self) -> int:
+        """Decimals needed to print any multiple of the grain exactly (0 at whole seconds)."""
+        return 0 if self.whole else self._digits
+
     def round_up(self, when: float) -> float:
         """The first point of the grain at or after ``when``."""
         ticks = math.ceil(when / self.seconds)
@@ -36,15 +45,6 @@ class Grain:
         if self.whole:
             return int(score)
         return repr(score)
-
-
-def lifetime_ms(newest_score: float, now: float) -> int:
-    """Milliseconds from ``now`` until ``newest_score``; 0 if that is already past.
-
-    Used as a relative PEXPIRE, so a client clock that is off from the
-    server's shifts nothing: the key lives as long as its newest member.
-    """
-    return max(0, math.ceil((newest_score - now) * 1000))
 
 
 def live_bound(now: float) -> str:

@@ -7,9 +7,9 @@ from redis.crc import key_slot
 _GLOB_SPECIALS = "\\*?[]"
 
 
-def key_of(prefix: str, name: str) -> str:
-    """The Redis key of one name, exactly as 0.1.0 formed it."""
-    return f"{prefix}:{name}"
+def key_of(prefix: bytes, name: bytes) -> bytes:
+    """The Redis key of one name, exactly as 0.1.0 formed it (``prefix:name``, UTF-8)."""
+    return prefix + b":" + name
 
 
 def scan_pattern(prefix: str) -> str:
@@ -24,6 +24,6 @@ def name_of(prefix: str, key: bytes | str) -> str:
     return text[len(prefix) + 1 :]
 
 
-def slot_of(key: str) -> int:
+def slot_of(key: bytes | str) -> int:
     """The Redis Cluster hash slot of a key (honours ``{hash tags}``)."""
-    return key_slot(key.encode("utf-8"))
+    return key_slot(key.encode("utf-8") if isinstance(key, str) else key)

@@ -4,7 +4,8 @@ An operation is a generator that yields :class:`Send` and :class:`Load`
 requests and receives their results; the sync and async shells only carry
 requests to Redis and results back (compare h11). Everything that decides —
 retrying after NOSCRIPT, falling back when a server lacks EVALSHA_RO, which
-error to raise — happens here, once, for both shells.
+error to raise — happens here, once, for both shells. Error replies are
+recognised by what the server said, not by one client library's classes.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
-
-from redis.exceptions import NoScriptError, ResponseError
 
 from ._commands import Call
 from ._scripts import Script
@@ -23,8 +22,8 @@ from ._scripts import Script
 class Send:
     """Run these calls in order, in one round trip per node where possible.
 
-    The result is one reply per call, in order, errors (``ResponseError``)
-    given back as values; connection errors propagate to the caller.
+    The result is one reply per call, in order, error replies given back as
+    exception values; connection errors propagate to the caller.
     """
 
     calls: Sequence[Call]
@@ -47,8 +46,16 @@ Operation = Generator[Request, Any, _T]
 _MAX_LOADS = 3
 
 
+def _no_script(reply: object) -> bool:
+    # redis-py and valkey-py both strip the NOSCRIPT code from the message
+    # and raise a class of this name; other clients keep the code.
+    if not isinstance(reply, Exception):
+        return False
+    return type(reply).__name__ == "NoScriptError" or str(reply).startswith("NOSCRIPT")
+
+
 def _unknown_command(reply: object) -> bool:
-    return isinstance(reply, ResponseError) and "unknown command" in str(reply).lower()
+    return isinstance(reply, Exception) and "unknown command" in str(reply).lower()
 
 
 class Conversation:
@@ -56,15 +63,23 @@ class Conversation:
 
     def __init__(self) -> None:
         #: False once the server answered EVALSHA_RO with "unknown command".
-        self.read_scripts = True
+        self.read_only_scripts = True
 
     def send(self, calls: Sequence[Call]) -> Operation[list[Any]]:
         """Send ``calls``; handle NOSCRIPT and missing commands; return the replies."""
+        if not self.read_only_scripts:
+            calls = [call.fallback or call for call in calls]
         replies: list[Any] = list((yield Send(calls)))
-        if not any(isinstance(reply, ResponseError) for reply in replies):
+        if not any(isinstance(reply, Exception) for reply in replies):
             return replies  # the usual case
+        lacking = [i for i, r in enumerate(replies) if calls[i].fallback and _unknown_command(r)]
+        if lacking:
+            self.read_only_scripts = False
+            again = yield from self.send([calls[i] for i in lacking])
+            for i, reply in zip(lacking, again, strict=True):
+                replies[i] = reply
         for _ in range(_MAX_LOADS):
-            missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            missing = [i for i, reply in enumerate(replies) if _no_script(reply)]
             if not missing:
                 break
             scripts = {calls[i].script for i in missing}
@@ -74,16 +89,6 @@ class Conversation:
             resent = yield Send([calls[i] for i in missing])
             for i, reply in zip(missing, resent, strict=True):
                 replies[i] = reply
-
-        lacking = [i for i, r in enumerate(replies) if calls[i].fallback and _unknown_command(r)]
-        if lacking:
-            self.read_scripts = False
-            plain = [call for i in lacking for call in calls[i].fallback]
-            answers = yield from self.send(plain)
-            raise_first_error(answers)
-            flat = iter(answers)
-            for i in lacking:
-                replies[i] = [next(flat) for _ in calls[i].fallback]
         return replies
 
 

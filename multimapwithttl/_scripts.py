@@ -1,10 +1,20 @@
-"""The server-side Lua scripts, loaded once from the package's ``_scripts`` folder."""
+"""The server-side Lua scripts, loaded once from the package's ``_scripts`` folder.
+
+Scripts that write start with the shared helpers of ``_lib.lua`` (the key
+lifetime rule, the server clock), pasted in at load time so that rule is
+written once for every script that needs it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
+
+
+def _read(name: str) -> str:
+    path = resources.files(__package__).joinpath("_scripts").joinpath(f"{name}.lua")
+    return path.read_text("utf-8")
 
 
 @dataclass(frozen=True)
@@ -16,14 +26,36 @@ class Script:
     sha: str
 
     @classmethod
-    def load(cls, name: str) -> Script:
-        """Read ``_scripts/<name>.lua`` from the installed package."""
-        path = resources.files(__package__).joinpath("_scripts").joinpath(f"{name}.lua")
-        source = path.read_text("utf-8")
+    def load(cls, name: str, *, lib: bool = False) -> Script:
+        """Read ``_scripts/<name>.lua`` from the installed package.
+
+        With ``lib``, the helpers of ``_lib.lua`` come first (after the
+        ``#!lua`` line, which must stay the script's first line).
+        """
+        source = _read(name)
+        if lib:
+            shebang, newline, body = source.partition("\n")
+            if not shebang.startswith("#!"):
+                shebang, newline, body = "", "", source
+            source = shebang + newline + _read("_lib") + "\n" + body
+        return cls._of(name, source)
+
+    @classmethod
+    def _of(cls, name: str, source: str) -> Script:
         return cls(name, source, hashlib.sha1(source.encode("utf-8")).hexdigest())
 
+    def without_shebang(self) -> Script:
+        """The same script without its ``#!lua`` line, for EVALSHA where EVALSHA_RO is missing."""
+        if not self.source.startswith("#!"):
+            return self
+        return self._of(f"{self.name}-plain", self.source.partition("\n")[2])
 
-#: Adds/removes members, collects expired ones and stretches key TTLs (EVALSHA).
-WRITE = Script.load("write")
-#: Reads the live members of many keys at once (EVALSHA_RO, ``no-writes``).
-READ = Script.load("read")
+
+#: Adds/removes members, collects expired ones and sets key TTLs (EVALSHA).
+WRITE = Script.load("write", lib=True)
+#: Reads on the server's clock (EVALSHA_RO, ``no-writes``).
+READ = Script.load("read", lib=True)
+#: ``READ`` for servers without EVALSHA_RO (fakeredis), sent with EVALSHA.
+READ_PLAIN = READ.without_shebang()
+#: Deletes sorted sets only, never a key of another type.
+DELETE = Script.load("delete", lib=True)

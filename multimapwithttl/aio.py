@@ -1,30 +1,80 @@
-"""``AsyncMultiMapWithTTL``: the multimap over ``redis.asyncio`` clients."""
+"""``AsyncMultiMapWithTTL``: the multimap over asyncio Redis or Valkey clients (or clusters)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
-
-import redis.asyncio
-from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import ResponseError
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, overload
 
 from ._commands import Call
-from ._core import MultiMapCore
+from ._core import Clock, MultiMapCore, T
 from ._protocol import Load, Operation, Request
-from ._validate import Name
+from ._validate import Name, Value
+from .sync import ManyTimedValues, ManyValues
 
 
-class AsyncMultiMapWithTTL(MultiMapCore[redis.asyncio.Redis | RedisCluster]):
+class AsyncMultiMapWithTTL(MultiMapCore[T]):
     """The asyncio twin of [MultiMapWithTTL][multimapwithttl.MultiMapWithTTL].
 
-    Same constructor, same methods, same storage and errors, over a
-    ``redis.asyncio.Redis`` or ``redis.asyncio.cluster.RedisCluster``. The
-    methods are coroutines returning lists; :meth:`names` is an async
-    iterator. A sync and an async instance on one prefix share their data.
+    Same constructor, same methods, same storage and errors, over an asyncio
+    client: ``redis.asyncio.Redis``, ``redis.asyncio.cluster.RedisCluster``,
+    ``valkey.asyncio.Valkey`` or ``valkey.asyncio.cluster.ValkeyCluster``.
+    The methods are coroutines returning lists;
+    [names][multimapwithttl.AsyncMultiMapWithTTL.names] is an async iterator.
+    A sync and an async instance on one prefix share their data.
+
+    Raises:
+        TypeError: as the sync class, and when ``redis_client`` is a blocking
+            client (use [MultiMapWithTTL][multimapwithttl.MultiMapWithTTL]).
+        ValueError: as the sync class.
+
     """
 
-    _cluster_types = (RedisCluster,)
+    _asyncio = True
+
+    @overload
+    def __init__(
+        self: AsyncMultiMapWithTTL[int],
+        redis_client: Any,
+        key_prefix: str,
+        ttl: float = 3600,
+        cast_fn: None = None,
+        *,
+        resolution: float = 1.0,
+        clock: Clock = "client",
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: AsyncMultiMapWithTTL[T],
+        redis_client: Any,
+        key_prefix: str,
+        ttl: float,
+        cast_fn: Callable[[Any], T],
+        *,
+        resolution: float = 1.0,
+        clock: Clock = "client",
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: AsyncMultiMapWithTTL[T],
+        redis_client: Any,
+        key_prefix: str,
+        ttl: float = 3600,
+        *,
+        cast_fn: Callable[[Any], T],
+        resolution: float = 1.0,
+        clock: Clock = "client",
+    ) -> None: ...
+    def __init__(
+        self,
+        redis_client: Any,
+        key_prefix: str,
+        ttl: float = 3600,
+        cast_fn: Callable[[Any], T] | None = None,
+        *,
+        resolution: float = 1.0,
+        clock: Clock = "client",
+    ) -> None:
+        super().__init__(redis_client, key_prefix, ttl, cast_fn, resolution=resolution, clock=clock)
 
     async def _run(self, operation: Operation[Any]) -> Any:
         reply: Any = None
@@ -38,10 +88,11 @@ class AsyncMultiMapWithTTL(MultiMapCore[redis.asyncio.Redis | RedisCluster]):
         if isinstance(request, Load):
             return await self.redis.script_load(request.script.source)
         calls = request.calls
+        errors = self._client.error
         if len(calls) == 1:
             try:
                 return [await self.redis.execute_command(*calls[0].args)]
-            except ResponseError as error:
+            except errors as error:
                 return [error]
         client: Any = self.redis
         if self._cluster or getattr(client, "connection", None) is not None:
@@ -51,55 +102,147 @@ class AsyncMultiMapWithTTL(MultiMapCore[redis.asyncio.Redis | RedisCluster]):
             for call in calls:
                 pipe.execute_command(*call.args)
             return await pipe.execute(raise_on_error=False)
-        return await _streamed(client.connection_pool, calls)
+        return await _streamed(client.connection_pool, calls, errors)
 
-    async def add(self, name: Name, *values: Any, ttl: float | None = None) -> None:
-        """Add ``values`` under ``name`` (see ``MultiMapWithTTL.add``)."""
-        await self._run(self._op_add(name, values, ttl))
+    async def add(
+        self,
+        name: Name,
+        *values: Value,
+        ttl: float | None = None,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int:
+        """Add ``values`` under ``name``.
+
+        The asyncio twin of [MultiMapWithTTL.add()][multimapwithttl.MultiMapWithTTL.add].
+
+        Returns:
+            How many of ``values`` were not live before and are live now.
+
+        """
+        return int(await self._run(self._op_add_many([(name, values)], ttl, nx, xx, gt)))
 
     async def add_many(
-        self, data: Iterable[tuple[Name, Iterable[Any]]], ttl: float | None = None
-    ) -> None:
-        """Add many names' values in one round trip (see ``MultiMapWithTTL.add_many``)."""
-        await self._run(self._op_add_many(data, ttl))
+        self,
+        data: ManyValues,
+        ttl: float | None = None,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int:
+        """Add many names' values.
+
+        The asyncio twin of [MultiMapWithTTL.add_many()][multimapwithttl.MultiMapWithTTL.add_many].
+
+        Returns:
+            How many of the given values were not live before and are live now.
+
+        """
+        return int(await self._run(self._op_add_many(data, ttl, nx, xx, gt)))
 
     async def add_many_with_ttl(
-        self, data: Iterable[tuple[Name, Iterable[tuple[float, Any]]]]
-    ) -> None:
-        """Add values with absolute expiry times (see ``MultiMapWithTTL.add_many_with_ttl``)."""
-        await self._run(self._op_add_many_with_ttl(data))
+        self,
+        data: ManyTimedValues,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int:
+        """Add values with absolute expiry times.
 
-    async def get(self, name: Name) -> list[Any]:
-        """The live values under ``name``, cast, soonest-expiring first."""
+        Twin of [add_many_with_ttl()][multimapwithttl.MultiMapWithTTL.add_many_with_ttl].
+
+        Returns:
+            How many of the given values were not live before and are live now.
+
+        """
+        return int(await self._run(self._op_add_many_with_ttl(data, nx, xx, gt)))
+
+    async def get(self, name: Name) -> list[T]:
+        """The live values under ``name``.
+
+        The asyncio twin of [MultiMapWithTTL.get()][multimapwithttl.MultiMapWithTTL.get].
+
+        Returns:
+            A list of values, soonest-expiring first.
+
+        """
         (values,) = await self._run(self._op_get_many([name]))
         return list(values)
 
-    async def get_many(self, *names: Name) -> list[list[Any]]:
-        """One list of live values per name, in the order asked, in one round trip."""
+    async def get_many(self, *names: Name) -> list[list[T]]:
+        """The live values of several names.
+
+        The asyncio twin of [MultiMapWithTTL.get_many()][multimapwithttl.MultiMapWithTTL.get_many].
+
+        Returns:
+            One list of values per name, in the order asked.
+
+        """
         return list(await self._run(self._op_get_many(names)))
 
     async def delete(self, *names: Name) -> None:
-        """Delete whole names with all their values. No names: nothing happens."""
+        """Delete whole names.
+
+        The asyncio twin of [MultiMapWithTTL.delete()][multimapwithttl.MultiMapWithTTL.delete].
+        """
         await self._run(self._op_delete(names))
 
-    async def remove(self, name: Name, *values: Any) -> int:
-        """Remove some values from ``name``; return how many of them were live."""
+    async def remove(self, name: Name, *values: Value) -> int:
+        """Remove some values.
+
+        The asyncio twin of [MultiMapWithTTL.remove()][multimapwithttl.MultiMapWithTTL.remove].
+
+        Returns:
+            How many of ``values`` were live.
+
+        """
         return int(await self._run(self._op_remove(name, values)))
 
-    async def contains(self, name: Name, value: Any) -> bool:
-        """Whether ``value`` is live under ``name``."""
+    async def contains(self, name: Name, value: Value) -> bool:
+        """Whether ``value`` is live.
+
+        The asyncio twin of [MultiMapWithTTL.contains()][multimapwithttl.MultiMapWithTTL.contains].
+
+        Returns:
+            True if the value is there and has not expired.
+
+        """
         return bool(await self._run(self._op_contains(name, value)))
 
     async def count(self, name: Name) -> int:
-        """How many live values ``name`` holds."""
+        """How many live values.
+
+        The asyncio twin of [MultiMapWithTTL.count()][multimapwithttl.MultiMapWithTTL.count].
+
+        Returns:
+            The number of values under ``name`` that have not expired.
+
+        """
         return int(await self._run(self._op_count(name)))
 
-    async def get_with_expiry(self, name: Name) -> list[tuple[Any, float]]:
-        """The live values under ``name`` as ``(value, expire_at)``, ordered by expiry."""
+    async def get_with_expiry(self, name: Name) -> list[tuple[T, float]]:
+        """Live values with expiry times.
+
+        Twin of [get_with_expiry()][multimapwithttl.MultiMapWithTTL.get_with_expiry].
+
+        Returns:
+            ``(value, expire_at)`` pairs ordered by expiry.
+
+        """
         return list(await self._run(self._op_get_with_expiry(name)))
 
     async def names(self) -> AsyncIterator[str]:
-        """Every name that has a key under this prefix (every master on a cluster)."""
+        """Every name under this prefix.
+
+        The asyncio twin of [MultiMapWithTTL.names()][multimapwithttl.MultiMapWithTTL.names].
+
+        Returns:
+            An async iterator of names, each once.
+
+        """
         seen: set[str] = set()
         async for key in self.redis.scan_iter(match=self._scan_pattern(), count=1000):
             name = self._name_of(key)
@@ -108,7 +251,7 @@ class AsyncMultiMapWithTTL(MultiMapCore[redis.asyncio.Redis | RedisCluster]):
                 yield name
 
 
-async def _streamed(pool: Any, calls: Sequence[Call]) -> list[Any]:
+async def _streamed(pool: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:
     """Write each call as soon as it is packed on one connection, then collect the replies.
 
     As the sync class does: one round trip, and the server works on the first
@@ -126,7 +269,7 @@ async def _streamed(pool: Any, calls: Sequence[Call]) -> list[Any]:
         while len(replies) < len(calls):
             try:
                 replies.append(await connection.read_response())
-            except ResponseError as error:
+            except errors as error:
                 replies.append(error)
         return replies
 

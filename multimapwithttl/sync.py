@@ -1,21 +1,25 @@
-"""``MultiMapWithTTL``: the multimap over a blocking ``redis.Redis`` or ``RedisCluster``."""
+"""``MultiMapWithTTL``: the multimap over a blocking Redis or Valkey client (or cluster)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
-
-import redis
-from redis.cluster import RedisCluster
-from redis.exceptions import ResponseError
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, overload
 
 from ._commands import Call
-from ._core import MultiMapCore
+from ._core import Clock, MultiMapCore, T
 from ._protocol import Load, Operation, Request
-from ._validate import Name
+from ._validate import Name, Value
+
+#: What ``add_many`` takes: ``(name, values)`` pairs, or a mapping of name to values.
+ManyValues = Iterable[tuple[Name, Iterable[Value]]] | Mapping[Name, Iterable[Value]]
+#: What ``add_many_with_ttl`` takes: ``(name, [(expire_at, value), ...])`` pairs.
+ManyTimedValues = (
+    Iterable[tuple[Name, Iterable[tuple[float, Value]]]]
+    | Mapping[Name, Iterable[tuple[float, Value]]]
+)
 
 
-class MultiMapWithTTL(MultiMapCore[redis.Redis | RedisCluster]):
+class MultiMapWithTTL(MultiMapCore[T]):
     """A multimap kept in Redis in which every value expires on its own.
 
     Each name maps to a set of values; each value carries its own expiry
@@ -23,27 +27,83 @@ class MultiMapWithTTL(MultiMapCore[redis.Redis | RedisCluster]):
     scored by expiry time in UNIX seconds: the format of 0.1.0, so both
     versions can share keys during an upgrade.
 
+    The class is generic in what reads return: ``MultiMapWithTTL(r, "p")`` is
+    a ``MultiMapWithTTL[int]``; with ``cast_fn=str`` it is a
+    ``MultiMapWithTTL[str]``.
+
     Args:
-        redis_client: A ``redis.Redis`` or ``redis.cluster.RedisCluster``.
-            It is used, never closed.
+        redis_client: A blocking client: ``redis.Redis``,
+            ``redis.cluster.RedisCluster``, ``valkey.Valkey`` or
+            ``valkey.cluster.ValkeyCluster``. It is used, never closed.
         key_prefix: Prefix of every key this multimap writes.
         ttl: Default time to live of added values, in seconds: a positive
             finite int or float.
         cast_fn: Applied to every value read back, which arrives as bytes
             (str with ``decode_responses=True``). ``None`` means ``int``, as in
-            0.1.0; ``str`` decodes UTF-8.
-        resolution: Grain of stored expiry times, in seconds. 1.0 stores whole
-            seconds like 0.1.0; 0.001 gives milliseconds. Expiry rounds up:
-            a value lives at least ``ttl`` and at most ``ttl + resolution``.
+            0.1.0; ``str`` decodes UTF-8; ``bytes`` keeps the raw bytes.
+        resolution: Grain of stored expiry times, in seconds (from 1e-6).
+            1.0 stores whole seconds like 0.1.0; 0.001 gives milliseconds.
+            Expiry rounds up: a value lives at least ``ttl`` and at most
+            ``ttl + resolution``.
+        clock: Where "now" comes from. ``"client"`` (the default, as in
+            0.1.0) uses this machine's clock; ``"server"`` uses the Redis
+            server's ``TIME`` for every expiry score, collection and read, so
+            clients whose clocks disagree agree on what is live.
 
     Raises:
         TypeError: ``key_prefix`` is not a str, ``ttl``/``resolution`` is
-            not a number, or ``cast_fn`` is not callable.
-        ValueError: ``ttl`` or ``resolution`` is not positive and finite.
+            not a number, ``cast_fn`` is not callable, or ``redis_client`` is
+            an asyncio client (use
+            [AsyncMultiMapWithTTL][multimapwithttl.AsyncMultiMapWithTTL]).
+        ValueError: ``ttl`` or ``resolution`` is not positive and finite (or
+            out of range), or ``clock`` is neither ``"client"`` nor ``"server"``.
 
     """
 
-    _cluster_types = (RedisCluster,)
+    @overload
+    def __init__(
+        self: MultiMapWithTTL[int],
+        redis_client: Any,
+        key_prefix: str,
+        ttl: float = 3600,
+        cast_fn: None = None,
+        *,
+        resolution: float = 1.0,
+        clock: Clock = "client",
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: MultiMapWithTTL[T],
+        redis_client: Any,
+        key_prefix: str,
+        ttl: float,
+        cast_fn: Callable[[Any], T],
+        *,
+        resolution: float = 1.0,
+        clock: Clock = "client",
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: MultiMapWithTTL[T],
+        redis_client: Any,
+        key_prefix: str,
+        ttl: float = 3600,
+        *,
+        cast_fn: Callable[[Any], T],
+        resolution: float = 1.0,
+        clock: Clock = "client",
+    ) -> None: ...
+    def __init__(
+        self,
+        redis_client: Any,
+        key_prefix: str,
+        ttl: float = 3600,
+        cast_fn: Callable[[Any], T] | None = None,
+        *,
+        resolution: float = 1.0,
+        clock: Clock = "client",
+    ) -> None:
+        super().__init__(redis_client, key_prefix, ttl, cast_fn, resolution=resolution, clock=clock)
 
     def _run(self, operation: Operation[Any]) -> Any:
         reply: Any = None
@@ -58,106 +118,225 @@ class MultiMapWithTTL(MultiMapCore[redis.Redis | RedisCluster]):
             return self.redis.script_load(request.script.source)
         calls = request.calls
         client: Any = self.redis
+        errors = self._client.error
         if len(calls) == 1:  # one command: skip the pipeline's bookkeeping
             try:
                 return [client.execute_command(*calls[0].args)]
-            except ResponseError as error:
+            except errors as error:
                 return [error]
         if self._cluster or getattr(client, "connection", None) is not None:
             pipe = client.pipeline(transaction=False)
             for call in calls:
                 pipe.execute_command(*call.args)
             return pipe.execute(raise_on_error=False)
-        return _stream(client.connection_pool, calls)
+        return _stream(client.connection_pool, calls, errors)
 
-    def add(self, name: Name, *values: Any, ttl: float | None = None) -> None:
+    def add(
+        self,
+        name: Name,
+        *values: Value,
+        ttl: float | None = None,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int:
         """Add ``values`` under ``name``, each living ``ttl`` seconds from now.
 
-        Re-adding a value that is already there sets its expiry to the new
-        one. With no values nothing is written.
+        By default the latest write wins: re-adding a live value sets its
+        expiry to the new one. With no values nothing is written.
 
         Args:
             name: A str, or an int (stored as its decimal form).
             *values: str, bytes, int or float values.
             ttl: Seconds to live; defaults to the instance's ``ttl``.
+            nx: Only add values that are not live; a live value keeps its
+                expiry (first seen wins).
+            xx: Only give live values the new expiry; add nothing new.
+            gt: Only ever lengthen a live value's expiry; values that are not
+                live are added. Combines with ``xx``, not with ``nx``.
+
+        Returns:
+            How many of ``values`` were not live before and are live now
+            (a value given twice counts once; always 0 with ``xx``).
 
         Raises:
-            TypeError, ValueError: on a bad name, value or ttl, before any write.
-            redis.ResponseError: the key holds another Redis type (left untouched).
+            TypeError: a bad name, value or ttl, before anything is written.
+            ValueError: a bad ttl, a value that cannot be encoded (a str with
+                a lone surrogate), or ``nx`` with ``xx``/``gt``; nothing is
+                written.
+            redis.ResponseError: the key holds another Redis type; it is left
+                untouched (valkey clients raise their own ResponseError).
 
         """
-        self._run(self._op_add(name, values, ttl))
+        return int(self._run(self._op_add_many([(name, values)], ttl, nx, xx, gt)))
 
     def add_many(
-        self, data: Iterable[tuple[Name, Iterable[Any]]], ttl: float | None = None
-    ) -> None:
+        self,
+        data: ManyValues,
+        ttl: float | None = None,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int:
         """Add many names' values at once, in one round trip (one per node on a cluster).
 
         Args:
-            data: ``(name, values)`` pairs (or a mapping of name to values);
+            data: ``(name, values)`` pairs, or a mapping of name to values;
                 ``values`` must be a collection, not a lone str or bytes.
             ttl: Seconds to live for every value; defaults to the instance's.
+            nx: As in [add][multimapwithttl.MultiMapWithTTL.add].
+            xx: As in [add][multimapwithttl.MultiMapWithTTL.add].
+            gt: As in [add][multimapwithttl.MultiMapWithTTL.add].
+
+        Returns:
+            How many of the given values were not live under their name
+            before and are live now.
 
         Raises:
-            TypeError, ValueError: on any malformed item, before any write.
+            TypeError: a malformed item, name or value, before anything is
+                written.
+            ValueError: a bad ttl, a value that cannot be encoded, or ``nx``
+                with ``xx``/``gt``; nothing is written.
             redis.ResponseError: a key holds another Redis type; that key is
                 left untouched, the other names are written.
 
         """
-        self._run(self._op_add_many(data, ttl))
+        return int(self._run(self._op_add_many(data, ttl, nx, xx, gt)))
 
-    def add_many_with_ttl(self, data: Iterable[tuple[Name, Iterable[tuple[float, Any]]]]) -> None:
+    def add_many_with_ttl(
+        self,
+        data: ManyTimedValues,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int:
         """Add values with their own absolute expiry times.
 
         Args:
-            data: ``(name, [(expire_at, value), ...])`` pairs, ``expire_at``
-                in UNIX seconds (finite int or float), rounded up to the
-                resolution. An ``expire_at`` already past stores nothing.
+            data: ``(name, [(expire_at, value), ...])`` pairs (or a mapping),
+                ``expire_at`` in UNIX seconds (finite int or float), rounded
+                up to the resolution. An ``expire_at`` already past stores
+                nothing, and ends a live value where the mode lets the new
+                expiry apply.
+            nx: As in [add][multimapwithttl.MultiMapWithTTL.add].
+            xx: As in [add][multimapwithttl.MultiMapWithTTL.add].
+            gt: As in [add][multimapwithttl.MultiMapWithTTL.add].
+
+        Returns:
+            How many of the given values were not live before and are live now.
 
         Raises:
-            TypeError, ValueError: on any malformed item, before any write.
+            TypeError: a malformed item, before anything is written.
+            ValueError: an ``expire_at`` out of range, a value that cannot be
+                encoded, or ``nx`` with ``xx``/``gt``; nothing is written.
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
-        self._run(self._op_add_many_with_ttl(data))
+        return int(self._run(self._op_add_many_with_ttl(data, nx, xx, gt)))
 
-    def get(self, name: Name) -> Iterator[Any]:
-        """The live values under ``name``, cast by ``cast_fn``, soonest-expiring first."""
+    def get(self, name: Name) -> Iterator[T]:
+        """The live values under ``name``, soonest-expiring first.
+
+        Returns:
+            An iterator of the values, each passed through ``cast_fn``.
+
+        Raises:
+            TypeError: ``name`` is not a str or int.
+            redis.ResponseError: the key holds another Redis type.
+
+        """
         (values,) = self._run(self._op_get_many([name]))
         return iter(values)
 
-    def get_many(self, *names: Name) -> Iterator[Iterator[Any]]:
-        """One iterator of live values per name, in the order asked, in one round trip."""
+    def get_many(self, *names: Name) -> Iterator[Iterator[T]]:
+        """The live values of several names, in one round trip.
+
+        Returns:
+            One iterator of values per name, in the order asked.
+
+        Raises:
+            TypeError: a name is not a str or int.
+            redis.ResponseError: a key holds another Redis type.
+
+        """
         return iter([iter(values) for values in self._run(self._op_get_many(names))])
 
     def delete(self, *names: Name) -> None:
-        """Delete whole names with all their values. No names: nothing happens."""
+        """Delete whole names with all their values. No names: nothing happens.
+
+        Raises:
+            TypeError: a name is not a str or int.
+            redis.ResponseError: a key holds another Redis type: it is left
+                untouched, the other names are deleted.
+
+        """
         self._run(self._op_delete(names))
 
-    def remove(self, name: Name, *values: Any) -> int:
-        """Remove some values from ``name``; return how many of them were live."""
+    def remove(self, name: Name, *values: Value) -> int:
+        """Remove some values from ``name``.
+
+        Returns:
+            How many of ``values`` were live.
+
+        Raises:
+            TypeError, ValueError: a bad name or value, before anything is written.
+            redis.ResponseError: the key holds another Redis type (left untouched).
+
+        """
         return int(self._run(self._op_remove(name, values)))
 
-    def contains(self, name: Name, value: Any) -> bool:
-        """Whether ``value`` is live under ``name``."""
+    def contains(self, name: Name, value: Value) -> bool:
+        """Whether ``value`` is live under ``name``.
+
+        Returns:
+            True if the value is there and has not expired.
+
+        Raises:
+            TypeError, ValueError: a bad name or value.
+            redis.ResponseError: the key holds another Redis type.
+
+        """
         return bool(self._run(self._op_contains(name, value)))
 
     def count(self, name: Name) -> int:
-        """How many live values ``name`` holds."""
+        """How many live values ``name`` holds.
+
+        Returns:
+            The number of values under ``name`` that have not expired.
+
+        Raises:
+            TypeError: ``name`` is not a str or int.
+            redis.ResponseError: the key holds another Redis type.
+
+        """
         return int(self._run(self._op_count(name)))
 
-    def get_with_expiry(self, name: Name) -> list[tuple[Any, float]]:
-        """The live values under ``name`` with their expiry times, as ``(value, expire_at)``.
+    def get_with_expiry(self, name: Name) -> list[tuple[T, float]]:
+        """The live values under ``name`` with their expiry times.
 
-        ``expire_at`` is a float of UNIX seconds; the list is ordered by it.
+        Returns:
+            ``(value, expire_at)`` pairs ordered by expiry, ``expire_at`` a
+            float of UNIX seconds.
+
+        Raises:
+            TypeError: ``name`` is not a str or int.
+            redis.ResponseError: the key holds another Redis type.
+
         """
         return list(self._run(self._op_get_with_expiry(name)))
 
     def names(self) -> Iterator[str]:
-        """Every name that has a key under this prefix (SCAN; every master on a cluster).
+        """Every name that has a key under this prefix (SCAN; every primary on a cluster).
 
-        A name is listed while its key exists, which can be up to about a
-        second after its last value expired.
+        A key goes away with its last live value, so a name is listed while
+        it holds one (keys an 0.1.0 writer left without a TTL excepted: see
+        [sweep][multimapwithttl.MultiMapWithTTL.sweep]).
+
+        Returns:
+            An iterator of names, each once, in no particular order.
+
         """
         seen: set[str] = set()
         for key in self.redis.scan_iter(match=self._scan_pattern(), count=1000):
@@ -167,7 +346,7 @@ class MultiMapWithTTL(MultiMapCore[redis.Redis | RedisCluster]):
                 yield name
 
 
-def _stream(pool: Any, calls: Sequence[Call]) -> list[Any]:
+def _stream(pool: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:
     """Send ``calls`` on one connection, each as soon as it is packed, then read the replies.
 
     A pipeline as redis-py runs it, except that the server starts on the
@@ -180,7 +359,8 @@ def _stream(pool: Any, calls: Sequence[Call]) -> list[Any]:
     try:
         return list(
             connection.retry.call_with_retry(
-                lambda: _exchange(connection, calls), lambda _error: connection.disconnect()
+                lambda: _exchange(connection, calls, errors),
+                lambda _error: connection.disconnect(),
             )
         )
     except BaseException:
@@ -191,13 +371,13 @@ def _stream(pool: Any, calls: Sequence[Call]) -> list[Any]:
         pool.release(connection)
 
 
-def _exchange(connection: Any, calls: Sequence[Call]) -> list[Any]:
+def _exchange(connection: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:
     for call in calls:
         connection.send_command(*call.args)
     replies: list[Any] = []
     for _ in calls:
         try:
             replies.append(connection.read_response())
-        except ResponseError as error:
+        except errors as error:
             replies.append(error)
     return replies

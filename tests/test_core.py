@@ -11,11 +11,19 @@ from hypothesis import strategies as st
 from redis.exceptions import NoScriptError, ResponseError
 
 from multimapwithttl import _commands
-from multimapwithttl._commands import Call, KeyWrite, delete_calls, read_calls, write_calls
-from multimapwithttl._expiry import Grain, lifetime_ms, live_bound
+from multimapwithttl._commands import (
+    Call,
+    KeyWrite,
+    WriteMode,
+    delete_calls,
+    read_calls,
+    read_script_call,
+    write_calls,
+)
+from multimapwithttl._expiry import Grain, live_bound
 from multimapwithttl._keys import key_of, name_of, scan_pattern, slot_of
 from multimapwithttl._protocol import Conversation, Load, Send, raise_first_error
-from multimapwithttl._scripts import READ, WRITE
+from multimapwithttl._scripts import DELETE, READ, READ_PLAIN, WRITE
 
 GRAINS = st.sampled_from([1.0, 0.001, 0.01, 0.25, 0.5, 5.0, 60.0, 0.1])
 TIMES = st.floats(min_value=0, max_value=4e9, allow_nan=False)
@@ -46,41 +54,57 @@ def test_sub_second_scores_are_sent_exactly() -> None:
     assert Grain(1e-7).round_up(1.00000001) >= 1.00000001
 
 
-def test_lifetimes_and_bounds() -> None:
-    assert lifetime_ms(100.0, 90.5) == 9500
-    assert lifetime_ms(100.0, 100.5) == 0
+def test_bounds_and_grain_digits() -> None:
     assert live_bound(12.5) == "(12.5"
+    assert (Grain(1.0).digits, Grain(60.0).digits, Grain(0.001).digits, Grain(0.25).digits) == (
+        0,
+        0,
+        3,
+        2,
+    )
+
+
+def test_modes_as_the_script_takes_them() -> None:
+    assert WriteMode().arg() == ""
+    assert WriteMode(nx=True).arg() == "NX"
+    assert WriteMode(xx=True, gt=True).arg() == "XXGT"
+    assert WriteMode(gt=True).arg() == "GT"
 
 
 def test_keys_names_and_scan_patterns() -> None:
-    assert key_of("p", "n") == "p:n"
+    assert key_of(b"p", b"n") == b"p:n"
     assert name_of("p", b"p:a:b") == "a:b"
     assert name_of("p", "p:x") == "x"
     assert scan_pattern("a*b?[c]\\") == "a\\*b\\?\\[c\\]\\\\:*"
-    assert slot_of("{tag}:x") == slot_of("{tag}:y")
+    assert slot_of("{tag}:x") == slot_of(b"{tag}:y")
 
 
-@given(sizes=st.lists(st.integers(min_value=0, max_value=5000), min_size=1, max_size=40))
-def test_write_calls_respect_bounds_and_keep_every_value(sizes: list[int]) -> None:
+HEADER = ["1.5", "", "", "1.0", 0]
+
+
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=5000), min_size=1, max_size=40),
+    width=st.sampled_from([1, 100, 5000, 150_000]),
+)
+def test_write_calls_respect_bounds_and_keep_every_value(sizes: list[int], width: int) -> None:
     writes = [
-        KeyWrite(f"k{i}", list(range(n)), score=100, lifetime_ms=5)
-        for i, n in enumerate(sizes)
-        if n
+        KeyWrite(f"k{i}".encode(), [b"x" * width] * n, score=100) for i, n in enumerate(sizes) if n
     ]
-    calls = write_calls(writes, 1.5, cluster=False)
-    seen: dict[str, int] = {}
+    calls = write_calls(writes, HEADER, cluster=False)
+    seen: dict[bytes, int] = {}
     for call in calls:
         assert call.args[:2] == ("EVALSHA", WRITE.sha)
         assert call.script is WRITE
         nkeys = call.args[2]
         keys = call.args[3 : 3 + nkeys]
         argv = list(call.args[3 + nkeys :])
-        assert argv.pop(0) == "1.5"
-        total = 0
+        assert argv[:5] == HEADER
+        del argv[:5]
+        total = nbytes = 0
         for key in keys:
-            lifetime, nadd, score = argv.pop(0), argv.pop(0), argv.pop(0)
-            assert lifetime == 5
+            nadd, score = argv.pop(0), argv.pop(0)
             assert score == 100
+            nbytes += sum(map(len, argv[:nadd]))
             del argv[:nadd]
             seen[key] = seen.get(key, 0) + nadd
             total += nadd
@@ -90,46 +114,61 @@ def test_write_calls_respect_bounds_and_keep_every_value(sizes: list[int]) -> No
         assert total + _commands.KEY_WEIGHT * nkeys <= max(
             _commands.MAX_WEIGHT_PER_CALL, _commands.MAX_VALUES_PER_CALL + _commands.KEY_WEIGHT
         )
-    assert seen == {f"k{i}": n for i, n in enumerate(sizes) if n}
+        # Bounded in bytes too: only a single value bigger than the bound travels alone.
+        assert nbytes <= _commands.MAX_BYTES_PER_CALL or total == 1
+    assert seen == {f"k{i}".encode(): n for i, n in enumerate(sizes) if n}
 
 
 def test_split_spreads_groups_and_removals() -> None:
-    write = KeyWrite("k", [1, 1, 1, 2, 1, 3, 2, 4, 2, 5], removals=[6, 7, 8], lifetime_ms=9)
-    pieces = write.split(3)
-    assert [p.adds for p in pieces] == [[1, 1, 1, 2, 1, 3], [2, 4, 2, 5], []]
-    assert [p.removals for p in pieces] == [[], [6], [7, 8]]
-    assert [p.argv()[:3] for p in pieces] == [[9, 3, ""], [9, 2, ""], [9, 0, ""]]
-    assert write.split(100) == [write]
-    shared = KeyWrite("k", [1, 2, 3, 4, 5], score=7, lifetime_ms=9).split(2)
+    write = KeyWrite(b"k", [b"1", b"a", b"1", b"b", b"2", b"c"], removals=[b"d", b"e", b"f"])
+    pieces = write.split(2, 10**6)
+    assert [p.adds for p in pieces] == [[b"1", b"a", b"1", b"b"], [b"2", b"c"], []]
+    assert [p.removals for p in pieces] == [[], [b"d"], [b"e", b"f"]]
+    assert [p.argv()[:2] for p in pieces] == [[2, ""], [1, ""], [0, ""]]
+    assert write.split(100, 10**6) == [write]
+    shared = KeyWrite(b"k", [b"1", b"2", b"3", b"4", b"5"], score=7).split(2, 10**6)
     assert [p.argv() for p in shared] == [
-        [9, 2, 7, 1, 2, 0],
-        [9, 2, 7, 3, 4, 0],
-        [9, 1, 7, 5, 0],
+        [2, 7, b"1", b"2", 0],
+        [2, 7, b"3", b"4", 0],
+        [1, 7, b"5", 0],
     ]
+    big = KeyWrite(b"k", [b"x" * 1000] * 10, score=7).split(100, 2500)
+    assert [len(p.adds) for p in big] == [2, 2, 2, 2, 2]
 
 
 def test_cluster_plans_never_mix_slots() -> None:
-    keys = [f"p:{i}" for i in range(300)] + [f"{{t}}:{i}" for i in range(300)]
-    writes = [KeyWrite(k, [1], score=1) for k in keys]
-    for call in write_calls(writes, 0.0, cluster=True):
+    keys = [f"p:{i}".encode() for i in range(300)] + [f"{{t}}:{i}".encode() for i in range(300)]
+    writes = [KeyWrite(k, [b"1"], score=1) for k in keys]
+    for call in write_calls(writes, HEADER, cluster=True):
         n = call.args[2]
         assert len({slot_of(k) for k in call.args[3 : 3 + n]}) == 1
-    plan = read_calls(keys, "(0", cluster=True, scripts=True)
+    plan = read_calls(keys, None, cluster=True)
     assert sorted(i for _, positions in plan for i in positions) == list(range(600))
     for call, positions in plan:
         assert len({slot_of(keys[i]) for i in positions}) == 1
-        assert (call.script is READ) == (len(positions) > 1)
+        assert call.script is READ
     for call in delete_calls(keys, cluster=True):
-        assert len({slot_of(k) for k in call.args[1:]}) == 1
+        assert call.script is DELETE
+        n = call.args[2]
+        assert len({slot_of(k) for k in call.args[3 : 3 + n]}) == 1
 
 
-def test_read_plans_without_scripts_use_plain_commands() -> None:
-    plan = read_calls(["a", "b", "c"], "(5", cluster=False, scripts=False)
-    assert [call.args for call, _ in plan] == [("ZRANGEBYSCORE", k, "(5", "+inf") for k in "abc"]
-    ((script_call, positions),) = read_calls(["a", "b"], "(5", cluster=False, scripts=True)
-    assert script_call.args == ("EVALSHA_RO", READ.sha, 2, "a", "b", "(5")
+def test_reads_on_the_client_clock_are_plain_commands_one_key_each() -> None:
+    plan = read_calls([b"a", b"b", b"c"], "(5", cluster=False)
+    assert [call.args for call, _ in plan] == [
+        ("ZRANGEBYSCORE", k, "(5", "+inf") for k in (b"a", b"b", b"c")
+    ]
+    assert [positions for _, positions in plan] == [[0], [1], [2]]
+
+
+def test_reads_on_the_server_clock_are_read_only_scripts_with_a_fallback() -> None:
+    ((call, positions),) = read_calls([b"a", b"b"], None, cluster=False)
+    assert call.args == ("EVALSHA_RO", READ.sha, 2, b"a", b"b", "members", 128 * 1024)
     assert positions == [0, 1]
-    assert len(script_call.fallback) == 2
+    assert call.fallback is not None
+    assert call.fallback.args[:2] == ("EVALSHA", READ_PLAIN.sha)
+    assert READ.source.startswith("#!lua flags=no-writes\n")
+    assert not READ_PLAIN.source.startswith("#!")
 
 
 def _drive(conversation: Conversation, calls: list[Call], answer: Any) -> tuple[Any, list[Any]]:
@@ -176,15 +215,39 @@ def test_noscript_forever_gives_up_with_the_error() -> None:
         raise_first_error(replies)
 
 
-def test_a_server_without_evalsha_ro_gets_plain_reads_from_then_on() -> None:
+def test_a_server_without_evalsha_ro_gets_evalsha_from_then_on() -> None:
     conversation = Conversation()
-    ((call, _),) = read_calls(["a", "b"], "(0", cluster=False, scripts=True)
+    call = read_script_call([b"a"], "count")
+    sent: list[str] = []
 
     def answer(request: Any) -> Any:
+        if isinstance(request, Load):
+            return None
+        sent.append(request.calls[0].args[0])
         if request.calls[0].args[0] == "EVALSHA_RO":
-            return [ResponseError("unknown command 'evalsha_ro'")]
-        return [[b"1"], [b"2"]]
+            return [ResponseError("unknown command 'evalsha_ro', with args beginning with:")]
+        return [3]
 
     replies, _ = _drive(conversation, [call], answer)
-    assert replies == [[[b"1"], [b"2"]]]
-    assert conversation.read_scripts is False
+    assert replies == [3]
+    assert conversation.read_only_scripts is False
+    _drive(conversation, [call], answer)
+    assert sent == ["EVALSHA_RO", "EVALSHA", "EVALSHA"]
+
+
+def test_noscript_is_recognised_from_any_client_library() -> None:
+    class NoScriptError(Exception):  # as valkey-py names its own class
+        pass
+
+    calls = [Call(("EVALSHA", WRITE.sha, 0), script=WRITE)]
+    answers = iter([[NoScriptError("No matching script.")], None, [1]])
+    replies, log = _drive(Conversation(), calls, lambda _request: next(answers))
+    assert replies == [1]
+    assert Load(WRITE) in log
+
+
+def test_every_script_refuses_an_old_server_before_writing() -> None:
+    for script in (WRITE, READ, DELETE):
+        body = script.source.split("local function too_old", 1)[1]
+        # The check is defined, then called before anything else runs.
+        assert "local old = too_old(KEYS[1])" in body

@@ -8,12 +8,33 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import enum
+
+import fakeredis
+import numpy as np
 import pytest
 import redis
+import redis.asyncio
 
 from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL
 
 from ..conftest import Factory
+from ..errors import response_error
+
+
+class Color(enum.IntEnum):
+    RED = 1
+
+
+class Ratio(float):
+    pass
+
+
+HUGE_INT = 10**5000  # past Python's 4,300-digit limit on int -> str
+
+# Enough names that a batch streams as many calls: a value that fails late
+# must still fail before the first of them is sent.
+BIG_BATCH = [(f"n{i}", [i]) for i in range(6000)]
 
 NOW = time.time()
 
@@ -85,6 +106,46 @@ RAISING: list[tuple[str, type[Exception], Callable[[Any], Any]]] = [
     ("get_many name bytes", TypeError, lambda mm: mm.get_many("a", b"b")),
     ("contains value bool", TypeError, lambda mm: mm.contains("a", True)),
     ("count name list", TypeError, lambda mm: mm.count(["a"])),
+    # Found by trying 0.2.0 as users would (issue 9): each failed mid-batch or
+    # stored garbage.
+    ("add value lone surrogate", ValueError, lambda mm: mm.add("a", 1, "\ud800")),
+    ("add name lone surrogate", ValueError, lambda mm: mm.add("\udfff", 1)),
+    (
+        "add_many lone surrogate late in a big batch",
+        ValueError,
+        lambda mm: mm.add_many([*BIG_BATCH, ("z", ["ok", "\ud800"])]),
+    ),
+    (
+        "add_many lone surrogate name late in a big batch",
+        ValueError,
+        lambda mm: mm.add_many([*BIG_BATCH, ("\ud800", [1])]),
+    ),
+    ("add int of 5000 digits", ValueError, lambda mm: mm.add("a", HUGE_INT)),
+    (
+        "add_many int of 5000 digits late in a big batch",
+        ValueError,
+        lambda mm: mm.add_many([*BIG_BATCH, ("z", [HUGE_INT])]),
+    ),
+    ("add numpy bool", TypeError, lambda mm: mm.add("a", np.bool_(True))),
+    ("add numpy float32", TypeError, lambda mm: mm.add("a", np.float32(1.5))),
+    ("add bytearray", TypeError, lambda mm: mm.add("a", bytearray(b"x"))),
+    ("add ttl 10**400", ValueError, lambda mm: mm.add("a", 1, ttl=10**400)),
+    ("add_many ttl 10**400", ValueError, lambda mm: mm.add_many([("a", [1])], ttl=10**400)),
+    (
+        "with_ttl expire_at 10**400",
+        ValueError,
+        lambda mm: mm.add_many_with_ttl([("a", [(10**400, 1)])]),
+    ),
+    ("add nx with xx", ValueError, lambda mm: mm.add("a", 1, nx=True, xx=True)),
+    ("add_many nx with gt", ValueError, lambda mm: mm.add_many([("a", [1])], nx=True, gt=True)),
+    (
+        "with_ttl nx with xx",
+        ValueError,
+        lambda mm: mm.add_many_with_ttl([("a", [(NOW + 9, 1)])], nx=True, xx=True),
+    ),
+    ("remove lone surrogate", ValueError, lambda mm: mm.remove("a", "\ud800")),
+    ("contains lone surrogate", ValueError, lambda mm: mm.contains("a", "\ud800")),
+    ("delete lone surrogate", ValueError, lambda mm: mm.delete("a", "\ud800")),
 ]
 
 
@@ -111,6 +172,12 @@ CONSTRUCTOR: list[tuple[str, type[Exception], dict[str, Any]]] = [
     ("resolution negative", ValueError, {"resolution": -0.001}),
     ("resolution inf", ValueError, {"resolution": math.inf}),
     ("resolution bool", TypeError, {"resolution": True}),
+    ("resolution 10**400", ValueError, {"resolution": 10**400}),
+    ("resolution 1e-300", ValueError, {"resolution": 1e-300}),
+    ("resolution below a microsecond", ValueError, {"resolution": 1e-7}),
+    ("ttl 10**400", ValueError, {"ttl": 10**400}),
+    ("prefix lone surrogate", ValueError, {"key_prefix": "p\ud800"}),
+    ("clock other", ValueError, {"clock": "ntp"}),
     ("prefix bytes", TypeError, {"key_prefix": b"p"}),
     ("prefix None", TypeError, {"key_prefix": None}),
     ("cast_fn not callable", TypeError, {"cast_fn": 5}),
@@ -125,6 +192,23 @@ def test_bad_constructor_arguments(
     args = {"redis_client": None, "key_prefix": "p", **kwargs}
     with pytest.raises(error):
         cls(**args)
+
+
+@pytest.mark.parametrize(
+    ("cls", "client", "wanted"),
+    [
+        (MultiMapWithTTL, redis.asyncio.Redis(), "AsyncMultiMapWithTTL"),
+        (MultiMapWithTTL, fakeredis.FakeAsyncRedis(), "AsyncMultiMapWithTTL"),
+        (AsyncMultiMapWithTTL, redis.Redis(), "use MultiMapWithTTL"),
+        (AsyncMultiMapWithTTL, fakeredis.FakeRedis(), "use MultiMapWithTTL"),
+    ],
+    ids=["sync-got-async", "sync-got-fake-async", "async-got-sync", "async-got-fake-sync"],
+)
+def test_a_client_of_the_other_kind_is_refused_at_construction(
+    cls: type, client: Any, wanted: str
+) -> None:
+    with pytest.raises(TypeError, match=wanted):
+        cls(client, "p")
 
 
 def test_a_bad_ttl_attribute_is_caught_at_call_time(make: Factory) -> None:
@@ -149,7 +233,34 @@ ROUND_TRIPS: list[tuple[str, Any, Any]] = [
     ("big int", 2**100, int),
     ("float", 0.1 + 0.2, float),
     ("newline and glob chars", "a\nb*[?]\\", str),
+    ("int of 4000 digits", 10**3999, int),
 ]
+
+# Subclasses and number-likes are stored as the plain number they stand for,
+# so they read back (and match) as that number.
+AS_NUMBERS: list[tuple[str, Any, Any, bytes]] = [
+    ("IntEnum", Color.RED, 1, b"1"),
+    ("numpy int64", np.int64(42), 42, b"42"),
+    ("numpy uint8", np.uint8(7), 7, b"7"),
+    ("numpy float64", np.float64(1.5), 1.5, b"1.5"),
+    ("float subclass", Ratio(0.25), 0.25, b"0.25"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "value", "plain", "stored"), AS_NUMBERS, ids=[c[0] for c in AS_NUMBERS]
+)
+def test_number_likes_are_stored_as_their_number(
+    make: Factory, raw: Any, case: str, value: Any, plain: Any, stored: bytes
+) -> None:
+    mm = make("num", cast_fn=type(plain))
+    assert mm.add("n", value) == 1
+    assert raw.zrange("num:n", 0, -1) == [stored]
+    assert list(mm.get("n")) == [plain]
+    assert mm.contains("n", plain)
+    assert mm.contains("n", value)
+    assert mm.add_many([(Color.RED, [value])]) == 1  # an IntEnum name is its int
+    assert sorted(mm.names()) == ["1", "n"]
 
 
 @pytest.mark.parametrize(("case", "value", "cast"), ROUND_TRIPS, ids=[c[0] for c in ROUND_TRIPS])
@@ -182,11 +293,16 @@ def test_wrongtype_key_left_untouched_value_and_ttl(make: Factory, raw: Any) -> 
     raw.hset("fk:hash", "f", "v")
     before = backend.snapshot()
     ttl_before = raw.pttl("fk:list")
+    error = response_error(mm)
     for name in ("list", "hash"):
-        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        with pytest.raises(error, match="WRONGTYPE"):
             mm.add(name, 1, ttl=10**6)
-        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        with pytest.raises(error, match="WRONGTYPE"):
             mm.add_many_with_ttl([(name, [(NOW + 10**6, 1)])])
+        with pytest.raises(error, match="WRONGTYPE"):
+            mm.remove(name, 1)
+        with pytest.raises(error, match="WRONGTYPE"):
+            mm.delete(name)
     assert backend.snapshot() == before
     assert ttl_before - 1000 < raw.pttl("fk:list") <= ttl_before
     assert raw.pttl("fk:hash") == -1

@@ -1,0 +1,59 @@
+-- Shared by every script: pasted in front of each one at load time, so the
+-- server check, the server clock and the key-lifetime rule live here once.
+
+-- Redis 7.0 and Valkey 7.2 define REDIS_VERSION_NUM for scripts. Where it is
+-- missing (older servers, fakeredis), a command that came with 7.0 tells: an
+-- older server refuses it, before this script has written anything.
+local function too_old(key)
+  if redis.REDIS_VERSION_NUM ~= nil then
+    return nil
+  end
+  local probe = redis.pcall('PEXPIRETIME', key)
+  if type(probe) == 'table' and probe.err then
+    return redis.error_reply('ERR multimapwithttl needs Redis 7.0+ or Valkey 7.2+ '
+      .. '(this server has no PEXPIRETIME); nothing was written')
+  end
+  return nil
+end
+
+-- The server's clock, in UNIX seconds (TIME is allowed in scripts since
+-- Redis 5 replicates their effects, not the scripts themselves).
+local function server_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+-- A score bound as Redis parses it back to the very same double.
+local function score_text(x)
+  return string.format('%.17g', x)
+end
+
+-- Collect what expired and end the key's life with its newest member.
+--
+-- `base` is the earliest "now" any party to this write can hold (the lesser
+-- of the writer's clock and the server's): members at or below it are dead
+-- by both clocks and go; the key then lives exactly until its newest
+-- remaining member expires, measured from `base`. A writer whose clock lags
+-- the server's therefore makes the key outlive its newest value by that lag
+-- at most; nothing live by either clock is ever cut.
+--
+-- `collect` is the first half, `fit_ttl` the second: a write runs its own
+-- commands in between. A key left empty is gone (Redis deletes empty sorted
+-- sets), so it needs no TTL.
+local function collect(key, base)
+  return redis.call('ZREMRANGEBYSCORE', key, '-inf', score_text(base))
+end
+
+local function fit_ttl(key, base)
+  local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if newest[2] then
+    redis.call('PEXPIRE', key, math.ceil((tonumber(newest[2]) - base) * 1000))
+  end
+end
+
+-- Both halves; returns how many members were collected.
+local function settle(key, base)
+  local collected = collect(key, base)
+  fit_ttl(key, base)
+  return collected
+end
