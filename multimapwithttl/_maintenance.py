@@ -44,6 +44,8 @@ MEMBERS_PER_CALL = 2000
 
 #: Called with how many keys have been looked at so far, after each batch.
 Progress = Callable[[int], object]
+#: The client's clock (UNIX seconds); a module attribute so tests can skew it.
+client_clock: Callable[[], float] = time.time
 
 
 @dataclass
@@ -288,7 +290,7 @@ class _Host:
     def _job(self, mode: str) -> Job:
         # The client's "now" for the script, or "" on the server's clock.
         server_clock = getattr(self, "clock", "client") == "server"
-        now = "" if server_clock else repr(time.time())
+        now = "" if server_clock else repr(client_clock())
         return Job(mode, now=now, cluster=self._cluster)
 
 
