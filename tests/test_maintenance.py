@@ -12,6 +12,7 @@ only expired values, without a TTL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -58,10 +59,8 @@ def release_010() -> Path | None:
     )  # fmt: skip
     if done.returncode != 0:
         return None
-    try:
+    with contextlib.suppress(OSError):  # another session got there first
         building.rename(home)
-    except OSError:  # another session got there first
-        pass
     return home
 
 
@@ -538,7 +537,7 @@ def _sweep_while_writing(client_factory: Any, raw_nodes: list[redis.Redis]) -> N
                 for name, values in batch:
                     acknowledged[name].update(values)
                 i += 1
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+        except BaseException as error:  # reported by the main thread
             errors.append(error)
         finally:
             client.close()
