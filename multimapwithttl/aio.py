@@ -7,12 +7,13 @@ from typing import Any, overload
 
 from ._commands import Call
 from ._core import Clock, MultiMapCore, T
+from ._maintenance import AsyncMaintenance
 from ._protocol import Load, Operation, Request
 from ._validate import Name, Value
 from .sync import ManyTimedValues, ManyValues
 
 
-class AsyncMultiMapWithTTL(MultiMapCore[T]):
+class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
     """The asyncio twin of [MultiMapWithTTL][multimapwithttl.MultiMapWithTTL].
 
     Same constructor, same methods, same storage and errors, over an asyncio

@@ -7,6 +7,7 @@ from typing import Any, overload
 
 from ._commands import Call
 from ._core import Clock, MultiMapCore, T
+from ._maintenance import SyncMaintenance
 from ._protocol import Load, Operation, Request
 from ._validate import Name, Value
 
@@ -19,7 +20,7 @@ ManyTimedValues = (
 )
 
 
-class MultiMapWithTTL(MultiMapCore[T]):
+class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
     """A multimap kept in Redis in which every value expires on its own.
 
     Each name maps to a set of values; each value carries its own expiry
