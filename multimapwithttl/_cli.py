@@ -20,11 +20,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import importlib.util
+import importlib
 import json
 import math
 import os
 import re
+import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -178,11 +179,17 @@ def demo(
 def _demo_client() -> tuple[Any, str]:
     url = os.environ.get("REDIS_URL")
     if url:
-        return _connect(url, cluster=False), f"the Redis server at REDIS_URL={hide_password(url)}"
-    if importlib.util.find_spec("fakeredis") is None or importlib.util.find_spec("lupa") is None:
-        raise CommandError(DEMO_NEEDS)
-    import fakeredis
-
+        try:
+            client = _connect(url, cluster=False)
+        except ValueError as error:
+            raise CommandError(f"REDIS_URL={hide_password(url)}: {error}") from None
+        client.ping()  # a server that cannot be reached fails here, before the demo starts
+        return client, f"the Redis server at REDIS_URL={hide_password(url)}"
+    try:
+        fakeredis = importlib.import_module("fakeredis")
+        importlib.import_module("lupa")  # fakeredis runs the library's Lua scripts with it
+    except ImportError:
+        raise CommandError(DEMO_NEEDS) from None
     return fakeredis.FakeRedis(), "an embedded fakeredis (set REDIS_URL to use a real server)"
 
 
@@ -258,10 +265,7 @@ def _stats_lines(stats: Stats, prefix: str) -> list[str]:
     lines = table(rows, right=(False, False))
     if stats.keys_without_ttl or stats.expired_values:
         lines.append("")
-        lines.append(
-            f"to repair: multimapwithttl sweep {prefix} (try --dry-run first; "
-            "see docs/operations.md)"
-        )
+        lines.append(f"to repair: multimapwithttl sweep {shlex.quote(prefix)} (preview: --dry-run)")
     return lines
 
 
