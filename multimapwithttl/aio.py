@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, overload
 
 from ._commands import Call
@@ -124,6 +124,49 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         """
         return int(await self._run(self._op_add_many([(name, values)], ttl, nx, xx, gt)))
 
+    # As in the sync class: one overload per kind of mapping key: a Mapping's key type is invariant
+    # (dict[str, ...] is no Mapping[str | int, ...]), and mypy infers a dict
+    # display well only against one Mapping, not against a union.
+    @overload
+    async def add_many(
+        self,
+        data: Mapping[str, Iterable[Value]],
+        ttl: float | None = None,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
+    @overload
+    async def add_many(
+        self,
+        data: Mapping[int, Iterable[Value]],
+        ttl: float | None = None,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
+    @overload
+    async def add_many(
+        self,
+        data: Mapping[Name, Iterable[Value]],
+        ttl: float | None = None,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
+    @overload
+    async def add_many(
+        self,
+        data: Iterable[tuple[Name, Iterable[Value]]],
+        ttl: float | None = None,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
     async def add_many(
         self,
         data: ManyValues,
@@ -143,6 +186,42 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         """
         return int(await self._run(self._op_add_many(data, ttl, nx, xx, gt)))
 
+    @overload
+    async def add_many_with_ttl(
+        self,
+        data: Mapping[str, Iterable[tuple[float, Value]]],
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
+    @overload
+    async def add_many_with_ttl(
+        self,
+        data: Mapping[int, Iterable[tuple[float, Value]]],
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
+    @overload
+    async def add_many_with_ttl(
+        self,
+        data: Mapping[Name, Iterable[tuple[float, Value]]],
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
+    @overload
+    async def add_many_with_ttl(
+        self,
+        data: Iterable[tuple[Name, Iterable[tuple[float, Value]]]],
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
     async def add_many_with_ttl(
         self,
         data: ManyTimedValues,

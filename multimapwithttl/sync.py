@@ -11,12 +11,13 @@ from ._maintenance import SyncMaintenance
 from ._protocol import Load, Operation, Request
 from ._validate import Name, Value
 
-#: What ``add_many`` takes: ``(name, values)`` pairs, or a mapping of name to values.
-ManyValues = Iterable[tuple[Name, Iterable[Value]]] | Mapping[Name, Iterable[Value]]
+#: What ``add_many`` takes: ``(name, values)`` pairs, or a mapping of name to
+#: values (the overloads say which names: a mapping's key type is invariant).
+ManyValues = Iterable[tuple[Name, Iterable[Value]]] | Mapping[Any, Iterable[Value]]
 #: What ``add_many_with_ttl`` takes: ``(name, [(expire_at, value), ...])`` pairs.
 ManyTimedValues = (
     Iterable[tuple[Name, Iterable[tuple[float, Value]]]]
-    | Mapping[Name, Iterable[tuple[float, Value]]]
+    | Mapping[Any, Iterable[tuple[float, Value]]]
 )
 
 
@@ -171,6 +172,49 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         """
         return int(self._run(self._op_add_many([(name, values)], ttl, nx, xx, gt)))
 
+    # One overload per kind of mapping key: a Mapping's key type is invariant
+    # (dict[str, ...] is no Mapping[str | int, ...]), and mypy infers a dict
+    # display well only against one Mapping, not against a union.
+    @overload
+    def add_many(
+        self,
+        data: Mapping[str, Iterable[Value]],
+        ttl: float | None = None,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
+    @overload
+    def add_many(
+        self,
+        data: Mapping[int, Iterable[Value]],
+        ttl: float | None = None,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
+    @overload
+    def add_many(
+        self,
+        data: Mapping[Name, Iterable[Value]],
+        ttl: float | None = None,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
+    @overload
+    def add_many(
+        self,
+        data: Iterable[tuple[Name, Iterable[Value]]],
+        ttl: float | None = None,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
     def add_many(
         self,
         data: ManyValues,
@@ -205,6 +249,42 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         """
         return int(self._run(self._op_add_many(data, ttl, nx, xx, gt)))
 
+    @overload
+    def add_many_with_ttl(
+        self,
+        data: Mapping[str, Iterable[tuple[float, Value]]],
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
+    @overload
+    def add_many_with_ttl(
+        self,
+        data: Mapping[int, Iterable[tuple[float, Value]]],
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
+    @overload
+    def add_many_with_ttl(
+        self,
+        data: Mapping[Name, Iterable[tuple[float, Value]]],
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
+    @overload
+    def add_many_with_ttl(
+        self,
+        data: Iterable[tuple[Name, Iterable[tuple[float, Value]]]],
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+    ) -> int: ...
     def add_many_with_ttl(
         self,
         data: ManyTimedValues,
