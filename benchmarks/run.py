@@ -1,70 +1,60 @@
-"""Side-by-side benchmark: this project vs python-multimapwithttl 0.1.0 vs a raw pipeline.
+"""Benchmarks: this project vs python-multimapwithttl 0.1.0, every part, with the targets.
 
-Starts its own redis-server on loopback, installs 0.1.0 from PyPI into
-``benchmarks/.old010`` (it has the same package name, so it is loaded by
-path under another name), checks that every subject returns the same data,
-then runs interleaved rounds and prints medians and ratios. Writes
-``benchmarks/results/latest.json`` and ``benchmarks/results/throughput.png``
-(``quick.json`` and ``quick.png`` with ``--quick``, so a quick run never
+Parts (each also runs on its own: ``python benchmarks/<part>.py [--quick]``):
+
+- ``wall`` (this file): one client's wall time, project vs 0.1.0 vs 0.1.0's
+  commands on a raw pipeline, sync and asyncio, interleaved rounds; the longest
+  server command (SLOWLOG); Redis memory per value.
+- ``server`` (server_work.py): instructions redis-server executes per
+  operation, under valgrind's callgrind, 0.1.0 vs project, every mode.
+- ``big`` (big_values.py): 1 KB / 10 KB / 100 KB values, wall time and the
+  longest server command.
+- ``saturation`` (saturation.py): 4 client processes hammering one server.
+
+Every part starts its own redis-server on 127.0.0.1 and installs 0.1.0 from
+PyPI into ``benchmarks/.old010`` (same package name: loaded by path under
+another). Results go to ``benchmarks/results/<part>.json`` and
+``results/summary.md`` (``quick.*`` files with ``--quick``, so a quick run never
 replaces the full run the documentation quotes).
 
-    python benchmarks/run.py            # full run (a few minutes)
-    python benchmarks/run.py --quick    # smaller sizes, fewer rounds
+    python benchmarks/run.py                    # everything (~8 min)
+    python benchmarks/run.py --quick            # everything, smaller (< 1 min)
+    python benchmarks/run.py --parts wall,big   # some parts
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
-import platform
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+import big_values
 import redis
 import redis.asyncio
+import saturation
+import server_work
+from _common import (
+    RESULTS,
+    ROOT,
+    TTL,
+    VALUES_PER_NAME,
+    Server,
+    dataset,
+    environment,
+    load_010,
+    save,
+)
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL
 
-from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL  # noqa: E402
-from tests.servers import RedisServer  # noqa: E402
-
-OLD_DIR = HERE / ".old010"
 LABELS = ("project", "0.1.0", "raw pipeline", "project async", "raw pipeline async")
-RESULTS = HERE / "results"
-VALUES_PER_NAME = 10
-TTL = 3600
-
-
-def load_010() -> Any:
-    """python-multimapwithttl 0.1.0 from PyPI, imported as ``multimapwithttl_010``."""
-    package = OLD_DIR / "multimapwithttl"
-    if not package.exists():
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(OLD_DIR),
-             "python-multimapwithttl==0.1.0"],
-            check=True,
-        )  # fmt: skip
-    spec = importlib.util.spec_from_file_location(
-        "multimapwithttl_010", package / "__init__.py", submodule_search_locations=[str(package)]
-    )
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["multimapwithttl_010"] = module
-    spec.loader.exec_module(module)
-    assert module.__version__ == "0.1.0"
-    return module.MultiMapWithTTL
+PARTS = ("wall", "server", "big", "saturation")
 
 
 # -- the raw floor: 0.1.0's exact commands, straight on a redis-py pipeline ----------
@@ -108,7 +98,7 @@ async def araw_get_many(client: Any, prefix: str, names: list[str]) -> list[list
     return as_ints(await pipe.execute())
 
 
-# -- subjects ------------------------------------------------------------------------
+# -- wall time: subjects -------------------------------------------------------------
 
 
 def subjects(client: redis.Redis, aclient: Any, loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
@@ -152,10 +142,6 @@ def subjects(client: redis.Redis, aclient: Any, loop: asyncio.AbstractEventLoop)
     }
 
 
-def dataset(n: int) -> list[tuple[str, list[int]]]:
-    return [(f"name-{i}", list(range(i, i + VALUES_PER_NAME))) for i in range(n)]
-
-
 def check_same_data(subs: dict[str, Any], data: list[tuple[str, list[int]]]) -> None:
     names = [name for name, _ in data]
     expected = [sorted(values) for _, values in data]
@@ -173,7 +159,9 @@ def timed(call: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def bench(subs: dict[str, Any], sizes: list[int], rounds: dict[int, int]) -> dict[str, Any]:
+def bench(
+    subs: dict[str, Any], sizes: list[int], rounds: dict[int, int], singles: int
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
     order = list(subs)
     for n in sizes:
@@ -188,7 +176,7 @@ def bench(subs: dict[str, Any], sizes: list[int], rounds: dict[int, int]) -> dic
             results[f"{op}/{n}"] = {label: statistics.median(s) for label, s in samples.items()}
     for op, args in (("add", ("single", list(range(VALUES_PER_NAME)))), ("get", ("single",))):
         samples = {label: [] for label in order}
-        for _ in range(2000):
+        for _ in range(singles):
             random.shuffle(order)
             for label in order:
                 samples[label].append(timed(lambda f=subs[label][op], a=args: f(*a)))
@@ -196,7 +184,7 @@ def bench(subs: dict[str, Any], sizes: list[int], rounds: dict[int, int]) -> dic
     return results
 
 
-def slowlog_check(server: RedisServer, subs: dict[str, Any], n: int) -> dict[str, Any]:
+def slowlog_check(server: Server, subs: dict[str, Any], n: int) -> dict[str, Any]:
     """The longest single command the project's batch path ran, per SLOWLOG."""
     client = server.client()
     client.config_set("slowlog-log-slower-than", 1000)  # µs: log everything over 1 ms
@@ -213,7 +201,7 @@ def slowlog_check(server: RedisServer, subs: dict[str, Any], n: int) -> dict[str
     return {"names": n, "entries_over_1ms": len(entries), "longest_us": longest, "command": command}
 
 
-def memory_check(server: RedisServer, old_cls: Any, n: int = 20_000) -> dict[str, float]:
+def memory_check(server: Server, old_cls: Any, n: int = 20_000) -> dict[str, float]:
     """Bytes of Redis memory per stored value, this project vs 0.1.0 (keys with TTL)."""
     client = server.client()
     data = dataset(n)
@@ -236,7 +224,7 @@ def memory_check(server: RedisServer, old_cls: Any, n: int = 20_000) -> dict[str
     return {"project": new, "0.1.0": old, "ratio": new / old}
 
 
-def plot(results: dict[str, Any], sizes: list[int], path: Path) -> None:
+def plot(results: dict[str, Any], sizes: list[int], path: Any) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -256,85 +244,211 @@ def plot(results: dict[str, Any], sizes: list[int], path: Path) -> None:
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes, few rounds")
-    parser.add_argument("--replot", action="store_true", help="redraw the plot of latest.json")
-    args = parser.parse_args()
-    if args.replot:
-        report = json.loads((RESULTS / "latest.json").read_text())
-        sizes = sorted({int(key.split("/")[1]) for key in report["medians_s"] if "_many" in key})
-        for path in (RESULTS / "throughput.png", ROOT / "docs" / "img" / "throughput.png"):
-            plot(report["medians_s"], sizes, path)
-        print_report(report)
-        return 0
-    sizes = [10, 1000, 10_000] if args.quick else [10, 1000, 100_000]
-    rounds = {10: 300, 1000: 30, 10_000: 5, 100_000: 3}
-    if args.quick:
-        rounds = {10: 100, 1000: 10, 10_000: 2}
+def wall_sizes(report: dict[str, Any]) -> list[int]:
+    return sorted({int(key.split("/")[1]) for key in report["medians_s"] if "_many" in key})
 
-    server = RedisServer(Path(tempfile.mkdtemp()), None, "--appendonly", "no").start()
+
+def run_wall(quick: bool = False, verbose: bool = True) -> dict[str, Any]:
+    started = time.monotonic()
+    sizes = [10, 1000] if quick else [10, 1000, 100_000]
+    rounds = {10: 50, 1000: 10} if quick else {10: 300, 1000: 30, 100_000: 3}
+    singles = 500 if quick else 2000
     loop = asyncio.new_event_loop()
-    client = server.client()
-    aclient = redis.asyncio.Redis(port=server.port)
-    try:
-        subs = subjects(client, aclient, loop)
-        check_same_data(subs, dataset(500))
-        client.flushall()
-        results = bench(subs, sizes, rounds)
-        slow = [slowlog_check(server, subs, n) for n in sizes]
-        memory = memory_check(server, load_010())
-    finally:
-        loop.run_until_complete(aclient.aclose())
-        loop.close()
-        server.stop()
-
+    with Server() as server, server.client() as client:
+        aclient = redis.asyncio.Redis(port=server.port)
+        try:
+            subs = subjects(client, aclient, loop)
+            check_same_data(subs, dataset(500))
+            client.flushall()
+            results = bench(subs, sizes, rounds, singles)
+            slow = [slowlog_check(server, subs, n) for n in sizes]
+            memory = memory_check(server, load_010(), 5000 if quick else 20_000)
+        finally:
+            loop.run_until_complete(aclient.aclose())
+            loop.close()
     report = {
-        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "python": platform.python_version(),
-        "redis_py": redis.__version__,
-        "hiredis": importlib.util.find_spec("hiredis") is not None,
+        **environment(),
+        "quick": quick,
         "values_per_name": VALUES_PER_NAME,
         "medians_s": results,
         "slowlog": slow,
         "memory_bytes_per_value": memory,
+        "duration_s": time.monotonic() - started,
     }
     RESULTS.mkdir(exist_ok=True)
-    stem = ("quick", "quick") if args.quick else ("latest", "throughput")
-    (RESULTS / f"{stem[0]}.json").write_text(json.dumps(report, indent=2))
-    plot(results, sizes, RESULTS / f"{stem[1]}.png")
-    if not args.quick:  # the documentation shows the full run's plot
+    plot(results, sizes, RESULTS / ("quick.throughput.png" if quick else "throughput.png"))
+    if not quick:  # the documentation shows the full run's plot
         (ROOT / "docs" / "img").mkdir(exist_ok=True)
         plot(results, sizes, ROOT / "docs" / "img" / "throughput.png")
-    print_report(report)
-    return 0
+    if verbose:
+        print("\n".join(wall_table(report)), flush=True)
+    return report
 
 
-def print_report(report: dict[str, Any]) -> None:
-    print(f"redis-py {report['redis_py']}, hiredis {report['hiredis']}, {report['when']}")
-    print(f"{'operation':16} {'project':>10} {'0.1.0':>10} {'raw':>10} {'x 0.1.0':>8} "
-          f"{'async':>10} {'raw async':>10} {'x raw':>6}")  # fmt: skip
+def wall_table(report: dict[str, Any]) -> list[str]:
+    lines = [
+        "| ms per call (median) | project | 0.1.0 | raw | x 0.1.0 "
+        "| async | raw async | async x raw |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for key, med in report["medians_s"].items():
         ms = {label: value * 1000 for label, value in med.items()}
-        print(
-            f"{key:16} {ms['project']:10.3f} {ms['0.1.0']:10.3f} {ms['raw pipeline']:10.3f} "
-            f"{med['0.1.0'] / med['project']:8.2f} {ms['project async']:10.3f} "
-            f"{ms['raw pipeline async']:10.3f} "
-            f"{med['raw pipeline async'] / med['project async']:6.2f}"
+        lines.append(
+            f"| {key} | {ms['project']:.3f} | {ms['0.1.0']:.3f} | {ms['raw pipeline']:.3f} "
+            f"| {med['0.1.0'] / med['project']:.2f} | {ms['project async']:.3f} "
+            f"| {ms['raw pipeline async']:.3f} "
+            f"| {med['raw pipeline async'] / med['project async']:.2f} |"
         )
+    lines.append("")
     for entry in report["slowlog"]:
-        print(
+        lines.append(
             f"SLOWLOG {entry['names']:>7} names: longest command "
             f"{entry['longest_us'] / 1000:.2f} ms ({entry['entries_over_1ms']} over 1 ms) "
             f"{entry['command']!r}"
         )
     mem = report["memory_bytes_per_value"]
-    print(
+    lines.append(
         f"memory per value: project {mem['project']:.1f} B, 0.1.0 {mem['0.1.0']:.1f} B, "
         f"ratio {mem['ratio']:.3f}"
     )
+    return lines
+
+
+# -- targets -------------------------------------------------------------------------
+
+
+def targets(reports: dict[str, dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met) for every target the reports at hand can judge."""
+    out: list[tuple[str, str, bool | None]] = []
+    if wall := reports.get("wall"):
+        med = wall["medians_s"]
+        for key, floor in (("add_many/1000", 2.0), ("get_many/1000", 1.3)):
+            ratio = med[key]["0.1.0"] / med[key]["project"]
+            out.append((f"{key}: >= {floor}x 0.1.0's throughput", f"{ratio:.2f}x", ratio >= floor))
+        for key in ("add/1", "get/1"):
+            ratio = med[key]["project"] / med[key]["0.1.0"]
+            out.append((f"{key} latency <= 1.1x 0.1.0's", f"{ratio:.2f}x", ratio <= 1.1))
+        longest = max(e["longest_us"] for e in wall["slowlog"])
+        out.append(
+            ("no command > 10 ms (small values)", f"{longest / 1000:.1f} ms", longest <= 10_000)
+        )
+        mem = wall["memory_bytes_per_value"]["ratio"]
+        out.append(("memory per value <= 1.1x 0.1.0's", f"{mem:.3f}x", mem <= 1.1))
+    if work := reports.get("server"):
+        rows = {(r["subject"], r["key"], r["mode"]): r["per_op"] for r in work["rows"]}
+        limits = {"add_many/1000": 0.8, "get_many/1000": 1.0, "get/1": 1.0, "add/1": 3.0}
+        for key, limit in limits.items():
+            old, new = rows.get(("0.1.0", key, "default")), rows.get(("project", key, "default"))
+            if old and new:
+                met = new / old <= limit
+                out.append((f"server work {key} <= {limit}x 0.1.0's", f"{new / old:.2f}x", met))
+        for (subject, key, mode), per_op in rows.items():
+            base = rows.get(("project", key, "default"))
+            if subject == "project" and mode != "default":
+                shown = f"{per_op / base:.2f}x" if per_op and base else "n/a"
+                met = per_op / base <= 1.15 if per_op and base else None
+                out.append((f"server work {key} {mode} <= 1.15x default", shown, met))
+    if big := reports.get("big"):
+        for size, entry in big["sizes"].items():
+            for op in ("add_many", "get_many"):
+                new, old = entry[f"{op}/project"], entry[f"{op}/0.1.0"]
+                ratio = old["median_s"] / new["median_s"]
+                kb = int(size) // 1000
+                out.append((f"{op} {kb} KB values >= 1.0x 0.1.0's", f"{ratio:.2f}x", ratio >= 1.0))
+                longest = new["longest_command_us"]
+                out.append(
+                    (f"{op} {kb} KB values: no command > 10 ms", f"{longest / 1000:.1f} ms",
+                     longest <= 10_000)
+                )  # fmt: skip
+    return out
+
+
+def summary(reports: dict[str, dict[str, Any]]) -> str:
+    env = next(iter(reports.values()))
+    lines = [
+        f"# Benchmarks ({'quick' if env['quick'] else 'full'} run, {env['when']})",
+        "",
+        f"Project {env['project']}; redis-server {env['redis_server']}, redis-py "
+        f"{env['redis_py']} (hiredis {env['hiredis']}), Python {env['python']}, "
+        f"{env['cpus']} CPUs.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | met |",
+        "|---|---:|---|",
+    ]
+    for target, measured, met in targets(reports):
+        lines.append(
+            f"| {target} | {measured} | {'n/a' if met is None else 'yes' if met else 'NO'} |"
+        )
+    sections = (
+        ("wall", "Wall time, one client", wall_table),
+        ("server", "Server instructions per operation (callgrind)", server_work.table),
+        ("big", "Big values", big_values.table),
+        ("saturation", "Saturation", saturation.table),
+    )
+    for part, title, table in sections:
+        if part in reports:
+            report = reports[part]
+            took = f"{report['duration_s']:.0f} s, {report['when']}"
+            lines += ["", f"## {title} ({took})", "", *table(report)]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer rounds")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated: {PARTS}")
+    parser.add_argument("--replot", action="store_true", help="redraw the plot of wall.json")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when a target the run measured is not met"
+    )
+    args = parser.parse_args()
+    if args.replot:
+        report = json.loads((RESULTS / "wall.json").read_text())
+        for path in (RESULTS / "throughput.png", ROOT / "docs" / "img" / "throughput.png"):
+            plot(report["medians_s"], wall_sizes(report), path)
+        print("\n".join(wall_table(report)))
+        return 0
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if unknown := set(parts) - set(PARTS):
+        parser.error(f"unknown parts {sorted(unknown)}; choose from {PARTS}")
+    runners = {
+        "wall": run_wall,
+        "server": server_work.run,
+        "big": big_values.run,
+        "saturation": saturation.run,
+    }
+    files = {
+        "wall": "wall",
+        "server": "server_work",
+        "big": "big_values",
+        "saturation": "saturation",
+    }
+    reports: dict[str, dict[str, Any]] = {}
+    for part in PARTS:
+        if part in parts:
+            print(f"== {part}", flush=True)
+            reports[part] = runners[part](args.quick)
+            save(files[part], args.quick, reports[part])
+    for part in PARTS:  # parts not run now: their latest results of the same kind, if any
+        stored = RESULTS / f"{'quick.' if args.quick else ''}{files[part]}.json"
+        if part not in reports and stored.exists():
+            reports[part] = json.loads(stored.read_text())
+    reports = {part: reports[part] for part in PARTS if part in reports}
+    text = summary(reports)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / ("quick.summary.md" if args.quick else "summary.md")).write_text(text)
+    print()
+    print(text)
+    if args.check and any(met is False for _, _, met in targets(reports)):
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

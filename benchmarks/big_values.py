@@ -1,0 +1,153 @@
+"""Big values: add_many / get_many of 1 KB, 10 KB and 100 KB values, project vs 0.1.0.
+
+For each value size, 1000 names x 1 value (unique bytes per name), on a
+redis-server this script starts:
+
+- wall time: interleaved rounds, median per call, both subjects on the same
+  server (each under its own prefix);
+- the longest server command: one more call per subject and operation with
+  ``slowlog-log-slower-than 0`` (every command logged), the longest SLOWLOG
+  duration seen, and the command that took it. The target is 10 ms.
+
+    python benchmarks/big_values.py            # 1000 names, 5 rounds
+    python benchmarks/big_values.py --quick    # 200 names, 3 rounds
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from typing import Any
+
+from _common import TTL, Server, environment, load_010, save
+
+from multimapwithttl import MultiMapWithTTL
+
+SIZES = (1_000, 10_000, 100_000)
+SUBJECTS = ("project", "0.1.0")
+
+
+def big_data(n: int, size: int) -> list[tuple[str, list[bytes]]]:
+    """``n`` names, each with one value of ``size`` bytes (distinct per name)."""
+    return [(f"big-{i}", [b"%09d" % i + b"x" * (size - 9)]) for i in range(n)]
+
+
+def subjects(client: Any) -> dict[str, Any]:
+    return {
+        "project": MultiMapWithTTL(client, "new", TTL, cast_fn=bytes),
+        "0.1.0": load_010()(client, "old", TTL, cast_fn=bytes),
+    }
+
+
+def calls(mm: Any, data: list[tuple[str, list[bytes]]]) -> dict[str, Any]:
+    names = [name for name, _ in data]
+    return {
+        "add_many": lambda: mm.add_many(data),
+        "get_many": lambda: [list(v) for v in mm.get_many(*names)],
+    }
+
+
+def longest_command(client: Any, call: Any) -> tuple[int, str]:
+    """Run ``call`` with every command logged; the longest duration (µs) and its command."""
+    client.config_set("slowlog-log-slower-than", 0)
+    client.slowlog_reset()
+    call()
+    entries = client.slowlog_get(1_000_000)
+    client.config_set("slowlog-log-slower-than", -1)
+    entries = [e for e in entries if not e["command"].upper().startswith((b"SLOWLOG", b"CONFIG"))]
+    if not entries:
+        return 0, ""
+    worst = max(entries, key=lambda e: e["duration"])
+    words = worst["command"].split(b" ")
+    return int(worst["duration"]), b" ".join(words[:3])[:48].decode(errors="replace")
+
+
+def run(quick: bool = False, verbose: bool = True) -> dict[str, Any]:
+    started = time.monotonic()
+    names = 200 if quick else 1000
+    rounds = 3 if quick else 5
+    results: dict[str, Any] = {}
+    with Server("--slowlog-max-len", "1000000") as server, server.client() as client:
+        client.config_set("slowlog-log-slower-than", -1)
+        subs = subjects(client)
+        for size in SIZES:
+            data = big_data(names, size)
+            expected = sorted(v for _, values in data for v in values)
+            ops = {label: calls(mm, data) for label, mm in subs.items()}
+            entry: dict[str, Any] = {}
+            for label in SUBJECTS:  # warm-up: scripts loaded, keys and allocator sized
+                ops[label]["add_many"]()
+                ops[label]["get_many"]()
+            for op in ("add_many", "get_many"):
+                samples: dict[str, list[float]] = {label: [] for label in SUBJECTS}
+                order = list(SUBJECTS)
+                for _ in range(rounds):
+                    random.shuffle(order)
+                    for label in order:
+                        t0 = time.perf_counter()
+                        reply = ops[label][op]()
+                        samples[label].append(time.perf_counter() - t0)
+                        if op == "get_many":
+                            assert sorted(v for vs in reply for v in vs) == expected, label
+                for label in SUBJECTS:
+                    longest, command = longest_command(client, ops[label][op])
+                    entry[f"{op}/{label}"] = {
+                        "median_s": statistics.median(samples[label]),
+                        "longest_command_us": longest,
+                        "longest_command": command,
+                    }
+            results[str(size)] = entry
+            client.flushall()
+            if verbose:
+                shown = (
+                    f"{key} {v['median_s'] * 1000:.1f} ms "
+                    f"(longest {v['longest_command_us'] / 1000:.1f} ms)"
+                    for key, v in entry.items()
+                )
+                print(f"  {size // 1000:>4} KB: " + ", ".join(shown), flush=True)
+    return {
+        **environment(),
+        "quick": quick,
+        "names": names,
+        "rounds": rounds,
+        "sizes": results,
+        "duration_s": time.monotonic() - started,
+    }
+
+
+def table(report: dict[str, Any]) -> list[str]:
+    lines = [
+        f"| {report['names']} names x 1 value | op | project | 0.1.0 | x 0.1.0 "
+        "| longest command, project | longest command, 0.1.0 |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for size, entry in report["sizes"].items():
+        for op in ("add_many", "get_many"):
+            new, old = entry[f"{op}/project"], entry[f"{op}/0.1.0"]
+            lines.append(
+                f"| {int(size) // 1000} KB | {op} | {new['median_s'] * 1000:.1f} ms "
+                f"| {old['median_s'] * 1000:.1f} ms | {old['median_s'] / new['median_s']:.2f} "
+                f"| {new['longest_command_us'] / 1000:.1f} ms "
+                f"| {old['longest_command_us'] / 1000:.1f} ms |"
+            )
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="200 names, 3 rounds")
+    args = parser.parse_args()
+    report = run(args.quick)
+    path = save("big_values", args.quick, report)
+    print("\n".join(table(report)))
+    print(f"({report['duration_s']:.0f} s; {path.relative_to(path.parents[2])})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""The server's work per operation: instructions redis-server executes, under callgrind.
+
+Redis runs commands on one thread shared by every client, so what one operation
+costs the *server* caps a deployment's total throughput. Wall time on a noisy
+machine cannot show it; ``INFO commandstats`` leaves out request parsing and
+networking. Instead each figure runs a fresh ``redis-server`` under
+``valgrind --tool=callgrind`` and counts the instructions it executes:
+
+1. start the server (``--hz 1``, see ``_common.Server``), connect;
+2. warm-up: write the data set (1000 names x 10 values), and run the measured
+   operation once (script loading, connection set-up, first-use allocations);
+3. ``callgrind_control --zero``, run the measured operation R times,
+   ``callgrind_control --dump``;
+4. per operation = (instructions - instructions inside ``serverCron``) / R:
+   the server's timer runs on the clock (jemalloc statistics, client and
+   database housekeeping), not per operation, and whether a tick falls inside
+   a short measured phase is luck; everything else -- reading and parsing
+   requests, executing them, writing replies, the event loop -- counts.
+
+Both subjects (0.1.0 and the project) get the same data and the same calls.
+Modes the project does not have yet (``nx``/``xx``/``gt``, ``clock="server"``)
+are reported as n/a.
+
+    python benchmarks/server_work.py            # every figure (~1 min)
+    python benchmarks/server_work.py --quick    # add_many and get_many only (~20 s)
+    python benchmarks/server_work.py --profiles /tmp/profiles   # keep each figure's profile
+                                        # (then: callgrind_annotate --inclusive=yes FILE)
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _common import TTL, Server, dataset, environment, load_010, save
+
+from multimapwithttl import MultiMapWithTTL
+
+NAMES = 1000
+
+
+@dataclass
+class Figure:
+    """One measured operation: ``prepare`` returns (warm-up, [measured call per repeat])."""
+
+    key: str
+    label: str
+    subject: str  # "0.1.0" or "project"
+    mode: str = "default"
+    repeats: int = 3
+    kwargs: dict[str, Any] = field(default_factory=dict)  # write flags of the mode
+    server_clock: bool = False
+
+
+def make(subject: str, client: Any, server_clock: bool) -> Any:
+    if subject == "0.1.0":
+        return load_010()(client, "bench", TTL)
+    if server_clock:
+        return MultiMapWithTTL(client, "bench", TTL, clock="server")  # type: ignore[call-arg]
+    return MultiMapWithTTL(client, "bench", TTL)
+
+
+def plan(fig: Figure, mm: Any) -> tuple[Callable[[], object], list[Callable[[], object]]]:
+    """The warm-up and the measured calls of one figure, data built ahead of time."""
+    data = dataset(NAMES)
+    names = [name for name, _ in data]
+    op = fig.key.split("/")[0]
+    kw = fig.kwargs
+
+    def load() -> None:
+        mm.add_many(data)
+
+    if op == "add_many":  # names that hold these values already: a refresh, later expiry
+
+        def warm() -> None:
+            load()
+            mm.add_many(data, **kw)
+
+        def refresh(k: int) -> Callable[[], object]:
+            def call() -> None:
+                mm.ttl = TTL + 60 * (k + 1)
+                mm.add_many(data, **kw)
+
+            return call
+
+        return warm, [refresh(k) for k in range(fig.repeats)]
+    if op == "add_many_new":  # names that do not exist yet
+        fresh = [dataset(NAMES, tag=f"new{k}") for k in range(fig.repeats)]
+        return load_and_warm(load, lambda: mm.add_many(dataset(3, tag="warm"), **kw)), [
+            (lambda d=d: mm.add_many(d, **kw)) for d in fresh
+        ]
+    if op == "get_many":
+        return load_and_warm(load, lambda: [list(v) for v in mm.get_many(*names)]), [
+            (lambda: [list(v) for v in mm.get_many(*names)]) for _ in range(fig.repeats)
+        ]
+    if op == "add":  # one new value under an existing name
+        return load_and_warm(load, lambda: mm.add(names[-1], -1, **kw)), [
+            (lambda k=k: mm.add(names[k % NAMES], 100_000 + k, **kw)) for k in range(fig.repeats)
+        ]
+    if op == "get":
+        return load_and_warm(load, lambda: list(mm.get(names[-1]))), [
+            (lambda k=k: list(mm.get(names[k % NAMES]))) for k in range(fig.repeats)
+        ]
+    raise ValueError(op)
+
+
+def load_and_warm(load: Callable[[], None], once: Callable[[], object]) -> Callable[[], None]:
+    def warm() -> None:
+        load()
+        once()
+
+    return warm
+
+
+def figures(quick: bool) -> list[Figure]:
+    """Quick: the two batch operations once each; full: every operation and mode."""
+    scale = 1 if quick else 3  # repeats: callgrind counts are exact, repeats average the rest
+    out: list[Figure] = []
+    for subject in ("0.1.0", "project"):
+        out += [
+            Figure("add_many/1000", "add_many, 1000 names x 10 values", subject, repeats=scale),
+            Figure("get_many/1000", "get_many, 1000 names", subject, repeats=2 * scale),
+        ]
+        if not quick:
+            out += [
+                Figure("add/1", "single add (one value)", subject, repeats=500),
+                Figure("get/1", "single get", subject, repeats=500),
+                Figure("add_many_new/1000", "add_many, 1000 new names x 10", subject, repeats=2),
+            ]
+    if not quick:
+        for flag in ("nx", "xx", "gt"):
+            out.append(
+                Figure("add_many/1000", f"add_many {flag}=True", "project", flag, 3, {flag: True})
+            )
+        out.append(
+            Figure("add_many/1000", 'add_many clock="server"', "project", "clock=server", 3,
+                   server_clock=True)
+        )  # fmt: skip
+        out.append(
+            Figure("get_many/1000", 'get_many clock="server"', "project", "clock=server", 6,
+                   server_clock=True)
+        )  # fmt: skip
+    return out
+
+
+def measure(fig: Figure, keep: Path | None = None) -> dict[str, Any]:
+    """Run one figure on a fresh server; instructions per operation or an n/a reason."""
+    started = time.monotonic()
+    with Server(callgrind=True) as server, server.client() as client:
+        try:
+            mm = make(fig.subject, client, fig.server_clock)
+            warm, calls = plan(fig, mm)
+            warm()
+        except TypeError as error:  # a keyword the project does not have (yet)
+            return {"per_op": None, "why": f"n/a: {error}"}
+        server.zero()
+        start = time.monotonic()
+        for call in calls:
+            call()
+        elapsed = time.monotonic() - start
+        instructions, timer = server.dump(keep)
+    return {
+        "per_op": (instructions - timer) / len(calls),
+        "instructions": instructions,
+        "timer_instructions": timer,
+        "repeats": len(calls),
+        "measured_s": elapsed,
+        "figure_s": time.monotonic() - started,
+    }
+
+
+def run(quick: bool = False, verbose: bool = True, profiles: Path | None = None) -> dict[str, Any]:
+    started = time.monotonic()
+    rows = []
+    if profiles:
+        profiles.mkdir(parents=True, exist_ok=True)
+    for fig in figures(quick):
+        keep = None
+        if profiles:
+            keep = profiles / re.sub(r"[^\w.=-]+", "_", f"{fig.subject}-{fig.key}-{fig.mode}.out")
+        result = measure(fig, keep)
+        rows.append({"key": fig.key, "label": fig.label, "subject": fig.subject,
+                     "mode": fig.mode, **result})  # fmt: skip
+        if verbose:
+            shown = f"{result['per_op'] / 1e3:12.1f} k" if result["per_op"] else result["why"]
+            print(f"  {fig.subject:8} {fig.label:34} {shown}", flush=True)
+    report = {
+        **environment(),
+        "quick": quick,
+        "names": NAMES,
+        "rows": rows,
+        "duration_s": time.monotonic() - started,
+    }
+    return report
+
+
+def fmt(n: float | None) -> str:
+    if n is None:
+        return "n/a"
+    return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.1f} k"
+
+
+def table(report: dict[str, Any]) -> list[str]:
+    """Markdown table: instructions per operation, 0.1.0 vs project, and modes vs default."""
+    by = {(r["subject"], r["key"], r["mode"]): r for r in report["rows"]}
+    lines = [
+        "| server instructions per operation | 0.1.0 | project | project / 0.1.0 | vs default |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in report["rows"]:
+        if r["subject"] != "project":
+            continue
+        old = by.get(("0.1.0", r["key"], "default"), {}).get("per_op")
+        base = by.get(("project", r["key"], "default"), {}).get("per_op")
+        new = r["per_op"]
+        ratio = f"**{new / old:.2f}x**" if new and old else "n/a"
+        vs = f"{new / base:.2f}x" if new and base and r["mode"] != "default" else ""
+        old_shown = fmt(old) if r["mode"] == "default" else ""
+        lines.append(f"| {r['label']} | {old_shown} | {fmt(new)} | {ratio} | {vs} |")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="add_many and get_many only, fewer repeats"
+    )
+    parser.add_argument(
+        "--profiles", type=Path, help="keep each figure's callgrind profile in this directory"
+    )
+    args = parser.parse_args()
+    report = run(args.quick, profiles=args.profiles)
+    path = save("server_work", args.quick, report)
+    print("\n".join(table(report)))
+    print(f"({report['duration_s']:.0f} s; {path.relative_to(path.parents[2])})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
