@@ -451,6 +451,37 @@ def test_stats_and_dry_run_never_write(real_server: RedisServer) -> None:
     client.close()
 
 
+def test_stats_and_dry_run_on_a_read_only_replica(real_server: RedisServer, tmp_path: Path) -> None:
+    primary = real_server.client()
+    primary.flushall()
+    now = int(time.time())
+    primary.zadd("rep:a", {"old": now - 5, "new": now + 50})
+    primary.zadd("rep:b", {"old": now - 5})
+    delay = primary.config_get("repl-diskless-sync-delay")["repl-diskless-sync-delay"]
+    primary.config_set("repl-diskless-sync-delay", 0)  # the replica syncs at once
+    replica_server = RedisServer(
+        tmp_path, None, "--replicaof", "127.0.0.1", str(real_server.port)
+    ).start()
+    replica = replica_server.client()
+    try:
+        deadline = time.monotonic() + 10
+        while replica.dbsize() != 2 or replica.info("replication")["master_link_status"] != "up":
+            assert time.monotonic() < deadline, "the replica did not sync"
+            time.sleep(0.05)
+        on_replica = MultiMapWithTTL(replica, "rep")
+        on_primary = MultiMapWithTTL(primary, "rep")
+        assert on_replica.stats() == on_primary.stats()
+        assert on_replica.sweep(dry_run=True) == SweepReport(2, 2, 1, 1, 0)
+        with pytest.raises(redis.ReadOnlyError):
+            on_replica.sweep()
+        assert on_primary.sweep() == SweepReport(2, 2, 1, 1, 0)
+    finally:
+        replica.close()
+        replica_server.stop()
+        primary.config_set("repl-diskless-sync-delay", delay)
+        primary.close()
+
+
 def _leak_100k(client: redis.Redis, now: int) -> None:
     """100,000 keys as 0.1.0 leaves them, plus two keys with 30,000 expired values each."""
     pipe = client.pipeline(transaction=False)
