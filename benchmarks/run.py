@@ -371,7 +371,10 @@ def summary(reports: dict[str, dict[str, Any]]) -> str:
     lines = [
         f"# Benchmarks ({'quick' if env['quick'] else 'full'} run, {env['when']})",
         "",
-        f"Project {env['project']}; redis-server {env['redis_server']}, redis-py "
+        "Each section says when it ran and which code it measured; the targets take each"
+        " section's latest results.",
+        "",
+        f"redis-server {env['redis_server']}, redis-py "
         f"{env['redis_py']} (hiredis {env['hiredis']}), Python {env['python']}, "
         f"{env['cpus']} CPUs.",
         "",
@@ -393,7 +396,7 @@ def summary(reports: dict[str, dict[str, Any]]) -> str:
     for part, title, table in sections:
         if part in reports:
             report = reports[part]
-            took = f"{report['duration_s']:.0f} s, {report['when']}"
+            took = f"{report['duration_s']:.0f} s, {report['when']}, {report['project']}"
             lines += ["", f"## {title} ({took})", "", *table(report)]
     return "\n".join(lines) + "\n"
 
