@@ -506,28 +506,41 @@ def _leak_100k(client: redis.Redis, now: int) -> None:
     client.zadd("leaked:hugedead", {f"m{i}": now - 1000 for i in range(30_000)})
 
 
-def test_100k_leaked_keys_swept_with_no_slow_command(real_server: RedisServer) -> None:
-    client = real_server.client()
+@pytest.fixture
+def quiet_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A server of its own for a timing test, ahead of other processes for the CPU.
+
+    SLOWLOG measures wall time: on a busy machine a command that is merely
+    descheduled looks slow. Raising the server's priority (where this process
+    may) keeps the measure about the command's own work.
+    """
+    server = RedisServer(tmp_path, None, "--appendonly", "no").start()
+    assert server.process is not None
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, server.process.pid, -15)
+    yield server
+    server.stop()
+
+
+def test_100k_leaked_keys_swept_with_no_slow_command(quiet_server: RedisServer) -> None:
+    client = quiet_server.client()
     mm = MultiMapWithTTL(client, "leaked")
     expected = SweepReport(
         scanned=100_002, collected=2 * 25_000 + 25_000 + 60_000, ttl_fixed=50_001,
         deleted=25_001, foreign=0,
     )  # fmt: skip
+    client.config_set("slowlog-log-slower-than", 10_000)
     slow: list[Any] = []
-    # The machine may be shared: a command that was merely descheduled can
-    # show up once; a command that is really too long shows up every time.
+    # A command that is really too long shows up every time; one that was
+    # descheduled once (the machine may still be shared) does not.
     for _attempt in range(3):
         client.flushall()
         _leak_100k(client, int(time.time()))
-        client.config_set("slowlog-log-slower-than", 10_000)
         client.slowlog_reset()
-        try:
-            started = time.perf_counter()
-            report = mm.sweep()
-            elapsed = time.perf_counter() - started
-            slow = client.slowlog_get(10)
-        finally:
-            client.config_set("slowlog-log-slower-than", 10_000)
+        started = time.perf_counter()
+        report = mm.sweep()
+        elapsed = time.perf_counter() - started
+        slow = client.slowlog_get(10)
         assert report == expected
         if not slow:
             break
@@ -536,7 +549,6 @@ def test_100k_leaked_keys_swept_with_no_slow_command(real_server: RedisServer) -
     assert mm.sweep() == SweepReport(75_001, 0, 0, 0, 0)
     stats = mm.stats()
     assert (stats.names, stats.expired_values, stats.keys_without_ttl) == (75_001, 0, 0)
-    client.flushall()
     client.close()
 
 
