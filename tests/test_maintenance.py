@@ -399,6 +399,21 @@ def test_an_empty_prefix(make: Factory) -> None:
     assert mm.sweep() == SweepReport(0, 0, 0, 0, 0)
 
 
+@pytest.mark.parametrize("options", [{"decode_responses": True}, {"protocol": 3}])
+def test_clients_that_decode_or_speak_resp3(
+    make: Factory, raw: Any, options: dict[str, Any]
+) -> None:
+    now = int(time.time())
+    raw.zadd("dec:a", {"old": now - 5, "new": now + 50})
+    raw.zadd("dec:b", {"old": now - 5})
+    raw.set("dec:c", "x")
+    mm = make("dec", **options)
+    stats = mm.stats()
+    assert dataclasses.astuple(stats)[:5] == (2, 1, 2, 2, 1)
+    assert stats.soonest_expiry == stats.latest_expiry == now + 50
+    assert mm.sweep(dry_run=True) == mm.sweep() == SweepReport(3, 2, 1, 1, 1)
+
+
 def test_server_clock_instances_sweep_by_the_server_clock(backend: Backend) -> None:
     client = backend.sync_client()
     try:
