@@ -212,7 +212,7 @@ def read_calls(
     the cheapest read for the server, and no call holds more than one key's
     members. With ``bound`` None (the server's clock), ``read.lua`` calls of
     many keys; such a call may answer fewer positions than it was given
-    (see :func:`members_per_key`), and the caller asks again for the rest.
+    (see ``members_per_key()``), and the caller asks again for the rest.
     """
     if bound is not None:
         return [(Call(("ZRANGEBYSCORE", key, bound, "+inf")), [i]) for i, key in enumerate(keys)]

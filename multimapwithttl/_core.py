@@ -1,7 +1,7 @@
 """The sans-I/O core: settings, validation, encoding and every operation, as data in and out.
 
-:class:`MultiMapCore` holds what both shells share; each operation is a
-generator (see :mod:`._protocol`) that the sync and async shells drive.
+``MultiMapCore`` holds what both shells share; each operation is a
+generator (see ``._protocol``) that the sync and async shells drive.
 Nothing here touches a socket.
 """
 

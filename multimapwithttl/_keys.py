@@ -19,7 +19,7 @@ def scan_pattern(prefix: str) -> str:
 
 
 def name_of(prefix: str, key: bytes | str) -> str:
-    """The name a key stands for (the inverse of :func:`key_of`)."""
+    """The name a key stands for (the inverse of ``key_of()``)."""
     text = key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key
     return text[len(prefix) + 1 :]
 

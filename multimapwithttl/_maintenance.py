@@ -3,15 +3,15 @@
 SCAN finds the keys under the prefix (on a cluster, on every primary: the
 client's ``scan_iter`` does that); they are deduplicated and cut into
 batches, and each batch becomes one round trip of ``sweep.lua`` calls, as a
-sans-I/O operation like the core's (see :mod:`._protocol`). Every call holds
+sans-I/O operation like the core's (see ``._protocol``). Every call holds
 a bounded number of keys (of one hash slot on a cluster), and a sweep call
 removes a bounded number of members, so no server command runs long however
 big the prefix or its keys. ``stats()`` and ``sweep(dry_run=True)`` run the
 script read-only (EVALSHA_RO where the server has it) and share its counts,
 so a dry run reports exactly what a sweep finds.
 
-The public methods live in two mixins, :class:`SyncMaintenance` and
-:class:`AsyncMaintenance`, bases of the sync and async multimap classes;
+The public methods live in two mixins, ``SyncMaintenance`` and
+``AsyncMaintenance``, bases of the sync and async multimap classes;
 they only need the shell's ``_run`` and the public ``redis`` and
 ``key_prefix``.
 """
@@ -242,8 +242,8 @@ def sweep(
 class Job:
     """One run over a prefix: ``"stats"``, ``"dry-run"`` or ``"sweep"``.
 
-    The shell scans, hands each batch of keys to :meth:`batch` (an operation
-    it drives) and at the end asks for :meth:`stats` or :meth:`report`.
+    The shell scans, hands each batch of keys to ``batch()`` (an operation
+    it drives) and at the end asks for ``stats()`` or ``report()``.
     """
 
     def __init__(self, mode: str, *, now: str, cluster: bool) -> None:
@@ -295,7 +295,7 @@ class _Host:
 
 
 class SyncMaintenance(_Host):
-    """``stats()`` and ``sweep()`` of :class:`~multimapwithttl.MultiMapWithTTL`."""
+    """``stats()`` and ``sweep()`` of ``MultiMapWithTTL``."""
 
     if TYPE_CHECKING:
 
@@ -328,7 +328,7 @@ class SyncMaintenance(_Host):
                 looked at so far (for a progress display).
 
         Returns:
-            Stats: the counts for the whole prefix.
+            The counts for the whole prefix.
 
         Raises:
             redis.RedisError: a server or connection error (the client's own
@@ -360,7 +360,7 @@ class SyncMaintenance(_Host):
                 looked at so far.
 
         Returns:
-            SweepReport: what was done (or would be done, with ``dry_run``).
+            What was done (or would be done, with ``dry_run``).
 
         Raises:
             redis.RedisError: a server or connection error (the client's own
@@ -373,7 +373,7 @@ class SyncMaintenance(_Host):
 
 
 class AsyncMaintenance(_Host):
-    """``stats()`` and ``sweep()`` of :class:`~multimapwithttl.AsyncMultiMapWithTTL`."""
+    """``stats()`` and ``sweep()`` of ``AsyncMultiMapWithTTL``."""
 
     if TYPE_CHECKING:
 
@@ -395,14 +395,16 @@ class AsyncMaintenance(_Host):
             progress(batcher.count)
 
     async def stats(self, *, progress: Progress | None = None) -> Stats:
-        """Count what the prefix holds (the async twin of ``MultiMapWithTTL.stats``).
+        """Count what the prefix holds.
+
+        The asyncio twin of [MultiMapWithTTL.stats()][multimapwithttl.MultiMapWithTTL.stats].
 
         Args:
             progress: Called after each batch with how many keys have been
                 looked at so far.
 
         Returns:
-            Stats: the counts for the whole prefix.
+            The counts for the whole prefix.
 
         Raises:
             redis.RedisError: a server or connection error (the client's own
@@ -416,7 +418,9 @@ class AsyncMaintenance(_Host):
     async def sweep(
         self, *, dry_run: bool = False, progress: Progress | None = None
     ) -> SweepReport:
-        """Repair the prefix (the async twin of ``MultiMapWithTTL.sweep``).
+        """Repair the prefix.
+
+        The asyncio twin of [MultiMapWithTTL.sweep()][multimapwithttl.MultiMapWithTTL.sweep].
 
         Args:
             dry_run: Only count what a sweep would do; write nothing.
@@ -424,7 +428,7 @@ class AsyncMaintenance(_Host):
                 looked at so far.
 
         Returns:
-            SweepReport: what was done (or would be done, with ``dry_run``).
+            What was done (or would be done, with ``dry_run``).
 
         Raises:
             redis.RedisError: a server or connection error (the client's own

@@ -1,6 +1,6 @@
 """The conversation with Redis, as data: what to send next, and what came back.
 
-An operation is a generator that yields :class:`Send` and :class:`Load`
+An operation is a generator that yields ``Send`` and ``Load``
 requests and receives their results; the sync and async shells only carry
 requests to Redis and results back (compare h11). Everything that decides —
 retrying after NOSCRIPT, falling back when a server lacks EVALSHA_RO, which

@@ -1,6 +1,6 @@
 """Input checks: every argument is checked here before anything is sent to Redis.
 
-Names and values are checked by encoding them (see :mod:`._encode`).
+Names and values are checked by encoding them (see ``._encode``).
 """
 
 from __future__ import annotations

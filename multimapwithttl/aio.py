@@ -28,6 +28,12 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             client (use [MultiMapWithTTL][multimapwithttl.MultiMapWithTTL]).
         ValueError: as the sync class.
 
+    Attributes:
+        redis (Any): The client given (as in the sync class).
+        key_prefix (str): The prefix given.
+        ttl (float): The default time to live given.
+        cast_fn (Callable[[Any], T] | None): The ``cast_fn`` given.
+
     """
 
     _asyncio = True
@@ -121,6 +127,12 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         Returns:
             How many of ``values`` were not live before and are live now.
 
+        Raises:
+            TypeError: a bad name, value or ttl, before anything is written.
+            ValueError: a bad ttl, a value that cannot be encoded, or ``nx``
+                with ``xx``/``gt``; nothing is written.
+            redis.ResponseError: a key holds another Redis type (left untouched).
+
         """
         return int(await self._run(self._op_add_many([(name, values)], ttl, nx, xx, gt)))
 
@@ -183,6 +195,12 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         Returns:
             How many of the given values were not live before and are live now.
 
+        Raises:
+            TypeError: a bad name, value or ttl, before anything is written.
+            ValueError: a bad ttl, a value that cannot be encoded, or ``nx``
+                with ``xx``/``gt``; nothing is written.
+            redis.ResponseError: a key holds another Redis type (left untouched).
+
         """
         return int(await self._run(self._op_add_many(data, ttl, nx, xx, gt)))
 
@@ -232,10 +250,17 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
     ) -> int:
         """Add values with absolute expiry times.
 
-        Twin of [add_many_with_ttl()][multimapwithttl.MultiMapWithTTL.add_many_with_ttl].
+        The asyncio twin of
+        [MultiMapWithTTL.add_many_with_ttl()][multimapwithttl.MultiMapWithTTL.add_many_with_ttl].
 
         Returns:
             How many of the given values were not live before and are live now.
+
+        Raises:
+            TypeError: a malformed item, before anything is written.
+            ValueError: an ``expire_at`` out of range, a value that cannot be encoded, or ``nx``
+                with ``xx``/``gt``; nothing is written.
+            redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
         return int(await self._run(self._op_add_many_with_ttl(data, nx, xx, gt)))
@@ -247,6 +272,10 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
 
         Returns:
             A list of values, soonest-expiring first.
+
+        Raises:
+            TypeError: ``name`` is not a str or int.
+            redis.ResponseError: the key holds another Redis type.
 
         """
         (values,) = await self._run(self._op_get_many([name]))
@@ -260,6 +289,10 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         Returns:
             One list of values per name, in the order asked.
 
+        Raises:
+            TypeError: a name is not a str or int.
+            redis.ResponseError: a key holds another Redis type.
+
         """
         return list(await self._run(self._op_get_many(names)))
 
@@ -267,6 +300,12 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         """Delete whole names.
 
         The asyncio twin of [MultiMapWithTTL.delete()][multimapwithttl.MultiMapWithTTL.delete].
+
+        Raises:
+            TypeError: a name is not a str or int.
+            redis.ResponseError: a key holds another Redis type: it is left
+                untouched, the other names are deleted.
+
         """
         await self._run(self._op_delete(names))
 
@@ -277,6 +316,11 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
 
         Returns:
             How many of ``values`` were live.
+
+        Raises:
+            TypeError: a bad name or value, before anything is written.
+            ValueError: a value that cannot be encoded.
+            redis.ResponseError: the key holds another Redis type (left untouched).
 
         """
         return int(await self._run(self._op_remove(name, values)))
@@ -289,6 +333,11 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         Returns:
             True if the value is there and has not expired.
 
+        Raises:
+            TypeError: a bad name or value.
+            ValueError: a value that cannot be encoded.
+            redis.ResponseError: the key holds another Redis type.
+
         """
         return bool(await self._run(self._op_contains(name, value)))
 
@@ -300,16 +349,26 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         Returns:
             The number of values under ``name`` that have not expired.
 
+        Raises:
+            TypeError: ``name`` is not a str or int.
+            redis.ResponseError: the key holds another Redis type.
+
         """
         return int(await self._run(self._op_count(name)))
 
     async def get_with_expiry(self, name: Name) -> list[tuple[T, float]]:
         """Live values with expiry times.
 
-        Twin of [get_with_expiry()][multimapwithttl.MultiMapWithTTL.get_with_expiry].
+        The asyncio twin of
+        [MultiMapWithTTL.get_with_expiry()][multimapwithttl.MultiMapWithTTL.get_with_expiry].
 
         Returns:
-            ``(value, expire_at)`` pairs ordered by expiry.
+            ``(value, expire_at)`` pairs ordered by expiry, ``expire_at`` a
+            float of UNIX seconds.
+
+        Raises:
+            TypeError: ``name`` is not a str or int.
+            redis.ResponseError: the key holds another Redis type.
 
         """
         return list(await self._run(self._op_get_with_expiry(name)))
@@ -320,7 +379,11 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         The asyncio twin of [MultiMapWithTTL.names()][multimapwithttl.MultiMapWithTTL.names].
 
         Returns:
-            An async iterator of names, each once.
+            An async iterator of names, each once, in no particular order.
+
+        Raises:
+            redis.RedisError: a server or connection error (the client's own
+                exception type), raised while iterating.
 
         """
         seen: set[str] = set()

@@ -60,6 +60,14 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         ValueError: ``ttl`` or ``resolution`` is not positive and finite (or
             out of range), or ``clock`` is neither ``"client"`` nor ``"server"``.
 
+    Attributes:
+        redis (Any): The client given; every call reads it, so it may be
+            replaced by another of the same kind.
+        key_prefix (str): The prefix given; read by every call.
+        ttl (float): The default time to live given; read by every write.
+        cast_fn (Callable[[Any], T] | None): The ``cast_fn`` given; read by
+            every read.
+
     """
 
     @overload
@@ -362,7 +370,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             How many of ``values`` were live.
 
         Raises:
-            TypeError, ValueError: a bad name or value, before anything is written.
+            TypeError: a bad name or value, before anything is written.
+            ValueError: a value that cannot be encoded; nothing is written.
             redis.ResponseError: the key holds another Redis type (left untouched).
 
         """
@@ -375,7 +384,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             True if the value is there and has not expired.
 
         Raises:
-            TypeError, ValueError: a bad name or value.
+            TypeError: a bad name or value.
+            ValueError: a value that cannot be encoded.
             redis.ResponseError: the key holds another Redis type.
 
         """
@@ -417,6 +427,10 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
 
         Returns:
             An iterator of names, each once, in no particular order.
+
+        Raises:
+            redis.RedisError: a server or connection error (the client's own
+                exception type), raised while iterating.
 
         """
         seen: set[str] = set()
