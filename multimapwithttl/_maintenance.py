@@ -246,9 +246,9 @@ class Job:
     it drives) and at the end asks for ``stats()`` or ``report()``.
     """
 
-    def __init__(self, mode: str, *, now: str, cluster: bool) -> None:
+    def __init__(self, mode: str, *, server_clock: bool, cluster: bool) -> None:
         self.mode = mode
-        self._now = now
+        self._server_clock = server_clock
         self._cluster = cluster
         self._conversation = Conversation()
         self._looked = SurveyTotals()
@@ -256,13 +256,16 @@ class Job:
 
     def batch(self, keys: Sequence[bytes | str]) -> Operation[None]:
         """The operation that handles one batch of keys."""
+        # The client's "now" is read per batch (a sweep may take minutes), or
+        # left to the server's clock ("").
+        now = "" if self._server_clock else repr(client_clock())
         if self.mode == "sweep":
             return sweep(
-                keys, self._swept, now=self._now, cluster=self._cluster,
+                keys, self._swept, now=now, cluster=self._cluster,
                 conversation=self._conversation,
             )  # fmt: skip
         return survey(
-            keys, self._looked, now=self._now, cluster=self._cluster,
+            keys, self._looked, now=now, cluster=self._cluster,
             memory=self.mode == "stats", conversation=self._conversation,
         )  # fmt: skip
 
@@ -288,10 +291,8 @@ class _Host:
         def _cluster(self) -> bool: ...
 
     def _job(self, mode: str) -> Job:
-        # The client's "now" for the script, or "" on the server's clock.
         server_clock = getattr(self, "clock", "client") == "server"
-        now = "" if server_clock else repr(client_clock())
-        return Job(mode, now=now, cluster=self._cluster)
+        return Job(mode, server_clock=server_clock, cluster=self._cluster)
 
 
 class SyncMaintenance(_Host):

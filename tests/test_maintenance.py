@@ -285,14 +285,17 @@ def test_stats_dry_run_sweep_and_sweep_again_on_a_mixed_deployment(
     assert {k: after.get(k) for k in untouched} == untouched
     for name in ("dead", "deadttl"):
         assert f"{PREFIX}:{name}".encode() not in after
-    # Every sorted set now ends exactly with its newest value.
+    # Every sorted set now ends with its newest value: exactly where the sweep
+    # set the TTL; where a write set it, later by the write's latency at most.
     ttl_of = pttls(backend)
+    swept = {f"{PREFIX}:{name}".encode() for name in ("leak", "short", "mixed", "mixedttl")}
     for key, (kind, content, _) in under(after, PREFIX).items():
         if kind != b"zset":
             continue
         newest = content[-1][1]
+        slack = 50 if key in swept else 2000
         pttl = ttl_of[key]
-        assert (newest - time.time()) * 1000 - 50 <= pttl <= (newest - started) * 1000 + 50, key
+        assert (newest - time.time()) * 1000 - 50 <= pttl <= (newest - started) * 1000 + slack, key
     assert all(score > started for k, (kind, content, _) in after.items() if kind == b"zset"
                and k.startswith(b"app*") for _, score in content)  # fmt: skip
     # Nothing live was lost.
