@@ -158,6 +158,49 @@ def _row(line: str) -> list[str]:
     return [label.strip(), value.strip()]
 
 
+def test_names_and_an_empty_prefix(server: tuple[redis.Redis, str]) -> None:
+    _, url = server
+    assert cli("names", PREFIX, "--url", url) == (0, "alice\nbob\nconfig\ndead\nleak\n")
+    _, out = cli("stats", "nothing-here", "--url", url)
+    rows = dict(_row(line) for line in out.splitlines())
+    assert (rows["names"], rows["memory"], rows["soonest expiry"]) == ("0", "0 B", "-")
+    assert "to repair" not in out
+    assert cli("names", "nothing-here", "--url", url) == (0, "")
+
+
+def test_many_names_show_progress_on_a_terminal(
+    real_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = real_server.client()
+    client.flushall()
+    pipe = client.pipeline(transaction=False)
+    for i in range(2100):
+        pipe.zadd(f"many:{i:04d}", {"x": time.time() + 100})
+    pipe.execute()
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    status, out = cli("names", "many", "--url", f"redis://127.0.0.1:{real_server.port}/0")
+    assert status == 0
+    assert out.splitlines() == [f"{i:04d}" for i in range(2100)]
+    assert "names: 1,000 keys" in terminal.getvalue()
+    assert terminal.getvalue().endswith("\r\033[K")
+    client.flushall()
+    client.close()
+
+
+def test_interrupted_exits_130(
+    server: tuple[redis.Redis, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(MultiMapWithTTL, "sweep", interrupted)
+    assert cli("sweep", PREFIX, "--url", server[1])[0] == 130
+    assert capsys.readouterr().err == "multimapwithttl: interrupted\n"
+
+
 @pytest.mark.parametrize(
     ("seconds", "shown"),
     [(-1, "expired"), (0.05, "0.0s"), (4.29, "4.2s"), (42.9, "42s"), (192, "3m12s"),

@@ -396,6 +396,21 @@ def test_progress_is_reported_per_batch(make: Factory, raw: Any) -> None:
     assert seen == [1, 1]
 
 
+def test_progress_over_several_batches(make: Factory, raw: Any) -> None:
+    now = int(time.time())
+    pipe = raw.pipeline(transaction=False)
+    for i in range(2500):
+        pipe.zadd(f"many:{i}", {"x": now + 100})
+    pipe.execute()
+    seen: list[int] = []
+    mm = make("many")
+    assert mm.sweep(progress=seen.append) == SweepReport(2500, 0, 2500, 0, 0)
+    assert seen == [1000, 2000, 2500]
+    seen.clear()
+    assert mm.stats(progress=seen.append).names == 2500
+    assert seen == [1000, 2000, 2500]
+
+
 def test_an_empty_prefix(make: Factory) -> None:
     mm = make("nothing-here")
     assert mm.stats() == Stats(0, 0, 0, 0, 0, 0, None, None)
