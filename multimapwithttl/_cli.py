@@ -342,12 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     server = argparse.ArgumentParser(add_help=False)
+    from_env = os.environ.get("REDIS_URL")
     server.add_argument(
         "--url",
-        default=os.environ.get("REDIS_URL") or DEFAULT_URL,
-        help="the server (default: $REDIS_URL, else %(default)s)"
-        if not os.environ.get("REDIS_URL")
-        else "the server (default: $REDIS_URL)",
+        default=from_env or DEFAULT_URL,
+        # Never show $REDIS_URL itself in --help: it may hold a password.
+        help=f"the server (default: $REDIS_URL{'' if from_env else ', else ' + DEFAULT_URL})",
     )
     server.add_argument("--cluster", action="store_true", help="connect as a cluster client")
     server.add_argument("--json", action="store_true", help="print one JSON object")
@@ -411,11 +411,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return 0
         try:
             client = _connect(args.url, cluster=args.cluster)
-            mm = MultiMapWithTTL(client, args.prefix, cast_fn=bytes)
-        except (TypeError, ValueError) as error:
-            parser.error(f"{hide_password(args.url)}: {error}")
+        except ValueError as error:
+            parser.error(f"--url {hide_password(args.url)}: {error}")
         try:
+            mm = MultiMapWithTTL(client, args.prefix, cast_fn=bytes)
             _COMMANDS[args.command](mm, args, out)
+        except (TypeError, ValueError) as error:  # a prefix or name Redis cannot hold
+            parser.error(str(error))
         finally:
             client.close()
         return 0

@@ -330,6 +330,17 @@ def test_usage_errors_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]
     assert "Traceback" not in err
 
 
+def test_a_name_redis_cannot_hold_is_a_usage_error(
+    server: tuple[redis.Redis, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A command line with bytes that are not UTF-8 gives Python lone surrogates.
+    assert cli("get", PREFIX, "caf\udce9", "--url", server[1])[0] == 2
+    assert cli("stats", "caf\udce9", "--url", server[1])[0] == 2
+    err = capsys.readouterr().err
+    assert err.count("usage: multimapwithttl") == 2
+    assert "Traceback" not in err
+
+
 def test_version_and_usage_name_the_console_script() -> None:
     done = run_cli("--version")
     assert (done.returncode, done.stdout) == (0, f"multimapwithttl {__version__}\n")
