@@ -430,6 +430,7 @@ def test_clients_that_decode_or_speak_resp3(
     assert dataclasses.astuple(stats)[:5] == (2, 1, 2, 2, 1)
     assert stats.soonest_expiry == stats.latest_expiry == now + 50
     assert mm.sweep(dry_run=True) == mm.sweep() == SweepReport(3, 2, 1, 1, 1)
+    assert 0 < raw.pttl("dec:a") <= 50_000
 
 
 def test_server_clock_instances_sweep_by_the_server_clock(backend: Backend) -> None:

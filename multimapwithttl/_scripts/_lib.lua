@@ -46,6 +46,9 @@ end
 
 local function fit_ttl(key, base)
   local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if type(newest[1]) == 'table' then
+    newest = newest[1] -- fakeredis < 2.40 on RESP3 nests the pair: {{member, score}}
+  end
   if newest[2] then
     redis.call('PEXPIRE', key, math.ceil((tonumber(newest[2]) - base) * 1000))
   end

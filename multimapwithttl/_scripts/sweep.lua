@@ -45,6 +45,16 @@ local SHORT_MS = 10
 -- one second longer than its values; that is left alone.
 local LONG_MS = 2000
 
+-- The score of the first entry of a WITHSCORES reply: {member, score}, or
+-- {{member, score}} from fakeredis < 2.40 on RESP3. nil when it is empty.
+local function first_score(reply)
+  local entry = reply[1]
+  if type(entry) == 'table' then
+    return tonumber(entry[2])
+  end
+  return tonumber(reply[2])
+end
+
 -- What a key is and what a sweep would do to it. Returns its type, then for
 -- a sorted set: card, expired, pttl and the verdict: "ok", "dead" (only
 -- expired members), "short" (live members, no TTL or one ending too soon)
@@ -60,7 +70,7 @@ local function look(key)
   if expired == card then
     return kind, card, expired, pttl, 'dead'
   end
-  local newest = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
+  local newest = first_score(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES'))
   local verdict = 'ok'
   if pttl < 0 or pttl < math.floor((newest - server) * 1000) - SHORT_MS then
     verdict = 'short'
@@ -92,7 +102,7 @@ if mode == 'survey' then
       if newest then
         local first = redis.call('ZRANGEBYSCORE', key, '(' .. base_text, '+inf',
           'WITHSCORES', 'LIMIT', 0, 1)
-        local low = tonumber(first[2])
+        local low = first_score(first)
         if soonest == nil or low < soonest then
           soonest = low
         end
