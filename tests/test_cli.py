@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -339,6 +340,30 @@ def test_a_name_redis_cannot_hold_is_a_usage_error(
     err = capsys.readouterr().err
     assert err.count("usage: multimapwithttl") == 2
     assert "Traceback" not in err
+
+
+def test_demo_errors_in_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    assert cli("demo", "--scale", "0.01") == (1, "")
+    monkeypatch.setenv("REDIS_URL", "nonsense://x")
+    assert cli("demo") == (1, "")
+    monkeypatch.delenv("REDIS_URL")
+    monkeypatch.setitem(sys.modules, "fakeredis", None)  # the demo extra is not installed
+    assert cli("demo") == (1, "")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3
+    assert all(line.startswith("multimapwithttl: error: ") for line in lines)
+    assert "nonsense://x" in lines[1]
+    assert "python-multimapwithttl[demo]" in lines[2]
+
+
+def test_python_m_runs_the_same_main(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["multimapwithttl", "--version"])
+    with pytest.raises(SystemExit) as stop:
+        runpy.run_module("multimapwithttl", run_name="__main__")
+    assert stop.value.code == 0
 
 
 def test_version_and_usage_name_the_console_script() -> None:
