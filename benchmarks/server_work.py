@@ -23,6 +23,7 @@ are reported as n/a.
 
     python benchmarks/server_work.py            # every figure (~1 min)
     python benchmarks/server_work.py --quick    # add_many and get_many only (~20 s)
+    python benchmarks/server_work.py --only "project add"   # some figures (not saved)
     python benchmarks/server_work.py --profiles /tmp/profiles   # keep each figure's profile
                                         # (then: callgrind_annotate --inclusive=yes FILE)
 """
@@ -175,12 +176,19 @@ def measure(fig: Figure, keep: Path | None = None) -> dict[str, Any]:
     }
 
 
-def run(quick: bool = False, verbose: bool = True, profiles: Path | None = None) -> dict[str, Any]:
+def run(
+    quick: bool = False,
+    verbose: bool = True,
+    profiles: Path | None = None,
+    only: str | None = None,
+) -> dict[str, Any]:
     started = time.monotonic()
     rows = []
     if profiles:
         profiles.mkdir(parents=True, exist_ok=True)
     for fig in figures(quick):
+        if only and not re.search(only, f"{fig.subject} {fig.label}"):
+            continue
         keep = None
         if profiles:
             keep = profiles / re.sub(r"[^\w.=-]+", "_", f"{fig.subject}-{fig.key}-{fig.mode}.out")
@@ -236,8 +244,14 @@ def main() -> int:
     parser.add_argument(
         "--profiles", type=Path, help="keep each figure's callgrind profile in this directory"
     )
+    parser.add_argument(
+        "--only", metavar="REGEX", help='figures whose "subject label" matches, e.g. "project add"'
+    )
     args = parser.parse_args()
-    report = run(args.quick, profiles=args.profiles)
+    report = run(args.quick, profiles=args.profiles, only=args.only)
+    if args.only:  # a partial run: shown, not saved over the full results
+        print("\n".join(table(report)))
+        return 0
     path = save("server_work", args.quick, report)
     print("\n".join(table(report)))
     print(f"({report['duration_s']:.0f} s; {path.relative_to(path.parents[2])})")

@@ -64,43 +64,28 @@ class WriteMode:
 
 
 class KeyWrite:
-    """Everything one write call does to one key.
+    """Everything one write call does to one key: its part of ``write.lua``'s ARGV.
 
-    Members to add come either all with one ``score`` (``add``,
-    ``add_many``: the score is sent once; ``"="`` has the server compute it)
-    or, with ``score=None``, as flat ``[score, member, score, member, ...]``
-    pairs (``add_many_with_ttl``). Every member is already encoded.
+    ``items`` are members (to add with the call's one score, or to remove) or,
+    with ``pairs``, flat ``[score, member, score, member, ...]`` pairs
+    (``add_many_with_ttl``); the call's header says which. Every member is
+    already encoded.
     """
 
-    __slots__ = ("adds", "key", "nbytes", "removals", "score", "size")
+    __slots__ = ("items", "key", "nbytes", "size", "width")
 
-    def __init__(
-        self,
-        key: bytes,
-        adds: list[bytes] | None = None,
-        *,
-        score: str | int | None = None,
-        removals: list[bytes] | None = None,
-    ) -> None:
+    def __init__(self, key: bytes, items: list[Any], *, pairs: bool = False) -> None:
         #: The sorted set.
         self.key = key
-        #: Members (one ``score``) or flat score/member pairs (``score`` None).
-        self.adds: list[Any] = adds or []
-        #: The score of every added member, or None for pairs.
-        self.score = score
-        #: Members to remove.
-        self.removals: list[bytes] = removals or []
+        #: Members, or flat score/member pairs.
+        self.items = items
+        #: 2 for pairs, else 1.
+        self.width = 2 if pairs else 1
         #: How many members this touches.
-        self.size = self._added() + len(self.removals)
+        self.size = len(items) // self.width
+        members = items[1::2] if pairs else items
         #: About how many bytes this sends and the server copies.
-        self.nbytes = len(key) + sum(map(len, self._members())) + MEMBER_OVERHEAD * self.size
-
-    def _added(self) -> int:
-        return len(self.adds) if self.score is not None else len(self.adds) // 2
-
-    def _members(self) -> Iterable[bytes]:
-        yield from self.adds if self.score is not None else self.adds[1::2]
-        yield from self.removals
+        self.nbytes = len(key) + sum(map(len, members)) + MEMBER_OVERHEAD * self.size
 
     def split(self, count: int, nbytes: int) -> list[KeyWrite]:
         """Pieces of at most ``count`` members and about ``nbytes`` bytes each.
@@ -109,33 +94,24 @@ class KeyWrite:
         """
         if self.size <= count and self.nbytes <= nbytes:
             return [self]
-        width = 1 if self.score is not None else 2
-        items: list[tuple[bool, list[Any]]] = [
-            (True, self.adds[i : i + width]) for i in range(0, len(self.adds), width)
-        ]
-        items += [(False, [value]) for value in self.removals]
+        width = self.width
         pieces: list[KeyWrite] = []
-        adds: list[Any] = []
-        removals: list[bytes] = []
+        items: list[Any] = []
         size = weight = 0
-        for is_add, item in items:
-            cost = len(item[-1]) + MEMBER_OVERHEAD
+        for i in range(0, len(self.items), width):
+            cost = len(self.items[i + width - 1]) + MEMBER_OVERHEAD
             if size and (size + 1 > count or weight + cost > nbytes):
-                pieces.append(KeyWrite(self.key, adds, score=self.score, removals=removals))
-                adds, removals, size, weight = [], [], 0, 0
-            if is_add:
-                adds.extend(item)
-            else:
-                removals.extend(item)
+                pieces.append(KeyWrite(self.key, items, pairs=width == 2))
+                items, size, weight = [], 0, 0
+            items.extend(self.items[i : i + width])
             size += 1
             weight += cost
-        pieces.append(KeyWrite(self.key, adds, score=self.score, removals=removals))
+        pieces.append(KeyWrite(self.key, items, pairs=width == 2))
         return pieces
 
     def argv(self) -> list[Any]:
         """This key's part of the write script's ARGV (see ``write.lua``)."""
-        score = "" if self.score is None else self.score
-        return [self._added(), score, *self.adds, len(self.removals), *self.removals]
+        return [self.size, *self.items]
 
 
 _T = TypeVar("_T")

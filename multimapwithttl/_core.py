@@ -7,6 +7,7 @@ Nothing here touches a socket.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, Literal, TypeVar
@@ -168,25 +169,30 @@ class MultiMapCore(Generic[T]):
             return _text
         return cast
 
-    def _header(self, now: float, mode: WriteMode, ttl: float | None = None) -> list[Any]:
-        """The write script's ARGV head (see ``write.lua``)."""
+    def _header(
+        self, now: float, mode: WriteMode, shape: str, score: float | None = None, ttl: float = 0
+    ) -> list[Any]:
+        """The write script's ARGV head (see ``write.lua``).
+
+        ``shape``: ``"s"`` every member gets ``score`` (``now + ttl`` rounded
+        up; on the server's clock the script computes it from ``ttl``),
+        ``"p"`` score/member pairs, ``"r"`` removals.
+        """
         grain = self._grain
         if self._clock == "server":
-            return [
-                "",
-                mode.arg(),
-                "" if ttl is None else repr(ttl),
-                repr(grain.seconds),
-                grain.digits,
-            ]
-        return [repr(now), mode.arg(), "", repr(grain.seconds), grain.digits]
+            ttl_arg = repr(ttl) if shape == "s" else ""
+            return ["", mode.arg(), shape, "", ttl_arg, repr(grain.seconds), grain.digits]
+        score_arg: Any = ""
+        key_ms: Any = ""
+        if score is not None:
+            score_arg = grain.score_arg(score)
+            # The key TTL for a key whose newest member has this score, as the
+            # script would compute it from ``now`` (same doubles, same result):
+            # sent ready-made, it spares the server a number-to-text per key.
+            key_ms = math.ceil((score - now) * 1000)
+        return [repr(now), mode.arg(), shape, score_arg, key_ms, repr(grain.seconds), grain.digits]
 
-    def _writes_with_ttl(self, data: object, ttl: object, now: float) -> list[KeyWrite]:
-        seconds = check_ttl(self.ttl if ttl is None else ttl)
-        if self._clock == "server":
-            score: str | int = "="
-        else:
-            score = self._grain.score_arg(self._grain.round_up(now + seconds))
+    def _writes_with_ttl(self, data: object) -> list[KeyWrite]:
         prefix = self._prefix()
         writes = []
         for n, item in enumerate(_items(data)):
@@ -196,7 +202,7 @@ class MultiMapCore(Generic[T]):
             # Encoded, then deduplicated: a value given twice is one member.
             members = list(dict.fromkeys(map(encode_value, check_values(values, where))))
             if members:
-                writes.append(KeyWrite(key, members, score=score))
+                writes.append(KeyWrite(key, members))
         return writes
 
     def _writes_at(self, data: object) -> list[KeyWrite]:
@@ -217,7 +223,7 @@ class MultiMapCore(Generic[T]):
                 flat: list[Any] = []
                 for member, score in latest.items():
                     flat += (score, member)
-                writes.append(KeyWrite(key, flat))
+                writes.append(KeyWrite(key, flat, pairs=True))
         return writes
 
     def _write(self, writes: list[KeyWrite], header: list[Any]) -> Operation[int]:
@@ -239,23 +245,24 @@ class MultiMapCore(Generic[T]):
         self, data: object, ttl: float | None, nx: bool, xx: bool, gt: bool
     ) -> Operation[int]:
         mode = _check_mode(nx, xx, gt)
-        now = self._now()
-        writes = self._writes_with_ttl(data, ttl, now)
         seconds = check_ttl(self.ttl if ttl is None else ttl)
-        return (yield from self._write(writes, self._header(now, mode, seconds)))
+        now = self._now()
+        writes = self._writes_with_ttl(data)
+        score = None if self._clock == "server" else self._grain.round_up(now + seconds)
+        return (yield from self._write(writes, self._header(now, mode, "s", score, seconds)))
 
     def _op_add_many_with_ttl(self, data: object, nx: bool, xx: bool, gt: bool) -> Operation[int]:
         mode = _check_mode(nx, xx, gt)
         writes = self._writes_at(data)
-        return (yield from self._write(writes, self._header(self._now(), mode)))
+        return (yield from self._write(writes, self._header(self._now(), mode, "p")))
 
     def _op_remove(self, name: object, values: Sequence[Any]) -> Operation[int]:
         key = self._key(name)
         members = list(dict.fromkeys(map(encode_value, check_values(values, "values"))))
         if not members:
             return 0
-        header = self._header(self._now(), WriteMode())
-        return (yield from self._write([KeyWrite(key, removals=members)], header))
+        header = self._header(self._now(), WriteMode(), "r")
+        return (yield from self._write([KeyWrite(key, members)], header))
 
     def _op_get_many(self, names: Sequence[Any]) -> Operation[list[list[Any]]]:
         keys = [self._key(name) for name in names]

@@ -79,7 +79,7 @@ def test_keys_names_and_scan_patterns() -> None:
     assert slot_of("{tag}:x") == slot_of(b"{tag}:y")
 
 
-HEADER = ["1.5", "", "", "1.0", 0]
+HEADER = ["1.5", "", "s", 100, 98500, "1.0", 0]
 
 
 @given(
@@ -87,9 +87,7 @@ HEADER = ["1.5", "", "", "1.0", 0]
     width=st.sampled_from([1, 100, 5000, 150_000]),
 )
 def test_write_calls_respect_bounds_and_keep_every_value(sizes: list[int], width: int) -> None:
-    writes = [
-        KeyWrite(f"k{i}".encode(), [b"x" * width] * n, score=100) for i, n in enumerate(sizes) if n
-    ]
+    writes = [KeyWrite(f"k{i}".encode(), [b"x" * width] * n) for i, n in enumerate(sizes) if n]
     calls = write_calls(writes, HEADER, cluster=False)
     seen: dict[bytes, int] = {}
     for call in calls:
@@ -98,17 +96,15 @@ def test_write_calls_respect_bounds_and_keep_every_value(sizes: list[int], width
         nkeys = call.args[2]
         keys = call.args[3 : 3 + nkeys]
         argv = list(call.args[3 + nkeys :])
-        assert argv[:5] == HEADER
-        del argv[:5]
+        assert argv[: len(HEADER)] == HEADER
+        del argv[: len(HEADER)]
         total = nbytes = 0
         for key in keys:
-            nadd, score = argv.pop(0), argv.pop(0)
-            assert score == 100
+            nadd = argv.pop(0)
             nbytes += sum(map(len, argv[:nadd]))
             del argv[:nadd]
             seen[key] = seen.get(key, 0) + nadd
             total += nadd
-            assert argv.pop(0) == 0
         assert argv == []
         assert total <= _commands.MAX_VALUES_PER_CALL
         assert total + _commands.KEY_WEIGHT * nkeys <= max(
@@ -119,26 +115,22 @@ def test_write_calls_respect_bounds_and_keep_every_value(sizes: list[int], width
     assert seen == {f"k{i}".encode(): n for i, n in enumerate(sizes) if n}
 
 
-def test_split_spreads_groups_and_removals() -> None:
-    write = KeyWrite(b"k", [b"1", b"a", b"1", b"b", b"2", b"c"], removals=[b"d", b"e", b"f"])
-    pieces = write.split(2, 10**6)
-    assert [p.adds for p in pieces] == [[b"1", b"a", b"1", b"b"], [b"2", b"c"], []]
-    assert [p.removals for p in pieces] == [[], [b"d"], [b"e", b"f"]]
-    assert [p.argv()[:2] for p in pieces] == [[2, ""], [1, ""], [0, ""]]
-    assert write.split(100, 10**6) == [write]
-    shared = KeyWrite(b"k", [b"1", b"2", b"3", b"4", b"5"], score=7).split(2, 10**6)
-    assert [p.argv() for p in shared] == [
-        [2, 7, b"1", b"2", 0],
-        [2, 7, b"3", b"4", 0],
-        [1, 7, b"5", 0],
+def test_split_spreads_members_and_pairs() -> None:
+    pairs = KeyWrite(b"k", [b"1", b"a", b"1", b"b", b"2", b"c"], pairs=True)
+    assert [p.argv() for p in pairs.split(2, 10**6)] == [
+        [2, b"1", b"a", b"1", b"b"],
+        [1, b"2", b"c"],
     ]
-    big = KeyWrite(b"k", [b"x" * 1000] * 10, score=7).split(100, 2500)
-    assert [len(p.adds) for p in big] == [2, 2, 2, 2, 2]
+    assert pairs.split(100, 10**6) == [pairs]
+    shared = KeyWrite(b"k", [b"1", b"2", b"3", b"4", b"5"]).split(2, 10**6)
+    assert [p.argv() for p in shared] == [[2, b"1", b"2"], [2, b"3", b"4"], [1, b"5"]]
+    big = KeyWrite(b"k", [b"x" * 1000] * 10).split(100, 2500)
+    assert [len(p.items) for p in big] == [2, 2, 2, 2, 2]
 
 
 def test_cluster_plans_never_mix_slots() -> None:
     keys = [f"p:{i}".encode() for i in range(300)] + [f"{{t}}:{i}".encode() for i in range(300)]
-    writes = [KeyWrite(k, [b"1"], score=1) for k in keys]
+    writes = [KeyWrite(k, [b"1"]) for k in keys]
     for call in write_calls(writes, HEADER, cluster=True):
         n = call.args[2]
         assert len({slot_of(k) for k in call.args[3 : 3 + n]}) == 1

@@ -23,6 +23,12 @@ local function server_now()
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 
+-- A TIME reply as exact decimal text ("<seconds>.<6 digits>"): a bound Redis
+-- parses to the same double as tonumber() of it, made without string.format.
+local function time_text(t)
+  return t[1] .. '.' .. string.rep('0', 6 - #t[2]) .. t[2]
+end
+
 -- A score bound as Redis parses it back to the very same double.
 local function score_text(x)
   return string.format('%.17g', x)
@@ -45,7 +51,8 @@ local function collect(key, base)
 end
 
 local function fit_ttl(key, base)
-  local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  -- Indexes as text: a Lua number argument costs a string.format per call.
+  local newest = redis.call('ZRANGE', key, '-1', '-1', 'WITHSCORES')
   if type(newest[1]) == 'table' then
     newest = newest[1] -- fakeredis < 2.40 on RESP3 nests the pair: {{member, score}}
   end
