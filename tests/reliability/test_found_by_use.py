@@ -1,0 +1,86 @@
+"""Defects found by using the built package outside the suite's comfort (user testing).
+
+Each test here failed on the code it was written against, for the reason its
+docstring gives.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from multimapwithttl import MultiMapWithTTL
+from multimapwithttl._cli import main
+
+from ..servers import RedisServer
+
+
+@pytest.mark.parametrize("scale", ["1e10", "1e308"])
+def test_demo_scale_too_large_is_a_usage_error_not_a_traceback(
+    scale: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``demo --scale 1e10`` passed the CLI's check, then the constructor's
+    ValueError ("ttl must be at most 10000000000 seconds") escaped ``main`` as
+    a traceback with exit status 1. The spec: usage errors exit 2, and no
+    traceback."""
+    monkeypatch.delenv("REDIS_URL", raising=False)  # the embedded fakeredis
+    try:
+        status = main(["demo", "--scale", scale])
+    except SystemExit as stop:
+        status = int(stop.code or 0)
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") <= 2  # a usage line and one error line
+    assert "Traceback" not in err
+
+
+def test_server_clock_score_on_a_fine_grain_never_hangs_the_server(
+    real_server: RedisServer,
+) -> None:
+    """``clock="server"``, ``resolution=1.3e-6`` and ``ttl=1e10`` pass every
+    check (ttl <= 1e10, resolution >= 1e-6), but write.lua's round-up loop
+    (``while score < when do ticks = ticks + 1``) works on Lua doubles: with
+    ``(now + ttl) / resolution`` above 2**53, ``ticks + 1 == ticks`` and the
+    loop never ends whenever the first candidate undershoots (a few percent of
+    server times). The server then answers every client BUSY until SCRIPT
+    KILL. Either refusing these settings (ValueError) or computing the score
+    without the endless loop is fine; hanging the server is not."""
+    guard = real_server.client()
+    threshold = guard.config_get("busy-reply-threshold").get("busy-reply-threshold", "5000")
+    guard.config_set("busy-reply-threshold", 100)  # SCRIPT KILL allowed after 0.1 s
+    client = real_server.client(socket_timeout=2, retry=Retry(NoBackoff(), 0))
+    hung_at = None
+    try:
+        try:
+            mm = MultiMapWithTTL(client, "found-by-use-grain", ttl=1e10, resolution=1.3e-6,
+                                 clock="server")  # fmt: skip
+        except ValueError:
+            return  # refused up front: fine
+        for attempt in range(150):  # ~6% of attempts hang: P(no hang in 150) < 1e-4
+            try:
+                mm.add("k", attempt)
+            except ValueError:
+                return  # refused before writing: fine
+            except redis.TimeoutError:
+                hung_at = attempt
+                break
+    finally:
+        if hung_at is not None:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    guard.script_kill()
+                    break
+                except redis.ResponseError as error:  # NOTBUSY: the server is free again
+                    if "NOTBUSY" in str(error):
+                        break
+                    time.sleep(0.1)
+        guard.config_set("busy-reply-threshold", threshold)
+        guard.delete("found-by-use-grain:k")
+        client.close()
+        guard.close()
+    assert hung_at is None, f"write.lua looped forever (attempt {hung_at}); SCRIPT KILL ended it"
