@@ -48,9 +48,9 @@ json.dump({"owners": owners, "sizes": sizes}, sys.stdout)
 """
 
 
-def run(*args: str | Path, timeout: float = 300) -> str:
+def run(*args: str | Path, cwd: Path | None = None) -> str:
     done = subprocess.run(
-        [str(a) for a in args], capture_output=True, text=True, timeout=timeout, check=False
+        [str(a) for a in args], capture_output=True, text=True, timeout=300, check=False, cwd=cwd
     )
     assert done.returncode == 0, f"{args} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
@@ -69,15 +69,19 @@ class Venv:
         self.python = path / "bin" / "python"
 
     def pip(self, *args: str | Path) -> str:
-        return run(self.python, "-m", "pip", "--disable-pip-version-check", *args)
+        return self.run(self.python, "-m", "pip", "--disable-pip-version-check", *args)
+
+    def run(self, *args: str | Path) -> str:
+        """Run in the venv's directory: never where a checkout's multimapwithttl/ is importable."""
+        return run(*args, cwd=self.path)
 
     def inspect(self) -> Installed:
-        found = json.loads(run(self.python, "-c", INSPECT))
+        found = json.loads(self.run(self.python, "-c", INSPECT))
         sizes = {name: (str(v), int(size)) for name, (v, size) in found["sizes"].items()}
         return Installed(owners=found["owners"], sizes=sizes)
 
     def site_packages(self) -> Path:
-        out = run(self.python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))")
+        out = self.run(self.python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))")
         return Path(out.strip())
 
 
@@ -152,12 +156,14 @@ def test_upgrade_in_place_from_0_1_0_and_uninstall_leave_one_owner(wheel: Path, 
     assert list(owners) == [DIST], f"more than one distribution owns multimapwithttl: {owners}"
     listed = json.loads(venv.pip("list", "--format=json"))
     assert {d["name"]: d["version"] for d in listed}[DIST] == VERSION
-    version = run(venv.python, "-c", "import multimapwithttl; print(multimapwithttl.__version__)")
+    version = venv.run(
+        venv.python, "-c", "import multimapwithttl; print(multimapwithttl.__version__)"
+    )
     assert version.strip() == VERSION
     assert not (site / "multimapwithttl" / "multimapwithttl.py").exists()  # 0.1.0's file is gone
     script = venv.path / "bin" / "multimapwithttl"
-    assert VERSION in run(script, "--version")
-    assert VERSION in run(venv.python, "-m", "multimapwithttl", "--version")
+    assert VERSION in venv.run(script, "--version")
+    assert VERSION in venv.run(venv.python, "-m", "multimapwithttl", "--version")
 
     venv.pip("uninstall", "-y", "-q", DIST)
     assert not venv.inspect().owners
@@ -165,6 +171,9 @@ def test_upgrade_in_place_from_0_1_0_and_uninstall_leave_one_owner(wheel: Path, 
     assert left == [], f"uninstall left files behind: {left}"
     assert not script.exists()
     failed = subprocess.run(
-        [venv.python, "-c", "import multimapwithttl"], capture_output=True, check=False
+        [venv.python, "-c", "import multimapwithttl"],
+        capture_output=True,
+        check=False,
+        cwd=venv.path,
     )
     assert failed.returncode != 0
