@@ -6,7 +6,9 @@ docstring gives.
 
 from __future__ import annotations
 
+import enum
 import time
+from typing import Any
 
 import pytest
 import redis
@@ -84,3 +86,29 @@ def test_server_clock_score_on_a_fine_grain_never_hangs_the_server(
         client.close()
         guard.close()
     assert hung_at is None, f"write.lua looped forever (attempt {hung_at}); SCRIPT KILL ended it"
+
+
+class _Kind(str, enum.Enum):
+    SESSION = "session"
+
+
+class _Shard(int, enum.Enum):
+    ONE = 1
+
+
+@pytest.mark.parametrize("name", [_Kind.SESSION, _Shard.ONE], ids=["str-enum-mixin", "int-enum-mixin"])
+def test_a_mixed_in_enum_name_maps_to_the_key_0_1_0_uses(make: Any, raw: Any, name: Any) -> None:
+    """0.1.0 forms every key as ``f"{key_prefix}:{name}"``. For a ``(str, Enum)``
+    or ``(int, Enum)`` member that is ``"p:_Kind.SESSION"`` / ``"p:_Shard.ONE"`` on
+    Python 3.11+, while this library wrote ``"p:session"`` / ``"p:1"``: during a
+    rolling upgrade old and new processes then read and write different keys, and
+    after it every value 0.1.0 stored under such a name is invisible (spec:
+    wire-compatible, the same keys). Found with the real 0.1.0 in a separate
+    process on Python 3.11."""
+    mm = make("p", cast_fn=str)
+    mm.add(name, "v")
+    old_key = f"p:{name}"  # exactly what 0.1.0's _get_key() returns
+    assert raw.exists(old_key) == 1, f"0.1.0 reads {old_key!r}; keys written: {raw.keys('p:*')}"
+    raw.delete(old_key)
+    raw.zadd(old_key, {"old": time.time() + 60})  # as 0.1.0 writes it
+    assert list(mm.get(name)) == ["old"]
