@@ -184,11 +184,13 @@ def read_calls(
 ) -> list[tuple[Call, list[int]]]:
     """Calls reading the live members of ``keys``, each with the key positions it answers.
 
-    With a ``bound`` (the client's clock), one plain ZRANGEBYSCORE per key:
-    the cheapest read for the server, and no call holds more than one key's
-    members. With ``bound`` None (the server's clock), ``read.lua`` calls of
-    many keys; such a call may answer fewer positions than it was given
-    (see ``members_per_key()``), and the caller asks again for the rest.
+    With a ``bound`` (the client's clock, or the server's read by ``TIME``
+    just before), one plain ZRANGEBYSCORE per key: the cheapest read for the
+    server, and no call holds more than one key's members. With ``bound``
+    None (the server's clock where one call must read it and the keys),
+    ``read.lua`` calls of many keys; such a call may answer fewer positions
+    than it was given (see ``members_per_key()``), and the caller asks again
+    for the rest.
     """
     if bound is not None:
         return [(Call(("ZRANGEBYSCORE", key, bound, "+inf")), [i]) for i, key in enumerate(keys)]
@@ -197,6 +199,20 @@ def read_calls(
         for group in _group(range(len(keys)), lambda i: keys[i], cluster)
         for chunk in _chunks(group, MAX_KEYS_PER_READ)
     ]
+
+
+#: The server's clock, for reads on it that then go as plain commands.
+TIME = Call(("TIME",))
+
+
+def time_bound(reply: Any) -> str:
+    """The live bound of a ``TIME`` reply, as exact text (the scripts' ``time_text``).
+
+    The reply is ``[seconds, microseconds]`` as bytes, str or int (redis-py
+    turns it into ints where its response callbacks run).
+    """
+    seconds, micros = (int(part) for part in reply)
+    return f"({seconds}.{micros:06d}"
 
 
 def members_per_key(call: Call, reply: Any) -> list[list[Any]]:

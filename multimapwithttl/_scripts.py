@@ -8,13 +8,42 @@ written once for every script that needs it.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from importlib import resources
+
+_FUNCTION = re.compile(r"^local function (\w+)\(", re.M)
 
 
 def _read(name: str) -> str:
     path = resources.files(__package__).joinpath("_scripts").joinpath(f"{name}.lua")
     return path.read_text("utf-8")
+
+
+def _lib_for(body: str) -> str:
+    """The helpers of ``_lib.lua`` that ``body`` calls, with those they call.
+
+    Each helper is a closure the server builds anew on every call of the
+    script, so a script carries only the ones it uses.
+    """
+    lib = _read("_lib")
+    starts = [m.start() for m in _FUNCTION.finditer(lib)]
+    # Each helper with the comment lines just above it.
+    cuts = [lib.rfind("\n\n", 0, start) + 1 for start in starts]
+    head = lib[: cuts[0]] if cuts else lib
+    parts = {
+        _FUNCTION.search(lib, start)[1]: lib[cut:end]  # type: ignore[index]
+        for start, cut, end in zip(starts, cuts, [*cuts[1:], len(lib)], strict=True)
+    }
+    wanted: set[str] = set()
+    text = body
+    while True:
+        found = {name for name in parts if re.search(rf"\b{name}\(", text)} - wanted
+        if not found:
+            break
+        wanted |= found
+        text = "".join(parts[name] for name in found)
+    return head + "".join(part for name, part in parts.items() if name in wanted)
 
 
 @dataclass(frozen=True)
@@ -29,15 +58,15 @@ class Script:
     def load(cls, name: str, *, lib: bool = False) -> Script:
         """Read ``_scripts/<name>.lua`` from the installed package.
 
-        With ``lib``, the helpers of ``_lib.lua`` come first (after the
-        ``#!lua`` line, which must stay the script's first line).
+        With ``lib``, the helpers of ``_lib.lua`` the script uses come first
+        (after the ``#!lua`` line, which must stay the script's first line).
         """
         source = _read(name)
         if lib:
             shebang, newline, body = source.partition("\n")
             if not shebang.startswith("#!"):
                 shebang, newline, body = "", "", source
-            source = shebang + newline + _read("_lib") + "\n" + body
+            source = shebang + newline + _lib_for(body) + "\n" + body
         return cls._of(name, source)
 
     @classmethod

@@ -79,7 +79,7 @@ def test_keys_names_and_scan_patterns() -> None:
     assert slot_of("{tag}:x") == slot_of(b"{tag}:y")
 
 
-HEADER = ["1.5", "", "s", 100, 98500, "1.0", 0]
+HEADER = ["1.5", "", "s", 100, 98500]
 
 
 @given(

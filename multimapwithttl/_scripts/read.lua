@@ -15,8 +15,9 @@ local old = too_old(KEYS[1])
 if old then
   return old
 end
-local now = server_now()
-local bound = '(' .. score_text(now)
+local now_text = time_text(redis.call('TIME'))
+local now = now_text + 0
+local bound = '(' .. now_text
 local what = ARGV[1]
 
 if what == 'members' then
@@ -40,7 +41,7 @@ elseif what == 'count' then
   return redis.call('ZCOUNT', KEYS[1], bound, '+inf')
 end
 local score = redis.call('ZSCORE', KEYS[1], ARGV[2])
-if score and tonumber(score) > now then
+if score and score + 0 > now then
   return 1
 end
 return 0
