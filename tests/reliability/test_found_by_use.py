@@ -7,6 +7,8 @@ docstring gives.
 from __future__ import annotations
 
 import enum
+import socket
+import threading
 import time
 from typing import Any
 
@@ -112,3 +114,99 @@ def test_a_mixed_in_enum_name_maps_to_the_key_0_1_0_uses(make: Any, raw: Any, na
     raw.delete(old_key)
     raw.zadd(old_key, {"old": time.time() + 60})  # as 0.1.0 writes it
     assert list(mm.get(name)) == ["old"]
+
+
+class _LoseOneReply:
+    """A TCP proxy to a server that, once armed, cuts the connection instead of
+    forwarding the reply to a script call (EVALSHA) it has passed on: the server
+    ran the write, the client never hears of it."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.armed = False
+        self.cuts = 0
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                downstream, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            self.sockets += [downstream, upstream]
+            sent_script = threading.Event()
+            threading.Thread(
+                target=self._to_server, args=(downstream, upstream, sent_script), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._to_client, args=(upstream, downstream, sent_script), daemon=True
+            ).start()
+
+    @staticmethod
+    def _to_server(src: socket.socket, dst: socket.socket, sent_script: threading.Event) -> None:
+        try:
+            while data := src.recv(65536):
+                if b"EVALSHA" in data.upper():
+                    sent_script.set()
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def _to_client(self, src: socket.socket, dst: socket.socket, sent_script: threading.Event) -> None:
+        try:
+            while data := src.recv(65536):
+                if self.armed and sent_script.is_set():
+                    self.armed = False
+                    self.cuts += 1
+                    for sock in (dst, src):  # shutdown wakes the other thread's recv
+                        sock.shutdown(socket.SHUT_RDWR)
+                        sock.close()
+                    return
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.listener.close()
+        for sock in self.sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+
+@pytest.mark.parametrize("names", [1, 2000], ids=["one-call", "streamed-batch"])
+def test_a_write_whose_reply_is_lost_never_reports_new_values_as_seen(
+    real_server: RedisServer, names: int
+) -> None:
+    """The README's de-duplication window: ``add(..., nx=True)`` returns how
+    many values are new, "handle them". When the reply of a write that the
+    server ran is lost (a connection cut), redis-py >= 6's default retry (and
+    ``_stream``'s own ``call_with_retry``) silently ran the script again, and
+    the call returned 0: new events reported as already seen, and dropped by
+    the caller. A lost reply must raise (outcome unknown), or the count must be
+    the true one; never a wrong count. (``remove`` has the same flaw.)"""
+    proxy = _LoseOneReply(real_server.port)
+    client = redis.Redis(port=proxy.port)  # the installed redis-py's default retry policy
+    mm = MultiMapWithTTL(client, "found-by-use-lost", ttl=600)
+    data = [(f"n{i}", [17]) for i in range(names)]
+    try:
+        mm.add("warm", 1)  # script loaded, connection open: the next call goes straight out
+        proxy.armed = True
+        try:
+            new: int | None = mm.add_many(data, nx=True)
+        except redis.ConnectionError:
+            new = None  # the caller is told the outcome is unknown: fine
+        assert proxy.cuts == 1
+        assert new in (None, names), f"{new} of {names} new values reported"
+    finally:
+        proxy.close()
+        client.close()
+        cleanup = real_server.client()
+        cleanup.delete("found-by-use-lost:warm", *(f"found-by-use-lost:{n}" for n, _ in data))
+        cleanup.close()
