@@ -6,6 +6,7 @@ docstring gives.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import socket
 import threading
@@ -98,7 +99,9 @@ class _Shard(int, enum.Enum):
     ONE = 1
 
 
-@pytest.mark.parametrize("name", [_Kind.SESSION, _Shard.ONE], ids=["str-enum-mixin", "int-enum-mixin"])
+@pytest.mark.parametrize(
+    "name", [_Kind.SESSION, _Shard.ONE], ids=["str-enum-mixin", "int-enum-mixin"]
+)
 def test_a_mixed_in_enum_name_maps_to_the_key_0_1_0_uses(make: Any, raw: Any, name: Any) -> None:
     """0.1.0 forms every key as ``f"{key_prefix}:{name}"``. For a ``(str, Enum)``
     or ``(int, Enum)`` member that is ``"p:_Kind.SESSION"`` / ``"p:_Shard.ONE"`` on
@@ -156,7 +159,9 @@ class _LoseOneReply:
         except OSError:
             pass
 
-    def _to_client(self, src: socket.socket, dst: socket.socket, sent_script: threading.Event) -> None:
+    def _to_client(
+        self, src: socket.socket, dst: socket.socket, sent_script: threading.Event
+    ) -> None:
         try:
             while data := src.recv(65536):
                 if self.armed and sent_script.is_set():
@@ -173,10 +178,8 @@ class _LoseOneReply:
     def close(self) -> None:
         self.listener.close()
         for sock in self.sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
 
 
