@@ -32,9 +32,11 @@ end
 
 local mode, shape = ARGV[2], ARGV[3]
 local t = redis.call('TIME')
+-- TIME as exact text, as the lib's time_text makes it (written out here: a
+-- helper is a closure the server would build on every call, needed or not).
 local now, base, base_text, score, ttl_ms, pos
 if ARGV[1] == '' then
-  base_text = time_text(t)
+  base_text = t[1] .. '.' .. string.rep('0', 6 - #t[2]) .. t[2]
   now = base_text + 0
   base = now
   pos = 7
@@ -45,7 +47,7 @@ else
   -- runs ahead never collects what the server still holds live. The whole
   -- seconds of TIME mostly settle it without the exact server time.
   if t[1] + 0 < now then
-    local text = time_text(t)
+    local text = t[1] .. '.' .. string.rep('0', 6 - #t[2]) .. t[2]
     local server = text + 0
     if server < now then
       base, base_text = server, text
@@ -72,7 +74,7 @@ if shape == 's' then
     if digits == 0 then
       score = string.format('%.0f', value)
     else
-      score = score_text(value)
+      score = string.format('%.17g', value) -- parses back to the same double
     end
   end
   if band or ttl_ms == nil then
@@ -86,10 +88,11 @@ local above = shape == 's' and '(' .. score
 local total = 0
 local failure = nil
 -- One scratch table for every key's ZADD arguments: growing a fresh table
--- per key costs more than the ZADD itself.
-local zadd = {}
+-- per key costs more than the ZADD itself. Made with room for one member.
+local zadd = { false, false }
 
-for _, key in ipairs(KEYS) do
+for i = 1, #KEYS do
+  local key = KEYS[i]
   local n = ARGV[pos] + 0
   local first = pos + 1
   local stop
