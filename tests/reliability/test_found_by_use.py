@@ -11,17 +11,20 @@ import enum
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from multimapwithttl import MultiMapWithTTL
 from multimapwithttl._cli import main
 
-from ..servers import RedisServer
+from .. import servers
+from ..servers import LocalCluster, RedisServer
 
 
 @pytest.mark.parametrize("scale", ["1e10", "1e308"])
@@ -213,3 +216,83 @@ def test_a_write_whose_reply_is_lost_never_reports_new_values_as_seen(
         cleanup = real_server.client()
         cleanup.delete("found-by-use-lost:warm", *(f"found-by-use-lost:{n}" for n, _ in data))
         cleanup.close()
+
+
+@pytest.fixture(scope="module")
+def cluster_with_replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
+    """One master holding every slot and one replica of it: ``[master port, replica port]``."""
+    if not servers.REDIS_SERVER:
+        pytest.skip(servers.MISSING)
+    cluster = LocalCluster(tmp_path_factory.mktemp("replicated"), masters=2)
+    master, replica = cluster.nodes
+    master.extra += ("--repl-diskless-sync-delay", "0")  # sync the replica at once
+    try:
+        for node in cluster.nodes:
+            node.start()
+        with master.client() as client:
+            client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+            client.execute_command("CLUSTER", "MEET", "127.0.0.1", replica.port)
+            master_id = client.execute_command("CLUSTER", "MYID")
+        deadline = time.monotonic() + 30
+        with replica.client() as client:
+            while True:  # REPLICATE needs the master known first
+                try:
+                    client.execute_command("CLUSTER", "REPLICATE", master_id)
+                    break
+                except redis.ResponseError:
+                    assert time.monotonic() < deadline, "the replica never learnt of its master"
+                    time.sleep(0.1)
+            while client.info("replication").get("master_link_status") != "up":
+                assert time.monotonic() < deadline, "the replica never synced"
+                time.sleep(0.1)
+        with master.client() as client:
+            # CLUSTER SLOTS lists a replica once its replication offset is not 0:
+            # a write advances it (the cluster refuses writes until its state is ok).
+            while len(client.execute_command("CLUSTER", "SLOTS")[0]) < 4:  # master + replica
+                assert time.monotonic() < deadline, "CLUSTER SLOTS never listed the replica"
+                with contextlib.suppress(redis.ResponseError):
+                    client.incr("{rep}:warm")
+                time.sleep(0.05)
+            client.delete("{rep}:warm")
+        yield [master.port, replica.port]
+    finally:
+        cluster.stop()
+
+
+def _replica_reader(port: int) -> RedisCluster:
+    """A cluster client that sends read commands to replicas, as redis-py offers."""
+    try:
+        from redis.cluster import LoadBalancingStrategy
+    except ImportError:  # older redis-py: round robin over primary and replicas
+        return RedisCluster(host="127.0.0.1", port=port, read_from_replicas=True)
+    return RedisCluster(
+        host="127.0.0.1", port=port, load_balancing_strategy=LoadBalancingStrategy.RANDOM_REPLICA
+    )
+
+
+def test_server_clock_reads_and_stats_recover_from_noscript_on_a_replica(
+    cluster_with_replica: list[int],
+) -> None:
+    """Spec: reads run on replicas, work on a cluster, NOSCRIPT recovery included.
+    A cluster client reading from replicas sends EVALSHA_RO (a read command) to a
+    replica; NOSCRIPT there made the library SCRIPT LOAD, which redis-py's cluster
+    client sends to the primaries only (and Redis 7 does not replicate SCRIPT LOAD),
+    so the resend hit NOSCRIPT again: every ``clock="server"`` read and ``stats()``
+    raised NoScriptError."""
+    master_port, replica_port = cluster_with_replica
+    writer = RedisCluster(host="127.0.0.1", port=master_port)
+    reader = _replica_reader(master_port)
+    try:
+        MultiMapWithTTL(writer, "{rep}", cast_fn=str).add("a", "x")
+        with redis.Redis(port=master_port) as master:
+            master.execute_command("WAIT", 1, 1000)
+        with redis.Redis(port=replica_port) as replica:
+            replica.script_flush()  # a fresh replica: its script cache is empty
+        mm = MultiMapWithTTL(reader, "{rep}", cast_fn=str, clock="server")
+        assert list(mm.get("a")) == ["x"]
+        assert mm.count("a") == 1
+        assert mm.contains("a", "x")
+        assert MultiMapWithTTL(reader, "{rep}").stats().names == 1
+    finally:
+        writer.close()
+        reader.close()
