@@ -320,13 +320,19 @@ _COMMANDS: dict[str, Callable[[MultiMapWithTTL[Any], argparse.Namespace, TextIO]
 # -- arguments ------------------------------------------------------------------
 
 
+# The demo runs about 5 s times the scale: beyond this it would run for hours.
+MAX_SCALE = 1000.0
+
+
 def _scale(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    if not (0 < value <= MAX_SCALE):
+        raise argparse.ArgumentTypeError(
+            f"must be a number above 0 and at most {MAX_SCALE:g}, got {text!r}"
+        )
     return value
 
 

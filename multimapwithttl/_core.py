@@ -215,7 +215,9 @@ class MultiMapCore(Generic[T]):
             for m, pair in enumerate(check_values(pairs, f"data[{n}]")):
                 where = f"data[{n}][1][{m}]"
                 expire_at, value = check_pair(pair, where, "expire_at", "value")
-                when = self._grain.round_up(check_expire_at(expire_at, where))
+                when = check_expire_at(expire_at, where)
+                self._grain.check(when, f"{where}: expire_at")
+                when = self._grain.round_up(when)
                 member = encode_value(value)
                 latest.pop(member, None)
                 latest[member] = self._grain.score_arg(when)
@@ -248,6 +250,8 @@ class MultiMapCore(Generic[T]):
         seconds = check_ttl(self.ttl if ttl is None else ttl)
         now = self._now()
         writes = self._writes_with_ttl(data)
+        # On the server's clock the script adds the ttl: a day's margin for skew.
+        self._grain.check(now + seconds + (86400 if self._clock == "server" else 0), "ttl")
         score = None if self._clock == "server" else self._grain.round_up(now + seconds)
         return (yield from self._write(writes, self._header(now, mode, "s", score, seconds)))
 

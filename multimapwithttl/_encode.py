@@ -76,21 +76,26 @@ def encode_value(value: object) -> bytes:
 
 
 def encode_name(name: object) -> bytes:
-    """The bytes a name stands for in its key: a str as UTF-8, an int in decimal.
+    """The bytes a name stands for in its key: its text, as 0.1.0 formed it, in UTF-8.
+
+    0.1.0 formed keys as ``f"{prefix}:{name}"``; a subclass (an ``Enum``
+    mixing in str or int) is formatted the same way here, so both versions
+    name the same key on the same Python.
 
     Raises:
         TypeError: ``name`` is not a str or an int (bytes, bool and None included).
-        ValueError: a str that is not valid Unicode.
+        ValueError: a str that is not valid Unicode, or an int too long to print.
 
     """
     if type(name) is str:
         return _text(name, "name")
-    if isinstance(name, str):
-        return _text(name, "name")
-    whole = _integral(name)
-    if whole is not None:
-        return _decimal(whole, "name")
-    raise TypeError(f"name must be a str or an int, got {name!r}")
+    if isinstance(name, bool) or not isinstance(name, (str, int, numbers.Integral)):
+        raise TypeError(f"name must be a str or an int, got {name!r}")
+    try:
+        text = f"{name}"
+    except ValueError as error:  # an int longer than sys.get_int_max_str_digits()
+        raise ValueError(f"name is an int too long to print ({error})") from None
+    return _text(text, "name")
 
 
 def encode_prefix(prefix: object) -> bytes:

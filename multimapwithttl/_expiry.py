@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import math
 
+# Below 2**52, a double holds every multiple of the grain apart from the next.
+_MAX_TICKS = 2.0**52
+
 #: A score as sent to Redis: an int at whole-second grains (0.1.0's format), else a str.
 ScoreArg = int | str
 
@@ -31,8 +34,26 @@ class Grain:
         """Decimals needed to print any multiple of the grain exactly (0 at whole seconds)."""
         return 0 if self.whole else self._digits
 
+    def check(self, when: float, what: str) -> None:
+        """Refuse an expiry time this grain cannot hold exactly.
+
+        A score is a double: past 2**52 grains (with a microsecond grain,
+        about year 2112) neighbouring grain points are no longer distinct,
+        and rounding up could not find the next one.
+
+        Raises:
+            ValueError: ``when`` is that far for this resolution.
+
+        """
+        if when / self.seconds >= _MAX_TICKS:
+            limit = _MAX_TICKS * self.seconds
+            raise ValueError(
+                f"{what} is too far ahead for resolution={self.seconds!r}: an expiry time "
+                f"must stay below {limit:.0f} UNIX seconds at this resolution"
+            )
+
     def round_up(self, when: float) -> float:
-        """The first point of the grain at or after ``when``."""
+        """The first point of the grain at or after ``when`` (see ``check``)."""
         ticks = math.ceil(when / self.seconds)
         score = round(ticks * self.seconds, self._digits)
         while score < when:  # guards against float rounding undershooting by an ulp

@@ -23,10 +23,13 @@ class Send:
     """Run these calls in order, in one round trip per node where possible.
 
     The result is one reply per call, in order, error replies given back as
-    exception values; connection errors propagate to the caller.
+    exception values; connection errors propagate to the caller. Unless
+    ``resend``, the calls must not be sent again after a connection error
+    (the client library's own retry included): the error propagates instead.
     """
 
     calls: Sequence[Call]
+    resend: bool = True
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class Conversation:
         """Send ``calls``; handle NOSCRIPT and missing commands; return the replies."""
         if not self.read_only_scripts:
             calls = [call.fallback or call for call in calls]
-        replies: list[Any] = list((yield Send(calls)))
+        replies: list[Any] = list((yield _send(calls)))
         if not any(isinstance(reply, Exception) for reply in replies):
             return replies  # the usual case
         lacking = [i for i, r in enumerate(replies) if calls[i].fallback and _unknown_command(r)]
@@ -86,10 +89,14 @@ class Conversation:
             for script in sorted(filter(None, scripts), key=lambda s: s.name):
                 yield Load(script)
             # Only the failed calls are sent again: the others have already run.
-            resent = yield Send([calls[i] for i in missing])
+            resent = yield _send([calls[i] for i in missing])
             for i, reply in zip(missing, resent, strict=True):
                 replies[i] = reply
         return replies
+
+
+def _send(calls: Sequence[Call]) -> Send:
+    return Send(calls, resend=all(call.resend for call in calls))
 
 
 def raise_first_error(replies: Sequence[Any]) -> None:

@@ -93,23 +93,31 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
 
     async def _perform(self, request: Request) -> Any:
         if isinstance(request, Load):
+            if self._cluster:
+                # Every node, replicas too: reads may be served by a replica,
+                # and SCRIPT LOAD is not replicated.
+                every = getattr(self.redis, "ALL_NODES", "all")
+                return await self.redis.execute_command(
+                    "SCRIPT LOAD", request.script.source, target_nodes=every
+                )
             return await self.redis.script_load(request.script.source)
         calls = request.calls
+        client: Any = self.redis
         errors = self._client.error
-        if len(calls) == 1:
+        streams = not self._cluster and getattr(client, "connection", None) is None
+        if len(calls) == 1 and (request.resend or not streams):
             try:
-                return [await self.redis.execute_command(*calls[0].args)]
+                return [await client.execute_command(*calls[0].args)]
             except errors as error:
                 return [error]
-        client: Any = self.redis
-        if self._cluster or getattr(client, "connection", None) is not None:
-            # One pipeline for the whole batch: the client opens at most one
-            # connection per node for it, however many names there are.
-            pipe = client.pipeline(transaction=False)
-            for call in calls:
-                pipe.execute_command(*call.args)
-            return await pipe.execute(raise_on_error=False)
-        return await _streamed(client.connection_pool, calls, errors)
+        if streams:
+            return await _streamed(client.connection_pool, calls, errors, request.resend)
+        # One pipeline for the whole batch: the client opens at most one
+        # connection per node for it, however many names there are.
+        pipe = client.pipeline(transaction=False)
+        for call in calls:
+            pipe.execute_command(*call.args)
+        return await pipe.execute(raise_on_error=False)
 
     async def add(
         self,
@@ -394,11 +402,14 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
                 yield name
 
 
-async def _streamed(pool: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:
+async def _streamed(
+    pool: Any, calls: Sequence[Call], errors: type[Exception], resend: bool
+) -> list[Any]:
     """Write each call as soon as it is packed on one connection, then collect the replies.
 
-    As the sync class does: one round trip, and the server works on the first
-    calls while the later ones are still being packed.
+    As the sync class does: one round trip, the server working on the first
+    calls while the later ones are still being packed, and resent by the
+    client's retry policy only when ``resend``.
     """
     try:
         connection = await pool.get_connection()
@@ -420,6 +431,8 @@ async def _streamed(pool: Any, calls: Sequence[Call], errors: type[Exception]) -
         await connection.disconnect()
 
     try:
+        if not resend:
+            return await send_then_read()
         return list(await connection.retry.call_with_retry(send_then_read, forget))
     except BaseException:
         # Cancelled or failed mid-way: unread replies must not reach the next user.

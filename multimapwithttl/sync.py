@@ -125,21 +125,30 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
 
     def _perform(self, request: Request) -> Any:
         if isinstance(request, Load):
+            if self._cluster:
+                # Every node, replicas too: reads may be served by a replica,
+                # and SCRIPT LOAD is not replicated.
+                every = getattr(self.redis, "ALL_NODES", "all")
+                return self.redis.execute_command(
+                    "SCRIPT LOAD", request.script.source, target_nodes=every
+                )
             return self.redis.script_load(request.script.source)
         calls = request.calls
         client: Any = self.redis
         errors = self._client.error
-        if len(calls) == 1:  # one command: skip the pipeline's bookkeeping
+        streams = not self._cluster and getattr(client, "connection", None) is None
+        if len(calls) == 1 and (request.resend or not streams):
+            # One command: skip the pipeline's bookkeeping.
             try:
                 return [client.execute_command(*calls[0].args)]
             except errors as error:
                 return [error]
-        if self._cluster or getattr(client, "connection", None) is not None:
-            pipe = client.pipeline(transaction=False)
-            for call in calls:
-                pipe.execute_command(*call.args)
-            return pipe.execute(raise_on_error=False)
-        return _stream(client.connection_pool, calls, errors)
+        if streams:
+            return _stream(client.connection_pool, calls, errors, request.resend)
+        pipe = client.pipeline(transaction=False)
+        for call in calls:
+            pipe.execute_command(*call.args)
+        return pipe.execute(raise_on_error=False)
 
     def add(
         self,
@@ -441,17 +450,21 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
                 yield name
 
 
-def _stream(pool: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:
+def _stream(pool: Any, calls: Sequence[Call], errors: type[Exception], resend: bool) -> list[Any]:
     """Send ``calls`` on one connection, each as soon as it is packed, then read the replies.
 
     A pipeline as redis-py runs it, except that the server starts on the
-    first call while the client still packs the next ones.
+    first call while the client still packs the next ones. The client's
+    retry policy resends them after a connection error only when
+    ``resend``: a write's lost reply must surface, not run the write twice.
     """
     try:
         connection = pool.get_connection()
     except TypeError:  # redis-py < 5.3 wants a command name
         connection = pool.get_connection("EVALSHA")
     try:
+        if not resend:
+            return _exchange(connection, calls, errors)
         return list(
             connection.retry.call_with_retry(
                 lambda: _exchange(connection, calls, errors),

@@ -7,10 +7,9 @@ import time
 from typing import Any
 
 import pytest
-import redis
 
-from .errors import response_error
 from .conftest import Factory
+from .errors import response_error
 
 
 def test_add_then_get_round_trips_ints(make: Factory) -> None:

@@ -194,6 +194,17 @@ def test_noscript_loads_and_resends_only_the_failed_calls() -> None:
     assert log == [Send(calls), Load(WRITE), Send([calls[0]])]
 
 
+def test_write_calls_are_never_resent_unseen() -> None:
+    (call,) = write_calls([KeyWrite(b"k", [b"1"])], HEADER, cluster=False)
+    assert call.resend is False  # its reply counts new values: a rerun would lie
+    read = read_script_call([b"k"], "count")
+    log: list[Any] = []
+    _drive(Conversation(), [call, read], lambda request: log.append(request) or [1, 2])
+    assert log == [Send([call, read], resend=False)]
+    _drive(Conversation(), [read], lambda request: log.append(request) or [2])
+    assert log[-1] == Send([read], resend=True)
+
+
 def test_noscript_forever_gives_up_with_the_error() -> None:
     calls = [Call(("EVALSHA", WRITE.sha, 0), script=WRITE)]
 

@@ -56,9 +56,7 @@ def test_a_dead_name_is_no_longer_listed(make: Factory) -> None:
     assert sorted(mm.names()) == ["kept"]
 
 
-def test_an_0_1_0_writer_s_short_ttl_is_repaired_by_the_next_write(
-    make: Factory, raw: Any
-) -> None:
+def test_an_0_1_0_writer_s_short_ttl_is_repaired_by_the_next_write(make: Factory, raw: Any) -> None:
     if make.backend.name == "fake":  # type: ignore[attr-defined]
         old = Old010(raw, "up", ttl=5)
     else:
@@ -78,9 +76,7 @@ def test_an_0_1_0_writer_s_short_ttl_is_repaired_by_the_next_write(
         assert 3599 < pttl_s(raw, "up:a") <= 3601  # the hour-long value is safe
 
 
-def test_a_writer_ahead_never_collects_what_the_server_holds_live(
-    make: Factory, raw: Any
-) -> None:
+def test_a_writer_ahead_never_collects_what_the_server_holds_live(make: Factory, raw: Any) -> None:
     honest = make("skew")
     ahead = skewed(make("skew"), 100)
     honest.add("a", 1, ttl=60)
@@ -107,9 +103,7 @@ def test_a_writer_behind_keeps_the_key_for_its_own_values(make: Factory, raw: An
     assert 9 < pttl_s(raw, "lag:b") <= 11
 
 
-def test_server_clock_clients_agree_whatever_their_own_clocks_say(
-    make: Factory, raw: Any
-) -> None:
+def test_server_clock_clients_agree_whatever_their_own_clocks_say(make: Factory, raw: Any) -> None:
     fast = skewed(make("srv", cast_fn=str, clock="server"), 500)
     slow = skewed(make("srv", cast_fn=str, clock="server"), -500)
     assert fast.add("a", "f", ttl=60) == 1

@@ -45,7 +45,7 @@ def test_nx_first_seen_wins(make: Factory, raw: Any) -> None:
     assert 999 < left[2] <= 1001
     assert 999 < raw.pttl("nx:a") / 1000 <= 1001
     assert mm.add_many([("a", [2]), ("b", [2])], ttl=5, nx=True) == 1
-    assert 999 < expiries(mm, "a")[2]
+    assert expiries(mm, "a")[2] > 999
 
 
 def test_xx_only_touches_live_values(make: Factory, raw: Any) -> None:

@@ -3,12 +3,11 @@ or a correct round trip. Runs on every backend and flavour."""
 
 from __future__ import annotations
 
+import enum
 import math
 import time
 from collections.abc import Callable
 from typing import Any
-
-import enum
 
 import fakeredis
 import numpy as np

@@ -83,7 +83,7 @@ def test_cut_connections_async(real_server: RedisServer, proxy: CuttingProxy) ->
 
     cuts = 0
     for round_ in range(15):
-        batch = [(name, [round_]) for name in rng.sample(NAMES, 300)]
+        batch = [(name, [round_ + 10**6 * k for k in range(4)]) for name in rng.sample(NAMES, 300)]
         cuts += asyncio.run(one_round(rng.randrange(50, 30_000), batch))
         _no_key_without_ttl(direct, "acut")
     assert cuts > 7
