@@ -402,6 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _one_line(error: BaseException) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
+    if type(error).__name__ in ("MovedError", "AskError"):
+        # redis-py strips the MOVED code, leaving "slot host:port".
+        text = f"the server is a cluster node (MOVED {text}); add --cluster"
     return f"{PROG}: error: {text}"
 
 

@@ -387,3 +387,14 @@ def test_the_console_script_is_the_same_command() -> None:
 
 def test_options_come_after_the_command() -> None:
     assert cli("--json", "stats", PREFIX)[0] == 2
+
+
+def test_a_cluster_node_without_cluster_says_to_add_it(
+    real_cluster: LocalCluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"redis://127.0.0.1:{real_cluster.ports[0]}/0"
+    statuses = {main(["get", "p", f"name{i}", "--url", url]) for i in range(20)}
+    err = capsys.readouterr().err
+    assert statuses <= {0, 1}
+    assert 1 in statuses  # some of the 20 names live on another node
+    assert "add --cluster" in err
