@@ -36,6 +36,9 @@ MAX_KEYS_PER_READ = 500
 MAX_READ_BYTES = 128 * 1024
 # Per delete-script call: at most this many keys.
 MAX_KEYS_PER_DELETE = 500
+# Plain commands (reads, one key each) packed and sent to the socket together,
+# this many at a time: one system call per group, not per command.
+SEND_GROUP = 128
 
 
 @dataclass(slots=True)

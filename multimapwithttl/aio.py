@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, overload
 
-from ._commands import Call
+from ._commands import SEND_GROUP, Call
 from ._core import Clock, MultiMapCore, T
 from ._maintenance import AsyncMaintenance
 from ._protocol import Load, Operation, Request
@@ -417,8 +417,16 @@ async def _streamed(
         connection = await pool.get_connection("EVALSHA")
 
     async def send_then_read() -> list[Any]:
+        batch: list[tuple[Any, ...]] = []
         for call in calls:
-            await connection.send_command(*call.args)
+            batch.append(call.args)
+            # As in the sync class: scripts as soon as packed, plain commands
+            # in groups (one system call per group).
+            if call.script is not None or len(batch) >= SEND_GROUP:
+                await connection.send_packed_command(connection.pack_commands(batch))
+                batch = []
+        if batch:
+            await connection.send_packed_command(connection.pack_commands(batch))
         replies: list[Any] = []
         while len(replies) < len(calls):
             try:

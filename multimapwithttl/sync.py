@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
-from ._commands import Call
+from ._commands import SEND_GROUP, Call
 from ._core import Clock, MultiMapCore, T
 from ._maintenance import SyncMaintenance
 from ._protocol import Load, Operation, Request
@@ -480,8 +480,17 @@ def _stream(pool: Any, calls: Sequence[Call], errors: type[Exception], resend: b
 
 
 def _exchange(connection: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:
+    batch: list[tuple[Any, ...]] = []
     for call in calls:
-        connection.send_command(*call.args)
+        batch.append(call.args)
+        # A script call goes out as soon as it is packed, so that the server
+        # works on it while the client packs the next; plain commands are
+        # small, and a send each would cost the client more than they do.
+        if call.script is not None or len(batch) >= SEND_GROUP:
+            connection.send_packed_command(connection.pack_commands(batch))
+            batch = []
+    if batch:
+        connection.send_packed_command(connection.pack_commands(batch))
     replies: list[Any] = []
     for _ in calls:
         try:
