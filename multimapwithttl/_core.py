@@ -282,6 +282,12 @@ class MultiMapCore(Generic[T]):
             (reply,) = yield from self._conversation.send([TIME])
             raise_first_error([reply])
             bound = time_bound(reply)
+        if bound is not None:
+            # Plain reads, one per key, answered in order.
+            calls = [Call(("ZRANGEBYSCORE", key, bound, "+inf")) for key in keys]
+            replies = yield from self._conversation.send(calls)
+            raise_first_error(replies)
+            return [list(map(cast, members)) for members in replies]
         found: list[list[Any]] = [[] for _ in keys]
         pending = list(range(len(keys)))
         while pending:  # a read-script call may answer only part of its keys

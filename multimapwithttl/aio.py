@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, overload
 
-from ._commands import SEND_GROUP, Call
+from ._commands import SEND_GROUP, Call, pack
 from ._core import Clock, MultiMapCore, T
 from ._maintenance import AsyncMaintenance
 from ._protocol import Load, Operation, Request
@@ -423,10 +423,10 @@ async def _streamed(
             # As in the sync class: scripts as soon as packed, plain commands
             # in groups (one system call per group).
             if call.script is not None or len(batch) >= SEND_GROUP:
-                await connection.send_packed_command(connection.pack_commands(batch))
+                await connection.send_packed_command(pack(batch))
                 batch = []
         if batch:
-            await connection.send_packed_command(connection.pack_commands(batch))
+            await connection.send_packed_command(pack(batch))
         replies: list[Any] = []
         while len(replies) < len(calls):
             try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
-from ._commands import SEND_GROUP, Call
+from ._commands import SEND_GROUP, Call, pack
 from ._core import Clock, MultiMapCore, T
 from ._maintenance import SyncMaintenance
 from ._protocol import Load, Operation, Request
@@ -487,10 +487,10 @@ def _exchange(connection: Any, calls: Sequence[Call], errors: type[Exception]) -
         # works on it while the client packs the next; plain commands are
         # small, and a send each would cost the client more than they do.
         if call.script is not None or len(batch) >= SEND_GROUP:
-            connection.send_packed_command(connection.pack_commands(batch))
+            connection.send_packed_command(pack(batch))
             batch = []
     if batch:
-        connection.send_packed_command(connection.pack_commands(batch))
+        connection.send_packed_command(pack(batch))
     replies: list[Any] = []
     for _ in calls:
         try:
