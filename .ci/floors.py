@@ -28,16 +28,16 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def floor_of(requirement: str) -> tuple[str, str]:
-    """``"redis>=5.0.1; python_version < '4'"`` -> ``("redis", "5.0.1")``."""
+def floor_of(requirement: str) -> tuple[str, str, str]:
+    """``"x>=1.2; python_version >= '3.12'"`` -> ``("x", "1.2", "; python_version >= '3.12'")``."""
     match = REQUIREMENT.match(requirement)
     if not match:
         raise SystemExit(f"cannot parse requirement {requirement!r}")
-    name, _extras, spec, _marker = match.groups()
+    name, _extras, spec, marker = match.groups()
     floors = re.findall(r">=\s*([0-9][0-9A-Za-z.]*)", spec or "")
     if len(floors) != 1:
         raise SystemExit(f"{requirement!r} must declare exactly one '>=' floor")
-    return name.lower().replace("_", "-"), floors[0]
+    return name.lower().replace("_", "-"), floors[0], (marker or "").strip()
 
 
 def write_pins(pyproject: str, floors_path: str, demo_path: str) -> None:
@@ -47,18 +47,25 @@ def write_pins(pyproject: str, floors_path: str, demo_path: str) -> None:
     with open(pyproject, "rb") as f:
         project = tomllib.load(f)["project"]
     groups = {"": project.get("dependencies", []), **project.get("optional-dependencies", {})}
-    pins: dict[str, str] = {}
+    pins: dict[str, tuple[str, str]] = {}
     for requirements in groups.values():
         for requirement in requirements:
-            name, floor = floor_of(requirement)
-            if name not in pins or version_key(floor) > version_key(pins[name]):
-                pins[name] = floor
+            name, floor, marker = floor_of(requirement)
+            if name not in pins or version_key(floor) > version_key(pins[name][0]):
+                pins[name] = (floor, marker)
     with open(floors_path, "w") as f:
-        f.writelines(f"{name}=={floor}\n" for name, floor in sorted(pins.items()))
+        f.writelines(f"{n}=={floor}{marker}\n" for n, (floor, marker) in sorted(pins.items()))
     with open(demo_path, "w") as f:
         for requirement in groups.get("demo", []):
-            name, floor = floor_of(requirement)
-            f.write(f"{name}=={floor}\n")
+            name, floor, marker = floor_of(requirement)
+            f.write(f"{name}=={floor}{marker}\n")
+
+
+def applies(marker: str) -> bool:
+    """Whether an environment marker holds here (pip's own copy of packaging evaluates it)."""
+    from pip._vendor.packaging.markers import Marker
+
+    return bool(Marker(marker.strip()).evaluate())
 
 
 def check(path: str) -> None:
@@ -66,9 +73,13 @@ def check(path: str) -> None:
     wrong = []
     with open(path) as f:
         for line in f:
-            if not line.strip():
+            pin, _, marker = line.strip().partition(";")
+            if not pin:
                 continue
-            name, floor = line.strip().split("==")
+            if marker and not applies(marker):
+                print(f"{pin} (not for this Python: {marker.strip()})")
+                continue
+            name, floor = pin.strip().split("==")
             installed = metadata.version(name)
             if version_key(installed) != version_key(floor):
                 wrong.append(f"{name}: installed {installed}, floor {floor}")
