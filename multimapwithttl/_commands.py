@@ -17,6 +17,14 @@ from typing import Any, TypeVar
 from ._keys import slot_of
 from ._scripts import DELETE, READ, READ_PLAIN, WRITE, Script
 
+_hiredis_pack: Callable[[tuple[Any, ...]], bytes] | None
+try:
+    from hiredis import pack_command as _hiredis_pack_command
+except ImportError:  # pragma: no cover - hiredis is optional
+    _hiredis_pack = None
+else:
+    _hiredis_pack = _hiredis_pack_command
+
 # Per write-script call: at most this many members (the script unpacks twice
 # as many ZADD arguments, and Lua's stack holds ~8000), ...
 MAX_VALUES_PER_CALL = 1000
@@ -173,14 +181,22 @@ def write_calls(writes: Iterable[KeyWrite], header: Sequence[Any], cluster: bool
     return calls
 
 
-def pack(commands: Iterable[Sequence[Any]]) -> list[bytes]:
+def pack(commands: Iterable[tuple[Any, ...]]) -> list[bytes]:
     """``commands`` in the Redis protocol, as one buffer for ``send_packed_command``.
 
     Arguments are bytes (keys, members: encoded by the core), str (ASCII
-    numbers and command names) or int; this packs them a few times faster
-    than the client library's general packer, which matters for reads of
-    many names: one command per name.
+    numbers and command names) or int; hiredis's packer, where it is
+    installed, or this module's, packs them a few times faster than the
+    client library's general one, which matters for reads of many names: one
+    command per name.
     """
+    if _hiredis_pack is not None:
+        return [b"".join([_hiredis_pack(args) for args in commands])]
+    return pack_plain(commands)
+
+
+def pack_plain(commands: Iterable[Sequence[Any]]) -> list[bytes]:
+    """``pack`` without hiredis."""
     parts: list[bytes] = []
     append = parts.append
     for args in commands:

@@ -264,3 +264,21 @@ def test_every_script_refuses_an_old_server_before_writing() -> None:
     assert "redis.pcall('PEXPIRETIME', KEYS[1])" in block
     assert "needs Redis 7.0+ or Valkey 7.2+" in block
     assert "nothing was written" in block
+
+
+def test_both_packers_speak_the_redis_protocol() -> None:
+    commands = [
+        ("EVALSHA", WRITE.sha, 1, b"p:a", "1.5", "", "s", 1795662363, 3600000, 1, b"\xff\x00x"),
+        ("ZRANGEBYSCORE", b"p:\xc3\xa9", "(1795656314.8468392", "+inf"),
+        ("TIME",),
+    ]
+    plain = _commands.pack_plain(commands)
+    assert plain == [
+        b"*11\r\n$7\r\nEVALSHA\r\n$40\r\n" + WRITE.sha.encode() + b"\r\n$1\r\n1\r\n"
+        b"$3\r\np:a\r\n$3\r\n1.5\r\n$0\r\n\r\n$1\r\ns\r\n$10\r\n1795662363\r\n"
+        b"$7\r\n3600000\r\n$1\r\n1\r\n$3\r\n\xff\x00x\r\n"
+        b"*4\r\n$13\r\nZRANGEBYSCORE\r\n$4\r\np:\xc3\xa9\r\n$19\r\n(1795656314.8468392\r\n"
+        b"$4\r\n+inf\r\n"
+        b"*1\r\n$4\r\nTIME\r\n"
+    ]
+    assert _commands.pack(commands) == plain
