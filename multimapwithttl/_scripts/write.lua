@@ -71,9 +71,12 @@ if shape == 's' then
     local ticks = math.ceil(when / grain)
     local fmt = '%.' .. digits .. 'f'
     local value = string.format(fmt, ticks * grain) + 0
-    while value < when do -- float rounding may undershoot by an ulp
+    if value < when then -- float rounding may undershoot by an ulp
       ticks = ticks + 1
       value = string.format(fmt, ticks * grain) + 0
+      if value < when then -- the grain is finer than a double holds here
+        return redis.error_reply('ERR resolution too fine for an expiry this far ahead')
+      end
     end
     if digits == 0 then
       score = string.format('%.0f', value)
