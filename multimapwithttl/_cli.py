@@ -405,6 +405,8 @@ def _one_line(error: BaseException) -> str:
     if type(error).__name__ in ("MovedError", "AskError"):
         # redis-py strips the MOVED code, leaving "slot host:port".
         text = f"the server is a cluster node (MOVED {text}); add --cluster"
+    elif text.startswith(("MOVED ", "ASK ")):  # older redis-py: a plain ResponseError
+        text = f"the server is a cluster node ({text}); add --cluster"
     return f"{PROG}: error: {text}"
 
 
