@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.exceptions import NoScriptError, ResponseError
 
@@ -82,6 +82,7 @@ def test_keys_names_and_scan_patterns() -> None:
 HEADER = ["1.5", "", "s", 100, 98500]
 
 
+@settings(deadline=None)  # up to 200,000 values per example: its time varies with the load
 @given(
     sizes=st.lists(st.integers(min_value=0, max_value=5000), min_size=1, max_size=40),
     width=st.sampled_from([1, 100, 5000, 150_000]),
