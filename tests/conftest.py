@@ -17,6 +17,7 @@ exactly the server-dependent part of the suite.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import inspect
 import os
@@ -38,10 +39,12 @@ from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL
 from . import servers
 from .servers import LocalCluster, RedisServer
 
-# Fixtures that start a real server: a test using one (directly or through
-# another fixture) gets the matching mark.
+# A test that uses a fixture starting a server (directly or through another
+# fixture) gets the matching mark: these by name, and any fixture whose code
+# builds a ``LocalCluster`` (mark ``cluster``) or a ``RedisServer`` (``real``).
 REAL_FIXTURES = frozenset({"real_server", "durable_server"})
 CLUSTER_FIXTURES = frozenset({"real_cluster"})
+NOT_INFERRED = frozenset({"old_server"})  # Redis 6.2: marked old_server, never the suite's server
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,13 +69,34 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"server: {servers.KIND}: {servers.MISSING}"
 
 
+@functools.cache
+def _server_kind(func: Callable[..., Any]) -> str | None:
+    """ "cluster" or "real" when a fixture function starts one, from its source."""
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        return None
+    if "LocalCluster(" in source:
+        return "cluster"
+    return "real" if "RedisServer(" in source else None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
-        if used & REAL_FIXTURES and not item.get_closest_marker("real"):
-            item.add_marker(pytest.mark.real)
-        if used & CLUSTER_FIXTURES and not item.get_closest_marker("cluster"):
-            item.add_marker(pytest.mark.cluster)
+        kinds = set()
+        if used & REAL_FIXTURES:
+            kinds.add("real")
+        if used & CLUSTER_FIXTURES:
+            kinds.add("cluster")
+        info = getattr(item, "_fixtureinfo", None)
+        for name, defs in getattr(info, "name2fixturedefs", {}).items():
+            if name in NOT_INFERRED:
+                continue
+            kinds.update(k for d in defs if (k := _server_kind(d.func)) is not None)
+        for kind in sorted(kinds):
+            if not item.get_closest_marker(kind):
+                item.add_marker(getattr(pytest.mark, kind))
 
 
 def skip_or_fail(reason: str) -> None:
