@@ -232,11 +232,7 @@ class LocalCluster:
             for node in self.nodes:
                 node.start()
             self._join()
-            deadline = time.monotonic() + 30
-            while not all(self._ok(port) for port in self.ports):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the local cluster did not reach cluster_state:ok")
-                time.sleep(0.1)
+            self.wait_ok()
         except BaseException:
             self.stop()  # never leave half a cluster running
             raise
@@ -255,6 +251,14 @@ class LocalCluster:
         with self.nodes[0].client() as first:
             for node in self.nodes[1:]:
                 first.execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
+
+    def wait_ok(self, timeout: float = 30) -> None:
+        """Until every node sees every node, every slot assigned, and cluster_state:ok."""
+        deadline = time.monotonic() + timeout
+        while not all(self._ok(port) for port in self.ports):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the local cluster did not reach cluster_state:ok")
+            time.sleep(0.05)
 
     def _ok(self, port: int) -> bool:
         with redis.Redis(port=port) as client:

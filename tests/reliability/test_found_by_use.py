@@ -253,6 +253,7 @@ def cluster_with_replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[l
                 with contextlib.suppress(redis.ResponseError):
                     client.incr("{rep}:warm")
                 time.sleep(0.05)
+            cluster.wait_ok()  # on both nodes: Valkey 9 turns the state ok a moment later
             client.delete("{rep}:warm")
         yield [master.port, replica.port]
     finally:
