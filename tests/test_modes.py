@@ -29,8 +29,9 @@ def test_writes_return_how_many_values_are_new(make: Factory) -> None:
 
 def test_an_expired_value_not_yet_collected_counts_as_new(make: Factory, raw: Any) -> None:
     mm = make("exp", resolution=0.001)
-    mm.add("a", 1, ttl=0.2)
-    mm.add("a", 2, ttl=60)
+    # One call: a second write later than 0.2 s (a loaded machine) would
+    # already collect value 1.
+    mm.add_many_with_ttl([("a", [(time.time() + 0.2, 1), (time.time() + 60, 2)])])
     make.backend.advance(0.3)  # type: ignore[attr-defined]
     assert raw.zcard("exp:a") == 2  # 1 is dead but still stored
     assert mm.add("a", 1, 2) == 1
@@ -99,8 +100,9 @@ def test_every_mode_treats_an_expired_uncollected_value_as_not_live(
     make: Factory, flags: dict[str, bool], new: int, live_after: bool
 ) -> None:
     mm = make("dead", resolution=0.001)
-    mm.add("a", 1, ttl=0.2)
-    mm.add("a", 2, ttl=60)  # keeps the key alive, so 1 stays stored once dead
+    # Value 2 keeps the key alive, so 1 stays stored once dead (one call, so
+    # no later write collects 1 first).
+    mm.add_many_with_ttl([("a", [(time.time() + 0.2, 1), (time.time() + 60, 2)])])
     make.backend.advance(0.3)  # type: ignore[attr-defined]
     assert mm.add("a", 1, ttl=60, **flags) == new
     assert mm.contains("a", 1) is live_after
