@@ -223,6 +223,11 @@ def read_script_call(keys: Sequence[bytes], *argv: Any) -> Call:
     )
 
 
+def plain_reads(keys: Sequence[bytes], bound: str) -> list[Call]:
+    """One ZRANGEBYSCORE per key, live members above ``bound``, answered in key order."""
+    return [Call(("ZRANGEBYSCORE", key, bound, "+inf")) for key in keys]
+
+
 def read_calls(
     keys: Sequence[bytes], bound: str | None, cluster: bool
 ) -> list[tuple[Call, list[int]]]:
@@ -237,7 +242,7 @@ def read_calls(
     for the rest.
     """
     if bound is not None:
-        return [(Call(("ZRANGEBYSCORE", key, bound, "+inf")), [i]) for i, key in enumerate(keys)]
+        return [(call, [i]) for i, call in enumerate(plain_reads(keys, bound))]
     return [
         (read_script_call([keys[i] for i in chunk], "members", MAX_READ_BYTES), chunk)
         for group in _group(range(len(keys)), lambda i: keys[i], cluster)

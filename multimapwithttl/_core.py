@@ -20,6 +20,7 @@ from ._commands import (
     WriteMode,
     delete_calls,
     members_per_key,
+    plain_reads,
     read_calls,
     read_script_call,
     time_bound,
@@ -96,7 +97,7 @@ class MultiMapCore(Generic[T]):
         if clock not in _CLOCKS:
             raise ValueError(f"clock must be 'client' or 'server', got {clock!r}")
         grain = Grain(check_resolution(resolution))
-        self._check_client(redis_client)
+        kind = self._check_client(redis_client)
         #: The client every call goes through (read at call time; never closed here).
         self.redis: Any = redis_client
         #: Every key is ``f"{key_prefix}:{name}"``.
@@ -108,12 +109,13 @@ class MultiMapCore(Generic[T]):
         self._grain = grain
         self._clock: Clock = clock
         self._conversation = Conversation()
-        self._seen_client: object = None
-        self._kind = client_kind(redis_client)
+        self._seen_client: object = redis_client
+        self._kind = kind
         self._seen_prefix: str | None = None
         self._prefix_bytes = b""
 
-    def _check_client(self, client: object) -> None:
+    def _check_client(self, client: object) -> ClientKind:
+        """What ``client`` is, if it is of this shell's kind (asyncio or blocking)."""
         kind = client_kind(client)
         if kind.asyncio != self._asyncio:
             wanted = "AsyncMultiMapWithTTL" if kind.asyncio else "MultiMapWithTTL"
@@ -122,6 +124,7 @@ class MultiMapCore(Generic[T]):
                 f"{type(self).__name__} got {what} client ({type(client).__name__}); "
                 f"use {wanted} with it"
             )
+        return kind
 
     @property
     def resolution(self) -> float:
@@ -139,8 +142,7 @@ class MultiMapCore(Generic[T]):
     def _client(self) -> ClientKind:
         """What ``redis`` is; it is public and may be swapped, so look again when it is."""
         if self.redis is not self._seen_client:
-            self._check_client(self.redis)
-            self._kind = client_kind(self.redis)
+            self._kind = self._check_client(self.redis)
             self._seen_client = self.redis
         return self._kind
 
@@ -284,14 +286,13 @@ class MultiMapCore(Generic[T]):
             bound = time_bound(reply)
         if bound is not None:
             # Plain reads, one per key, answered in order.
-            calls = [Call(("ZRANGEBYSCORE", key, bound, "+inf")) for key in keys]
-            replies = yield from self._conversation.send(calls)
+            replies = yield from self._conversation.send(plain_reads(keys, bound))
             raise_first_error(replies)
             return [list(map(cast, members)) for members in replies]
         found: list[list[Any]] = [[] for _ in keys]
         pending = list(range(len(keys)))
         while pending:  # a read-script call may answer only part of its keys
-            plan = read_calls([keys[i] for i in pending], bound, self._cluster)
+            plan = read_calls([keys[i] for i in pending], None, self._cluster)
             replies = yield from self._conversation.send([call for call, _ in plan])
             raise_first_error(replies)
             left: list[int] = []
