@@ -504,7 +504,14 @@ def test_stats_and_dry_run_on_a_read_only_replica(real_server: RedisServer, tmp_
             time.sleep(0.05)
         on_replica = MultiMapWithTTL(replica, "rep")
         on_primary = MultiMapWithTTL(primary, "rep")
-        assert on_replica.stats() == on_primary.stats()
+        # MEMORY USAGE depends on how each server laid the data out (a replica
+        # that loaded the primary's snapshot may encode a set differently):
+        # only that it is known is defined to be equal.
+        on_replica_stats, on_primary_stats = on_replica.stats(), on_primary.stats()
+        assert on_replica_stats.memory_bytes and on_primary_stats.memory_bytes
+        assert dataclasses.replace(on_replica_stats, memory_bytes=None) == dataclasses.replace(
+            on_primary_stats, memory_bytes=None
+        )
         assert on_replica.sweep(dry_run=True) == SweepReport(2, 2, 1, 1, 0)
         with pytest.raises(redis.ReadOnlyError):
             on_replica.sweep()
