@@ -1,4 +1,4 @@
-"""0.1.0's module path, kept so ``from multimapwithttl.multimapwithttl import MultiMapWithTTL`` works.
+"""0.1.0's module path: ``from multimapwithttl.multimapwithttl import MultiMapWithTTL`` works.
 
 0.1.0 defined its class in this module; code written against it keeps
 importing from here after the upgrade. New code imports from the package.

@@ -508,7 +508,8 @@ def test_stats_and_dry_run_on_a_read_only_replica(real_server: RedisServer, tmp_
         # that loaded the primary's snapshot may encode a set differently):
         # only that it is known is defined to be equal.
         on_replica_stats, on_primary_stats = on_replica.stats(), on_primary.stats()
-        assert on_replica_stats.memory_bytes and on_primary_stats.memory_bytes
+        assert on_replica_stats.memory_bytes
+        assert on_primary_stats.memory_bytes
         assert dataclasses.replace(on_replica_stats, memory_bytes=None) == dataclasses.replace(
             on_primary_stats, memory_bytes=None
         )
