@@ -8,6 +8,7 @@ from typing import Any, overload
 from ._commands import SEND_GROUP, Call, pack
 from ._core import Clock, MultiMapCore, T
 from ._maintenance import AsyncMaintenance
+from ._observability import traced
 from ._protocol import Load, Operation, Request
 from ._validate import Name, Value
 from .sync import ManyTimedValues, ManyValues
@@ -85,7 +86,11 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
 
     async def _run(self, operation: Operation[Any]) -> Any:
         reply: Any = None
+        tracing = traced(self.redis)
         try:
+            if tracing is not None:
+                while True:
+                    reply = await tracing.perform(self._perform, operation.send(reply))
             while True:
                 reply = await self._perform(operation.send(reply))
         except StopIteration as done:

@@ -8,6 +8,7 @@ from typing import Any, overload
 from ._commands import SEND_GROUP, Call, pack
 from ._core import Clock, MultiMapCore, T
 from ._maintenance import SyncMaintenance
+from ._observability import traced
 from ._protocol import Load, Operation, Request
 from ._validate import Name, Value
 
@@ -117,7 +118,11 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
 
     def _run(self, operation: Operation[Any]) -> Any:
         reply: Any = None
+        tracing = traced(self.redis)
         try:
+            if tracing is not None:
+                while True:
+                    reply = tracing.perform(self._perform, operation.send(reply))
             while True:
                 reply = self._perform(operation.send(reply))
         except StopIteration as done:
