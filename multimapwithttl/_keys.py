@@ -58,7 +58,7 @@ def _class_regex(pattern: bytes, start: int) -> tuple[bytes, int]:
 
 
 def glob_regex(pattern: bytes) -> re.Pattern[bytes]:
-    """A Redis glob (SCAN MATCH's syntax: ``* ? [abc] [^a-z] \\x``) as a compiled regex."""
+    """A Redis glob (SCAN MATCH's: ``* ? [abc] [^a-z]``, backslash escapes) as a regex."""
     out: list[bytes] = []
     i = 0
     while i < len(pattern):

@@ -458,7 +458,7 @@ class SyncMaintenance(_Host):
             dry_run: Only count what a sweep would do; write nothing (the
                 script runs read-only).
             exclude: Glob patterns (Redis's syntax, as SCAN MATCH: ``*``,
-                ``?``, ``[a-z]``, ``\\`` escapes) on the **full key**, e.g.
+                ``?``, ``[a-z]``, backslash escapes) on the **full key**, e.g.
                 ``"app:lastseen"`` or ``"app:cache:*"``; a single string is
                 one pattern. Matching keys are neither read nor changed;
                 ``SweepReport.excluded`` counts them.
