@@ -78,22 +78,37 @@ end
 -- the Redis type), then for a multimap key: card, expired, pttl and the
 -- verdict: "ok", "dead" (only expired members), "short" (live members, no
 -- TTL or one ending too soon) or "long" (a TTL running well past the newest
--- member; not counted), and the newest score.
+-- member; not counted), then the newest score (nil for a dead key) and the
+-- lowest.
+--
+-- The lowest score is read first: an implausible one makes the key foreign
+-- at once, and one above `base` means nothing expired (no ZCOUNT), which is
+-- what most keys look like. A dead key's scores are all at or below `base`,
+-- so its highest is plausible without reading it.
 local function look(key)
   local kind = redis.call('TYPE', key)['ok']
   if kind ~= 'zset' then
     return kind
   end
-  local newest = first_score(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES'))
-  if not plausible(newest)
-      or not plausible(first_score(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES'))) then
+  local lowest = first_score(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES'))
+  if not plausible(lowest) then
     return 'foreign'
   end
   local card = redis.call('ZCARD', key)
-  local expired = redis.call('ZCOUNT', key, '-inf', base_text)
+  local expired = 0
+  if lowest <= base then
+    expired = redis.call('ZCOUNT', key, '-inf', base_text)
+  end
   local pttl = redis.call('PTTL', key)
   if expired == card then
-    return kind, card, expired, pttl, 'dead'
+    return kind, card, expired, pttl, 'dead', nil, lowest
+  end
+  local newest = lowest
+  if card > 1 then
+    newest = first_score(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES'))
+    if not plausible(newest) then
+      return 'foreign'
+    end
   end
   local verdict = 'ok'
   if pttl < 0 or pttl < math.floor((newest - server) * 1000) - SHORT_MS then
@@ -101,7 +116,7 @@ local function look(key)
   elseif pttl > math.ceil((newest - base) * 1000) + LONG_MS then
     verdict = 'long'
   end
-  return kind, card, expired, pttl, verdict, newest
+  return kind, card, expired, pttl, verdict, newest, lowest
 end
 
 -- True for an error message of a command the ACL refused (Redis 7.0 says
@@ -127,7 +142,7 @@ if mode == 'survey' then
   local bytes = 0
   local soonest, latest = nil, nil
   for _, key in ipairs(KEYS) do
-    local kind, card, gone, pttl, verdict, newest = look(key)
+    local kind, card, gone, pttl, verdict, newest, lowest = look(key)
     if kind == 'zset' then
       zsets = zsets + 1
       live = live + card - gone
@@ -146,9 +161,11 @@ if mode == 'survey' then
         example(1, key)
       end
       if newest then
-        local first = redis.call('ZRANGEBYSCORE', key, '(' .. base_text, '+inf',
-          'WITHSCORES', 'LIMIT', 0, 1)
-        local low = first_score(first)
+        local low = lowest -- the soonest live score, when nothing expired
+        if gone > 0 then
+          low = first_score(redis.call('ZRANGEBYSCORE', key, '(' .. base_text, '+inf',
+            'WITHSCORES', 'LIMIT', 0, 1))
+        end
         if soonest == nil or low < soonest then
           soonest = low
         end
