@@ -807,10 +807,13 @@ def test_names_lists_only_sorted_sets(make: Factory, raw: Any) -> None:
 def test_one_odd_key_never_stops_a_sweep(make: Factory, raw: Any) -> None:
     backend: Backend = make.backend  # type: ignore[attr-defined]
     if backend.library == "valkey":
-        pytest.skip("the redis-py backends cover it; 20,000 keys are slow to set up")
+        pytest.skip("the redis-py clients cover it (thousands of keys to set up)")
+    # The 20,000 keys on the real server; fewer where each key costs
+    # more to set up and sweep (fakeredis, a cluster: one key per call).
+    n = 20_000 if backend.name == "real" else 2_000
     now = int(time.time())
     pipe = raw.pipeline(transaction=False)
-    for i in range(20_000):
+    for i in range(n):
         pipe.zadd(f"odd:{i}", {"old": now - 100, "live": now + 3600})  # leaked: no TTL
         if i % 2000 == 1999:
             pipe.execute()
@@ -820,12 +823,12 @@ def test_one_odd_key_never_stops_a_sweep(make: Factory, raw: Any) -> None:
     before = {key: _state(raw, key) for key in ("odd:inf", "odd:big")}
     mm = make("odd")
     stats = mm.stats()
-    assert (stats.names, stats.foreign_keys, stats.keys_without_ttl) == (20_000, 2, 20_000)
+    assert (stats.names, stats.foreign_keys, stats.keys_without_ttl) == (n, 2, n)
     assert stats.latest_expiry == now + 3600
-    assert mm.sweep() == SweepReport(20_002, 20_000, 20_000, 0, 2)
+    assert mm.sweep() == SweepReport(n + 2, n, n, 0, 2)
     assert {key: _state(raw, key) for key in before} == before
     again = mm.stats()
-    assert (again.names, again.keys_without_ttl, again.expired_values) == (20_000, 0, 0)
+    assert (again.names, again.keys_without_ttl, again.expired_values) == (n, 0, 0)
 
 
 # -- permissions ---------------------------------------------------------------------
