@@ -12,7 +12,12 @@ and calls its public methods (``names``, ``get_with_expiry``, ``stats``,
     multimapwithttl --version
 
 Exit status: 0 done, 1 a server or connection error (one line on stderr),
-2 a usage error, 130 interrupted.
+2 a usage error, 130 interrupted, 141 the reader of stdout went away (as a
+program killed by SIGPIPE: ``multimapwithttl names P | head -1``).
+
+Pointed at a cluster node, every command finds out (INFO cluster) and uses a
+cluster client, ``--cluster`` or not: a plain client would see one node's
+keys only.
 """
 
 from __future__ import annotations
@@ -28,12 +33,13 @@ import re
 import shlex
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import redis
 from redis.cluster import RedisCluster
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from . import MultiMapWithTTL, Stats, SweepReport, __version__
 
@@ -47,22 +53,132 @@ DEMO_NEEDS = (
 )
 
 
+#: Exit status when stdout's reader went away: 128 + SIGPIPE, as the shell shows it.
+EXIT_PIPE = 141
+
+
 class CommandError(Exception):
     """A failure to report in one line on stderr, with exit status 1."""
+
+
+class ReaderGone(Exception):
+    """Writing to stdout failed with a broken pipe: the reader has gone away."""
+
+
+class Output:
+    """The command's stdout: a broken pipe becomes ``ReaderGone``, nothing else.
+
+    Only output to stdout may end the command quietly; a broken pipe to the
+    server is a connection error like any other.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        """Write ``text``; a closed pipe raises ``ReaderGone``."""
+        try:
+            self.stream.write(text)
+        except BrokenPipeError:
+            raise ReaderGone from None
+
+    def flush(self) -> None:
+        """Flush (a pipe's buffer is written here, so this is where it breaks)."""
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise ReaderGone from None
 
 
 # -- formatting ---------------------------------------------------------------
 
 
+_PASSWORD_PARAM = re.compile(r"(?i)([?&;]password=)[^&;#]*")
+
+
 def hide_password(url: str) -> str:
-    """``url`` with any user:password part replaced by ``***``."""
-    return re.sub(r"//[^@/]*@", "//***@", url)
+    """``url`` with its user:password part, and any ``password=`` parameter, as ``***``.
+
+    redis-py takes the host after the *last* ``@`` (``urllib.parse``), so a
+    password may hold ``@`` (and ``:``, ``/``, ``%40``...): everything from
+    the scheme to the last ``@`` is hidden. Hiding too much is harmless.
+    """
+    head, sep, rest = url.partition("://")
+    if not sep:
+        head, rest = "", url
+    rest = _PASSWORD_PARAM.sub(r"\1***", rest)  # first: its value may hold "@" too
+    at = rest.rfind("@")
+    if at >= 0:
+        rest = "***" + rest[at:]
+    return head + sep + rest
+
+
+def secrets_of(url: str) -> list[str]:
+    """Every text that could give away the password of ``url``, longest first.
+
+    The password as given and %-decoded, and its parts between ``@``, ``:``
+    and ``/`` (a parser that splits elsewhere than redis-py would quote one
+    of those); parts shorter than 3 characters are left, to keep messages
+    readable.
+    """
+    rest = url.partition("://")[2] or url
+    # The user part ends before the query (whose password= is taken below).
+    at = re.split(r"[?#]", rest, maxsplit=1)[0].rfind("@")
+    found: set[str] = set()
+    if at >= 0:
+        userinfo = rest[:at]
+        found.update((userinfo, userinfo.partition(":")[2]))
+    found.update(m.group(1) for m in re.finditer(r"(?i)[?&;]password=([^&;#]*)", rest))
+    for secret in list(found):
+        found.add(urllib.parse.unquote(secret))
+    for secret in list(found):
+        found.update(re.split(r"[@:/]", secret))
+    return sorted((s for s in found if len(s) >= 3), key=len, reverse=True)
+
+
+def scrub(text: str, url: str | None) -> str:
+    """``text`` with every trace of ``url``'s password replaced by ``***``."""
+    if not url:
+        return text
+    for secret in secrets_of(url):
+        text = text.replace(secret, "***")
+    return text
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape(text: str) -> str:
+    """``text`` for one line of a terminal: control and other unprintable characters escaped.
+
+    As Python's repr() writes them (a newline as backslash-n, ESC as
+    backslash-x1b), so a name holding a newline prints as one line;
+    ``--json`` gives the exact text.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape_char(c) for c in text)
+
+
+def _escape_char(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
 
 
 def format_duration(seconds: float) -> str:
     """A time left as a person reads it: ``4.2s``, ``42s``, ``3m12s``, ``5h07m``, ``3d04h``."""
+    if math.isnan(seconds):
+        return "unknown"
     if seconds < 0:
         return "expired"
+    if math.isinf(seconds):
+        return "never"
     if seconds < 10:
         return f"{math.floor(seconds * 10) / 10:.1f}s"
     whole = int(seconds)
@@ -75,10 +191,13 @@ def format_duration(seconds: float) -> str:
     return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
 
 
-def format_size(size: int | None) -> str:
-    """Bytes as a person reads them: ``512 B``, ``1.2 MB`` (powers of 1000)."""
+def format_size(size: int | None, unknown: str | None = None) -> str:
+    """Bytes as a person reads them: ``512 B``, ``1.2 MB`` (powers of 1000).
+
+    ``None`` is shown as unknown, with ``unknown`` as the reason.
+    """
     if size is None:
-        return "unknown (the server has no MEMORY USAGE)"
+        return f"unknown ({unknown or 'the server has no MEMORY USAGE'})"
     if size < 1000:
         return f"{size} B"
     value = float(size)
@@ -90,8 +209,15 @@ def format_size(size: int | None) -> str:
 
 
 def format_time(when: float) -> str:
-    """A UNIX time as local ISO 8601 to the second, with its offset."""
-    moment = datetime.datetime.fromtimestamp(when).astimezone()
+    """A UNIX time as local ISO 8601 to the second, with its offset.
+
+    A time ``datetime`` cannot hold (beyond year 9999, infinite) is shown as
+    the number itself: odd data never stops the output.
+    """
+    try:
+        moment = datetime.datetime.fromtimestamp(when).astimezone()
+    except (OverflowError, ValueError, OSError):
+        return f"UNIX time {when:.17g}"
     return moment.isoformat(timespec="seconds")
 
 
@@ -204,11 +330,67 @@ def _connect(url: str, *, cluster: bool) -> Any:
     return redis.Redis.from_url(url, socket_connect_timeout=10)
 
 
-def _print_json(out: TextIO, data: object) -> None:
-    out.write(json.dumps(data, ensure_ascii=False) + "\n")
+def _refused(error: Exception) -> bool:
+    return type(error).__name__ == "NoPermissionError" or str(error).startswith("NOPERM")
 
 
-def _names(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: TextIO) -> None:
+def is_cluster_node(client: Any) -> bool:
+    """Whether the server ``client`` talks to is a cluster node (cluster mode enabled).
+
+    Asks INFO cluster; a user not allowed INFO is asked CLUSTER INFO, which a
+    standalone server refuses with "cluster support disabled". When neither
+    may run, the answer cannot be known: a plain client on a cluster node
+    would give a silently partial answer, so this says what to do instead.
+    """
+    try:
+        return bool(client.info("cluster").get("cluster_enabled"))
+    except ResponseError as error:
+        if not _refused(error):
+            raise
+    try:
+        client.execute_command("CLUSTER", "INFO")
+    except ResponseError as error:
+        if not _refused(error):
+            return False  # "This instance has cluster support disabled"
+        raise CommandError(
+            "cannot tell whether the server is a cluster node (this user may run neither "
+            "INFO nor CLUSTER INFO): add --cluster for a cluster, or grant +info"
+        ) from None
+    return True
+
+
+def _client_for(url: str, *, cluster: bool) -> Any:
+    """A client for ``url``: a cluster client when asked, or when the server is a cluster node."""
+    client = _connect(url, cluster=cluster)
+    if cluster:
+        return client
+    try:
+        if not is_cluster_node(client):
+            return client
+    except BaseException:
+        client.close()
+        raise
+    client.close()
+    return _connect(url, cluster=True)
+
+
+def _finite(data: Any) -> Any:
+    """``data`` with every infinite or NaN float as None: JSON has no such numbers."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(value) for value in data]
+    return data
+
+
+def _print_json(out: Output, data: object) -> None:
+    # Strict JSON whatever the data: no Infinity or NaN (other tools refuse them).
+    out.write(json.dumps(_finite(data), ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def _names(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: Output) -> None:
     progress = Progress("names")
     try:
         found = []
@@ -223,10 +405,10 @@ def _names(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: TextIO) -> N
         _print_json(out, {"names": found})
         return
     for name in found:
-        out.write(name + "\n")
+        out.write(escape(name) + "\n")
 
 
-def _get(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: TextIO) -> None:
+def _get(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: Output) -> None:
     rows = mm.get_with_expiry(args.name)
     now = time.time()
     values = [(value.decode("utf-8", "backslashreplace"), when) for value, when in rows]
@@ -235,10 +417,12 @@ def _get(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: TextIO) -> Non
         _print_json(out, {"name": args.name, "values": listed})
         return
     if not values:
-        out.write(f"no live values under {args.name!r}\n")
+        out.write(f"no live values under {escape(repr(args.name))}\n")
         return
     lines = [("VALUE", "TIME LEFT", "EXPIRES AT")]
-    lines += [(value, format_duration(when - now), format_time(when)) for value, when in values]
+    lines += [
+        (escape(value), format_duration(when - now), format_time(when)) for value, when in values
+    ]
     for line in table(lines, right=(False, True, False)):
         out.write(line + "\n")
 
@@ -247,29 +431,30 @@ def _stats_lines(stats: Stats, prefix: str) -> list[str]:
     now = time.time()
 
     def expiry(when: float | None) -> str:
-        if when is None:
+        if when is None or not math.isfinite(when):
             return "-"
         return f"in {format_duration(when - now)} ({format_time(when)})"
 
     rows = [
-        ("prefix", prefix),
+        ("prefix", escape(prefix)),
         ("names", f"{stats.names:,}"),
         ("live values", f"{stats.live_values:,}"),
         ("expired values", f"{stats.expired_values:,}"),
         ("keys without TTL", f"{stats.keys_without_ttl:,}"),
         ("foreign keys", f"{stats.foreign_keys:,}"),
-        ("memory", format_size(stats.memory_bytes)),
+        ("memory", format_size(stats.memory_bytes, stats.memory_unknown)),
         ("soonest expiry", expiry(stats.soonest_expiry)),
         ("latest expiry", expiry(stats.latest_expiry)),
     ]
     lines = table(rows, right=(False, False))
     if stats.keys_without_ttl or stats.expired_values:
         lines.append("")
-        lines.append(f"to repair: multimapwithttl sweep {shlex.quote(prefix)} (preview: --dry-run)")
+        command = escape(shlex.quote(prefix))
+        lines.append(f"to repair: multimapwithttl sweep {command} (preview: --dry-run)")
     return lines
 
 
-def _stats(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: TextIO) -> None:
+def _stats(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: Output) -> None:
     progress = Progress("stats")
     try:
         stats = mm.stats(progress=progress)
@@ -282,24 +467,44 @@ def _stats(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: TextIO) -> N
         out.write(line + "\n")
 
 
+#: How each action's example keys are introduced.
+_EXAMPLE_LABELS = {
+    "collected": "expired values collected from",
+    "ttl_fixed": "ttl fixed",
+    "deleted": "deleted",
+    "foreign": "foreign, left untouched",
+}
+
+
 def _sweep_lines(report: SweepReport, dry_run: bool) -> list[str]:
     rows = [
         ("scanned", f"{report.scanned:,}", "keys"),
         ("collected", f"{report.collected:,}", "expired values"),
         ("ttl fixed", f"{report.ttl_fixed:,}", "keys"),
         ("deleted", f"{report.deleted:,}", "keys (only expired values)"),
-        ("foreign", f"{report.foreign:,}", "keys of another type, left untouched"),
-    ]
+        ("foreign", f"{report.foreign:,}",
+         "keys that are not multimaps (other types, scores that are not expiry times), "
+         "left untouched"),
+    ]  # fmt: skip
+    if report.excluded:
+        rows.append(("excluded", f"{report.excluded:,}", "keys matching --exclude, not read"))
     lines = table(rows, right=(False, True, False))
     if dry_run:
         lines.insert(0, "dry run: nothing was written; a sweep would report:")
+    shown = [(action, keys) for action, keys in report.examples.items() if keys]
+    if shown:
+        lines.append("")
+        lines.append("for example (up to 10 keys each):")
+        for action, keys in shown:
+            label = _EXAMPLE_LABELS.get(action, action)
+            lines.append(f"  {label}: " + ", ".join(escape(key) for key in keys))
     return lines
 
 
-def _sweep(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: TextIO) -> None:
+def _sweep(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: Output) -> None:
     progress = Progress("dry run" if args.dry_run else "sweep")
     try:
-        report = mm.sweep(dry_run=args.dry_run, progress=progress)
+        report = mm.sweep(dry_run=args.dry_run, exclude=args.exclude, progress=progress)
     finally:
         progress.close()
     if args.json:
@@ -309,7 +514,7 @@ def _sweep(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: TextIO) -> N
         out.write(line + "\n")
 
 
-_COMMANDS: dict[str, Callable[[MultiMapWithTTL[Any], argparse.Namespace, TextIO], None]] = {
+_COMMANDS: dict[str, Callable[[MultiMapWithTTL[Any], argparse.Namespace, Output], None]] = {
     "names": _names,
     "get": _get,
     "stats": _stats,
@@ -397,11 +602,16 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     sweep.add_argument("prefix", metavar="PREFIX")
     sweep.add_argument("--dry-run", action="store_true", help="only report what a sweep would do")
+    sweep.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB",
+        help="leave keys matching GLOB alone, not even read (a Redis glob on the full key, "
+        "e.g. 'app:lastseen' or 'app:cache:*'; repeatable)",
+    )  # fmt: skip
     return parser
 
 
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
+def _one_line(error: BaseException, url: str | None = None) -> str:
+    text = scrub(" ".join(str(error).split()) or type(error).__name__, url)
     if type(error).__name__ in ("MovedError", "AskError"):
         # redis-py strips the MOVED code, leaving "slot host:port".
         text = f"the server is a cluster node (MOVED {text}); add --cluster"
@@ -410,30 +620,51 @@ def _one_line(error: BaseException) -> str:
     return f"{PROG}: error: {text}"
 
 
+def _reader_gone(stream: TextIO) -> int:
+    """Python's recipe for a closed stdout: no message, and nothing left to flush at exit."""
+    if stream is sys.stdout:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):  # pragma: no cover - stdout without a descriptor
+            pass
+    return EXIT_PIPE
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line; return the exit status (usage errors exit 2 via argparse)."""
-    out = sys.stdout if out is None else out
+    stream = sys.stdout if out is None else out
+    output = Output(stream)
     parser = build_parser()
     args = parser.parse_args(argv)
+    url: str | None = getattr(args, "url", None) or os.environ.get("REDIS_URL")
+
+    def usage_error(message: str) -> NoReturn:
+        parser.error(scrub(message, url))
+
     try:
         if args.command == "demo":
             client, where = _demo_client()
-            demo(client, where, scale=args.scale, out=lambda line: print(line, file=out))
+            demo(client, where, scale=args.scale, out=lambda line: output.write(line + "\n"))
+            output.flush()
             return 0
         try:
-            client = _connect(args.url, cluster=args.cluster)
+            client = _client_for(args.url, cluster=args.cluster)
         except ValueError as error:
-            parser.error(f"--url {hide_password(args.url)}: {error}")
+            usage_error(f"--url {hide_password(args.url)}: {error}")
         try:
             mm = MultiMapWithTTL(client, args.prefix, cast_fn=bytes)
-            _COMMANDS[args.command](mm, args, out)
-        except (TypeError, ValueError) as error:  # a prefix or name Redis cannot hold
-            parser.error(str(error))
+            _COMMANDS[args.command](mm, args, output)
+            output.flush()
+        except (TypeError, ValueError) as error:  # a prefix, name or pattern Redis cannot hold
+            usage_error(str(error))
         finally:
             client.close()
         return 0
+    except ReaderGone:
+        return _reader_gone(stream)
     except (RedisError, RedisClusterException, OSError, CommandError) as error:
-        print(_one_line(error), file=sys.stderr)
+        print(_one_line(error, url), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._commands import Call
-from ._keys import scan_pattern, slot_of
+from ._keys import key_filter, scan_pattern, slot_of
 from ._protocol import Conversation, Operation, raise_first_error
-from ._reports import Stats, SweepReport
+from ._reports import ACTIONS, EXAMPLES, Stats, SweepReport
 from ._scripts import Script
 
 #: Surveys (read-only) and sweeps a batch of keys; see ``_scripts/sweep.lua``.
@@ -47,6 +47,38 @@ Progress = Callable[[int], object]
 #: The client's clock (UNIX seconds); a module attribute so tests can skew it.
 client_clock: Callable[[], float] = time.time
 
+#: Why ``Stats.memory_bytes`` is None, by the script's code for it.
+MEMORY_UNKNOWN = {
+    -1: "the server has no MEMORY USAGE",
+    -2: "no permission for MEMORY USAGE",
+}
+#: Glob patterns on full keys that ``sweep(exclude=...)`` takes.
+Patterns = str | bytes | Iterable[str | bytes]
+
+
+def _text(key: bytes | str) -> str:
+    return key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key
+
+
+class Examples:
+    """Up to ``EXAMPLES`` keys per action, gathered from the script's replies."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, list[str]] = {action: [] for action in ACTIONS}
+
+    def add(self, lists: Sequence[Any]) -> None:
+        """Add one reply's four lists (collected, ttl_fixed, deleted, foreign)."""
+        for action, keys in zip(ACTIONS, lists, strict=True):
+            kept = self._keys[action]
+            for key in keys:
+                text = _text(key)
+                if len(kept) < EXAMPLES and text not in kept:
+                    kept.append(text)
+
+    def frozen(self) -> dict[str, tuple[str, ...]]:
+        """The examples as ``SweepReport.examples`` holds them."""
+        return {action: tuple(keys) for action, keys in self._keys.items()}
+
 
 @dataclass
 class SurveyTotals:
@@ -60,9 +92,12 @@ class SurveyTotals:
     foreign: int = 0
     short: int = 0
     dead: int = 0
+    excluded: int = 0
     memory: int | None = 0
+    memory_unknown: str | None = None
     soonest: float | None = None
     latest: float | None = None
+    examples: Examples = field(default_factory=Examples)
 
     def add(self, reply: Sequence[Any]) -> None:
         """Add one survey reply (see ``sweep.lua``)."""
@@ -75,13 +110,20 @@ class SurveyTotals:
         self.foreign += foreign
         self.short += short
         self.dead += dead
-        self.memory = None if memory < 0 or self.memory is None else self.memory + memory
+        if memory < 0:
+            # Refused by ACL wins over "not there": it is what the operator can fix.
+            if self.memory_unknown != MEMORY_UNKNOWN[-2]:
+                self.memory_unknown = MEMORY_UNKNOWN.get(memory, MEMORY_UNKNOWN[-1])
+            self.memory = None
+        elif self.memory is not None:
+            self.memory += memory
         if reply[9] is not None:
             low = float(reply[9])
             self.soonest = low if self.soonest is None else min(self.soonest, low)
         if reply[10] is not None:
             high = float(reply[10])
             self.latest = high if self.latest is None else max(self.latest, high)
+        self.examples.add(reply[11])
 
     def stats(self) -> Stats:
         """The totals as ``stats()`` reports them."""
@@ -94,6 +136,7 @@ class SurveyTotals:
             memory_bytes=self.memory,
             soonest_expiry=self.soonest,
             latest_expiry=self.latest,
+            memory_unknown=self.memory_unknown,
         )
 
     def dry_run(self) -> SweepReport:
@@ -104,6 +147,8 @@ class SurveyTotals:
             ttl_fixed=self.short,
             deleted=self.dead,
             foreign=self.foreign,
+            excluded=self.excluded,
+            examples=self.examples.frozen(),
         )
 
 
@@ -116,6 +161,8 @@ class SweepTotals:
     ttl_fixed: int = 0
     deleted: int = 0
     foreign: int = 0
+    excluded: int = 0
+    examples: Examples = field(default_factory=Examples)
 
     def report(self) -> SweepReport:
         """The totals as ``sweep()`` reports them."""
@@ -125,6 +172,8 @@ class SweepTotals:
             ttl_fixed=self.ttl_fixed,
             deleted=self.deleted,
             foreign=self.foreign,
+            excluded=self.excluded,
+            examples=self.examples.frozen(),
         )
 
 
@@ -228,7 +277,8 @@ def sweep(
         raise_first_error(replies)
         unfinished = []
         for chunk, reply in zip(pending, replies, strict=True):
-            done, collected, ttl_fixed, deleted, foreign = map(int, reply)
+            done, collected, ttl_fixed, deleted, foreign = map(int, reply[:5])
+            totals.examples.add(reply[5])
             totals.collected += collected
             totals.ttl_fixed += ttl_fixed
             totals.deleted += deleted
@@ -246,13 +296,24 @@ class Job:
     it drives) and at the end asks for ``stats()`` or ``report()``.
     """
 
-    def __init__(self, mode: str, *, server_clock: bool, cluster: bool) -> None:
+    def __init__(
+        self, mode: str, *, server_clock: bool, cluster: bool, exclude: Patterns = ()
+    ) -> None:
         self.mode = mode
         self._server_clock = server_clock
         self._cluster = cluster
+        self._excluded = key_filter(exclude)
         self._conversation = Conversation()
         self._looked = SurveyTotals()
         self._swept = SweepTotals()
+
+    def wanted(self, key: bytes | str) -> bool:
+        """False for a key an exclude pattern matches (counted, never read)."""
+        if self._excluded is None or not self._excluded(key):
+            return True
+        self._looked.excluded += 1
+        self._swept.excluded += 1
+        return False
 
     def batch(self, keys: Sequence[bytes | str]) -> Operation[None]:
         """The operation that handles one batch of keys."""
@@ -290,9 +351,23 @@ class _Host:
         @property
         def _cluster(self) -> bool: ...
 
-    def _job(self, mode: str) -> Job:
+    def _job(self, mode: str, exclude: Patterns = ()) -> Job:
         server_clock = getattr(self, "clock", "client") == "server"
-        return Job(mode, server_clock=server_clock, cluster=self._cluster)
+        return Job(mode, server_clock=server_clock, cluster=self._cluster, exclude=exclude)
+
+
+def _scan_refused(error: Exception) -> Exception | None:
+    """The client's own error type, saying SCAN is missing, when ACL refused SCAN."""
+    text = str(error)
+    if type(error).__name__ != "NoPermissionError" and not text.startswith("NOPERM"):
+        return None
+    try:
+        return type(error)(
+            f"SCAN refused: this Redis user needs the permission to run SCAN (+scan) "
+            f"for stats(), sweep() and names() (server said: {text})"
+        )
+    except TypeError:  # pragma: no cover - an error type with another signature
+        return None
 
 
 class SyncMaintenance(_Host):
@@ -304,7 +379,19 @@ class SyncMaintenance(_Host):
 
     def _drive(self, job: Job, progress: Progress | None) -> None:
         batcher = Batcher()
-        for key in self.redis.scan_iter(match=scan_pattern(self.key_prefix), count=SCAN_COUNT):
+        keys = self.redis.scan_iter(match=scan_pattern(self.key_prefix), count=SCAN_COUNT)
+        while True:
+            try:
+                key = next(keys)
+            except StopIteration:
+                break
+            except Exception as error:
+                better = _scan_refused(error)
+                if better is None:
+                    raise
+                raise better from error
+            if not job.wanted(key):
+                continue
             batch = batcher.add(key)
             if batch:
                 self._run(job.batch(batch))
@@ -340,7 +427,13 @@ class SyncMaintenance(_Host):
         self._drive(job, progress)
         return job.stats()
 
-    def sweep(self, *, dry_run: bool = False, progress: Progress | None = None) -> SweepReport:
+    def sweep(
+        self,
+        *,
+        dry_run: bool = False,
+        exclude: Patterns = (),
+        progress: Progress | None = None,
+    ) -> SweepReport:
         """Repair the prefix: collect expired values, fix missing or short TTLs, drop dead keys.
 
         Meant for keys that 0.1.0 left behind: keys without a TTL (which
@@ -350,25 +443,40 @@ class SyncMaintenance(_Host):
         as every write: expired values (by both clocks) are removed, and
         the key's TTL is set to end when its newest live value expires.
         TTLs running more than 2 s past the newest value are trimmed too
-        (not counted). Keys of another type are counted and left untouched,
-        value and TTL. Safe while writers run; no server call lasts more
+        (not counted). Safe while writers run; no server call lasts more
         than a few milliseconds, however big the prefix.
+
+        What is not a multimap key is counted as foreign and left untouched
+        (members or value, and TTL): keys of another type, and sorted sets
+        holding any score that cannot be an expiry time (not finite, below
+        1,000,000,000, or from year 10000 on: a leaderboard, millisecond
+        timestamps). A sorted set of past UNIX seconds (a "last seen" set)
+        looks exactly like a key 0.1.0 leaked and would be deleted: keep it
+        under another prefix, or pass ``exclude``.
 
         Args:
             dry_run: Only count what a sweep would do; write nothing (the
                 script runs read-only).
+            exclude: Glob patterns (Redis's syntax, as SCAN MATCH: ``*``,
+                ``?``, ``[a-z]``, backslash escapes) on the **full key**, e.g.
+                ``"app:lastseen"`` or ``"app:cache:*"``; a single string is
+                one pattern. Matching keys are neither read nor changed;
+                ``SweepReport.excluded`` counts them.
             progress: Called after each batch with how many keys have been
                 looked at so far.
 
         Returns:
-            What was done (or would be done, with ``dry_run``).
+            What was done (or would be done, with ``dry_run``), with up to
+            10 example keys per action.
 
         Raises:
+            TypeError: an exclude pattern that is not str or bytes.
+            ValueError: an exclude pattern with an unclosed ``[``.
             redis.RedisError: a server or connection error (the client's own
                 exception type). What was swept before it stays swept.
 
         """
-        job = self._job("dry-run" if dry_run else "sweep")
+        job = self._job("dry-run" if dry_run else "sweep", exclude)
         self._drive(job, progress)
         return job.report()
 
@@ -382,8 +490,19 @@ class AsyncMaintenance(_Host):
 
     async def _drive(self, job: Job, progress: Progress | None) -> None:
         batcher = Batcher()
-        pattern = scan_pattern(self.key_prefix)
-        async for key in self.redis.scan_iter(match=pattern, count=SCAN_COUNT):
+        keys = self.redis.scan_iter(match=scan_pattern(self.key_prefix), count=SCAN_COUNT)
+        while True:
+            try:
+                key = await anext(keys)
+            except StopAsyncIteration:
+                break
+            except Exception as error:
+                better = _scan_refused(error)
+                if better is None:
+                    raise
+                raise better from error
+            if not job.wanted(key):
+                continue
             batch = batcher.add(key)
             if batch:
                 await self._run(job.batch(batch))
@@ -417,7 +536,11 @@ class AsyncMaintenance(_Host):
         return job.stats()
 
     async def sweep(
-        self, *, dry_run: bool = False, progress: Progress | None = None
+        self,
+        *,
+        dry_run: bool = False,
+        exclude: Patterns = (),
+        progress: Progress | None = None,
     ) -> SweepReport:
         """Repair the prefix.
 
@@ -425,6 +548,8 @@ class AsyncMaintenance(_Host):
 
         Args:
             dry_run: Only count what a sweep would do; write nothing.
+            exclude: Glob patterns on the full key; matching keys are
+                neither read nor changed.
             progress: Called after each batch with how many keys have been
                 looked at so far.
 
@@ -436,6 +561,6 @@ class AsyncMaintenance(_Host):
                 exception type). What was swept before it stays swept.
 
         """
-        job = self._job("dry-run" if dry_run else "sweep")
+        job = self._job("dry-run" if dry_run else "sweep", exclude)
         await self._drive(job, progress)
         return job.report()

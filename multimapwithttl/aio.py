@@ -400,7 +400,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
 
         """
         seen: set[str] = set()
-        async for key in self.redis.scan_iter(match=self._scan_pattern(), count=1000):
+        # Sorted sets only (SCAN TYPE zset), as stats().names counts them.
+        keys = self.redis.scan_iter(match=self._scan_pattern(), count=1000, _type="zset")
+        async for key in keys:
             name = self._name_of(key)
             if name not in seen:
                 seen.add(name)

@@ -437,7 +437,11 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
 
         A key goes away with its last live value, so a name is listed while
         it holds one (keys an 0.1.0 writer left without a TTL excepted: see
-        [sweep][multimapwithttl.MultiMapWithTTL.sweep]).
+        [sweep][multimapwithttl.MultiMapWithTTL.sweep]). Only sorted sets are
+        listed (SCAN TYPE zset): keys of other types under the prefix are not
+        names. The keys are not read, so a sorted set another application
+        keeps under the prefix is listed too (``stats()`` counts such a set
+        as foreign, not in ``names``).
 
         Returns:
             An iterator of names, each once, in no particular order.
@@ -448,7 +452,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
 
         """
         seen: set[str] = set()
-        for key in self.redis.scan_iter(match=self._scan_pattern(), count=1000):
+        # Sorted sets only (SCAN TYPE zset), as stats().names counts them.
+        keys = self.redis.scan_iter(match=self._scan_pattern(), count=1000, _type="zset")
+        for key in keys:
             name = self._name_of(key)
             if name not in seen:  # SCAN may repeat a key while the keyspace rehashes
                 seen.add(name)

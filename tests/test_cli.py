@@ -19,7 +19,15 @@ import redis
 from redis.cluster import RedisCluster
 
 from multimapwithttl import MultiMapWithTTL, __version__
-from multimapwithttl._cli import Progress, format_duration, format_size, main, table
+from multimapwithttl._cli import (
+    Progress,
+    format_duration,
+    format_size,
+    format_time,
+    hide_password,
+    main,
+    table,
+)
 
 from .servers import LocalCluster, RedisServer, free_port
 
@@ -33,6 +41,20 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         capture_output=True, text=True, timeout=60, check=False,
         env={**os.environ, **(env or {})},
     )  # fmt: skip
+
+
+def as_json(report: object) -> object:
+    """A report as the command line's ``--json`` gives it (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(report)))  # type: ignore[call-overload]
+
+
+def strict_json(text: str) -> object:
+    """Parse ``text`` as strict JSON: Infinity, -Infinity and NaN are refused."""
+
+    def refuse(constant: str) -> object:
+        raise AssertionError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def cli(*args: str) -> tuple[int, str]:
@@ -71,11 +93,14 @@ def test_json_equals_the_library(server: tuple[redis.Redis, str]) -> None:
     mm = MultiMapWithTTL(client, PREFIX, cast_fn=bytes)
     status, out = cli("stats", PREFIX, "--url", url, "--json")
     assert status == 0
-    assert json.loads(out) == dataclasses.asdict(mm.stats())
+    assert strict_json(out) == as_json(mm.stats())
     status, out = cli("sweep", PREFIX, "--dry-run", "--url", url, "--json")
-    assert json.loads(out) == dataclasses.asdict(mm.sweep(dry_run=True))
+    assert strict_json(out) == as_json(mm.sweep(dry_run=True))
+    examples = {"collected": ["ops:leak"], "ttl_fixed": ["ops:leak"], "deleted": ["ops:dead"],
+                "foreign": ["ops:config"]}  # fmt: skip
     assert json.loads(out) == {
-        "scanned": 5, "collected": 2, "ttl_fixed": 1, "deleted": 1, "foreign": 1
+        "scanned": 5, "collected": 2, "ttl_fixed": 1, "deleted": 1, "foreign": 1, "excluded": 0,
+        "examples": examples,
     }  # fmt: skip
     status, out = cli("names", PREFIX, "--url", url, "--json")
     assert json.loads(out) == {"names": sorted(mm.names())}
@@ -90,11 +115,10 @@ def test_json_equals_the_library(server: tuple[redis.Redis, str]) -> None:
     assert [v["value"] for v in json.loads(out)["values"]] == ["laptop", "\\xff-raw", "phone"]
     status, out = cli("sweep", PREFIX, "--url", url, "--json")
     assert json.loads(out) == {
-        "scanned": 5, "collected": 2, "ttl_fixed": 1, "deleted": 1, "foreign": 1
+        "scanned": 5, "collected": 2, "ttl_fixed": 1, "deleted": 1, "foreign": 1, "excluded": 0,
+        "examples": examples,
     }  # fmt: skip
-    assert json.loads(cli("sweep", PREFIX, "--url", url, "--json")[1]) == dataclasses.asdict(
-        mm.sweep()
-    )
+    assert json.loads(cli("sweep", PREFIX, "--url", url, "--json")[1]) == as_json(mm.sweep())
     assert client.exists("elsewhere:a")  # another prefix: untouched
     assert client.pttl(f"{PREFIX}:config") == -1  # a foreign key: untouched
 
@@ -110,11 +134,14 @@ def test_json_on_the_cluster(real_cluster: LocalCluster) -> None:
         mm = MultiMapWithTTL(client, PREFIX)
         url = f"redis://127.0.0.1:{real_cluster.ports[1]}/0"
         status, out = cli("stats", PREFIX, "--url", url, "--cluster", "--json")
-        assert (status, json.loads(out)) == (0, dataclasses.asdict(mm.stats()))
+        assert (status, json.loads(out)) == (0, as_json(mm.stats()))
         assert json.loads(out)["names"] == 50
         status, out = cli("sweep", PREFIX, "--url", url, "--cluster", "--json")
-        assert json.loads(out) == {
-            "scanned": 50, "collected": 50, "ttl_fixed": 50, "deleted": 0, "foreign": 0
+        report = json.loads(out)
+        assert len(report.pop("examples")["ttl_fixed"]) == 10
+        assert report == {
+            "scanned": 50, "collected": 50, "ttl_fixed": 50, "deleted": 0, "foreign": 0,
+            "excluded": 0,
         }  # fmt: skip
     finally:
         client.close()
@@ -161,7 +188,8 @@ def _row(line: str) -> list[str]:
 
 def test_names_and_an_empty_prefix(server: tuple[redis.Redis, str]) -> None:
     _, url = server
-    assert cli("names", PREFIX, "--url", url) == (0, "alice\nbob\nconfig\ndead\nleak\n")
+    # Sorted sets only: "config", a string under the prefix, is not a name.
+    assert cli("names", PREFIX, "--url", url) == (0, "alice\nbob\ndead\nleak\n")
     _, out = cli("stats", "nothing-here", "--url", url)
     rows = dict(_row(line) for line in out.splitlines())
     assert (rows["names"], rows["memory"], rows["soonest expiry"]) == ("0", "0 B", "-")
@@ -209,6 +237,12 @@ def test_interrupted_exits_130(
 )  # fmt: skip
 def test_durations(seconds: float, shown: str) -> None:
     assert format_duration(seconds) == shown
+
+
+def test_times_beyond_what_datetime_holds_are_shown_as_numbers() -> None:
+    assert format_duration(float("inf")) == "never"
+    assert format_time(1e20) == "UNIX time 1e+20"
+    assert format_time(float("inf")) == "UNIX time inf"
 
 
 @pytest.mark.parametrize(
@@ -389,12 +423,200 @@ def test_options_come_after_the_command() -> None:
     assert cli("--json", "stats", PREFIX)[0] == 2
 
 
-def test_a_cluster_node_without_cluster_says_to_add_it(
-    real_cluster: LocalCluster, capsys: pytest.CaptureFixture[str]
+def test_a_cluster_node_without_cluster_is_detected(real_cluster: LocalCluster) -> None:
+    client = RedisCluster(host="127.0.0.1", port=real_cluster.ports[0])
+    try:
+        for port in real_cluster.ports:
+            redis.Redis(port=port).flushall()
+        now = int(time.time())
+        pipe = client.pipeline(transaction=False)
+        for i in range(3000):
+            pipe.zadd(f"{PREFIX}:n{i:04d}", {"old": now - 100, "live": now + 600})
+        pipe.execute()
+        client.zadd(f"{PREFIX}:leaderboard", {"a": 40, "b": 1200})
+        url = f"redis://127.0.0.1:{real_cluster.ports[1]}/0"
+        status, out = cli("names", PREFIX, "--url", url)
+        assert status == 0
+        assert out.splitlines() == sorted([f"n{i:04d}" for i in range(3000)] + ["leaderboard"])
+        with_flag = cli("stats", PREFIX, "--url", url, "--cluster", "--json")
+        assert cli("stats", PREFIX, "--url", url, "--json") == with_flag
+        assert json.loads(with_flag[1])["names"] == 3000
+        preview = cli("sweep", PREFIX, "--dry-run", "--url", url, "--cluster", "--json")
+        assert (
+            json.loads(cli("sweep", PREFIX, "--dry-run", "--url", url, "--json")[1])["scanned"]
+            == json.loads(preview[1])["scanned"]
+            == 3001
+        )
+        status, out = cli("sweep", PREFIX, "--url", url, "--json")
+        report = json.loads(out)
+        counts = {key: value for key, value in report.items() if key != "examples"}
+        assert (status, counts) == (0, {
+            "scanned": 3001, "collected": 3000, "ttl_fixed": 3000, "deleted": 0, "foreign": 1,
+            "excluded": 0,
+        })  # fmt: skip
+        again = json.loads(cli("sweep", PREFIX, "--url", url, "--cluster", "--json")[1])
+        assert (again["ttl_fixed"], again["collected"]) == (0, 0)
+        # get: names held by every node, without a MOVED error.
+        for i in range(0, 3000, 300):
+            status, out = cli("get", PREFIX, f"n{i:04d}", "--url", url, "--json")
+            assert (status, [v["value"] for v in json.loads(out)["values"]]) == (0, ["live"])
+    finally:
+        client.close()
+
+
+# -- hardened: passwords, pipes, odd names, odd data, permissions ----------------------
+
+SECRET_URLS = [
+    "redis://user:hunter@S3cr3tTail@127.0.0.1:{port}/0",
+    "redis://user:hunter%40S3cr3tTail@127.0.0.1:{port}/0",
+    "redis://user:hunter:S3cr3tTail@127.0.0.1:{port}/0",
+    "redis://:hunter@S3cr3tTail@127.0.0.1:{port}/0",
+    "redis://127.0.0.1:{port}/0?password=hunter@S3cr3tTail",
+    "redis://user:hunter@S3cr3tTail@127.0.0.1:notaport/0",
+    "redis://user:hunter/S3cr3tTail@127.0.0.1:{port}/0",
+]
+
+
+@pytest.mark.parametrize("template", SECRET_URLS)
+def test_a_password_is_never_printed(template: str) -> None:
+    url = template.format(port=free_port())
+    assert "S3cr3tTail" not in hide_password(url)
+    assert "hunter" not in hide_password(url)
+    for args in (["stats", PREFIX], ["names", PREFIX], ["sweep", PREFIX], ["get", PREFIX, "a"]):
+        done = run_cli(*args, "--url", url)
+        assert done.returncode in (1, 2), (args, done.stderr)
+        shown = done.stdout + done.stderr
+        assert "S3cr3tTail" not in shown, shown
+        assert "hunter" not in shown, shown
+        assert "Traceback" not in shown
+    done = run_cli("demo", env={"REDIS_URL": url})
+    assert "S3cr3tTail" not in done.stderr + done.stdout
+    assert "hunter" not in done.stderr + done.stdout
+
+
+def test_the_host_stays_visible_when_the_password_is_hidden() -> None:
+    url = "redis://user:p@ss@cache.internal:6379/0"
+    assert hide_password(url) == "redis://***@cache.internal:6379/0"
+    assert hide_password("redis://cache.internal:6379/0") == "redis://cache.internal:6379/0"
+
+
+def test_output_to_a_closed_pipe_ends_quietly(real_server: RedisServer) -> None:
+    client = real_server.client()
+    client.flushall()
+    now = int(time.time())
+    pipe = client.pipeline(transaction=False)
+    for i in range(20_000):  # far more than a pipe's buffer holds
+        pipe.zadd(f"pipe:a-rather-long-name-{i:06d}", {"x": now + 600})
+    pipe.execute()
+    command = [sys.executable, "-m", "multimapwithttl", "names", "pipe",
+               "--url", f"redis://127.0.0.1:{real_server.port}/0"]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        first = process.stdout.readline()
+        process.stdout.close()  # as `head -1` does
+        err = process.stderr.read()
+        status = process.wait(timeout=60)
+    assert first == b"a-rather-long-name-000000\n"
+    assert err == b""
+    assert status in (0, 141, -13)  # done, or ended as by SIGPIPE
+    client.flushall()
+    client.close()
+
+
+def test_names_with_control_characters_are_escaped_in_text(
+    server: tuple[redis.Redis, str],
 ) -> None:
-    url = f"redis://127.0.0.1:{real_cluster.ports[0]}/0"
-    statuses = {main(["get", "p", f"name{i}", "--url", url]) for i in range(20)}
-    err = capsys.readouterr().err
-    assert statuses <= {0, 1}
-    assert 1 in statuses  # some of the 20 names live on another node
-    assert "add --cluster" in err
+    client, url = server
+    now = int(time.time())
+    odd = ["two\nlines", "tab\there", "\x1b[31mred", "line\u2028sep", "caf\u00e9 ok"]
+    for name in odd:
+        client.zadd(f"{PREFIX}:{name}", {"x": now + 600})
+    status, out = cli("names", PREFIX, "--url", url)
+    assert status == 0
+    lines = out.splitlines()
+    assert len(lines) == 4 + len(odd)  # one line per name
+    for shown in ("two\\nlines", "tab\\there", "\\x1b[31mred", "line\\u2028sep", "caf\u00e9 ok"):
+        assert shown in lines
+    status, out = cli("names", PREFIX, "--url", url, "--json")
+    assert set(odd) <= set(json.loads(out)["names"])  # JSON is exact
+    status, out = cli("get", PREFIX, "two\nlines", "--url", url)
+    assert status == 0
+    assert len(out.splitlines()) == 2
+
+
+def test_odd_data_gives_valid_output_and_no_traceback(real_server: RedisServer) -> None:
+    client = real_server.client()
+    client.flushall()
+    now = int(time.time())
+    client.zadd("odd:fine", {"x": now + 600, "y": now - 5})
+    client.zadd("odd:inf", {"x": float("inf"), "y": now + 600})
+    client.zadd("odd:big", {"x": 1e20})
+    client.zadd("odd:neg", {"x": float("-inf")})
+    url = f"redis://127.0.0.1:{real_server.port}/0"
+    for args in (["stats", "odd"], ["sweep", "odd", "--dry-run"], ["get", "odd", "inf"],
+                 ["get", "odd", "big"], ["sweep", "odd"]):  # fmt: skip
+        text = run_cli(*args, "--url", url)
+        assert (text.returncode, text.stderr) == (0, ""), args
+        as_json = run_cli(*args, "--url", url, "--json")
+        assert (as_json.returncode, as_json.stderr) == (0, ""), args
+        strict_json(as_json.stdout)
+    stats = strict_json(run_cli("stats", "odd", "--url", url, "--json").stdout)
+    assert isinstance(stats, dict)
+    assert (stats["names"], stats["foreign_keys"], stats["latest_expiry"]) == (1, 3, now + 600)
+    rows = dict(_row(line) for line in run_cli("stats", "odd", "--url", url).stdout.splitlines()
+                if line)  # fmt: skip
+    assert rows["foreign keys"] == "3"
+    assert client.zscore("odd:inf", "x") == float("inf")
+    assert client.zscore("odd:big", "x") == 1e20
+    client.close()
+
+
+def test_exclude_and_examples_on_the_command_line(server: tuple[redis.Redis, str]) -> None:
+    client, url = server
+    now = int(time.time())
+    client.zadd(f"{PREFIX}:lastseen", {"u1": now - 86_400, "u2": now - 3600})
+    client.zadd(f"{PREFIX}:leaderboard", {"a": 40, "b": 1200})
+    status, out = cli("sweep", PREFIX, "--dry-run", "--url", url)
+    assert status == 0
+    assert "  deleted: ops:dead, ops:lastseen" in out or "  deleted: ops:lastseen, ops:dead" in out
+    foreign_line = next(line for line in out.splitlines() if line.startswith("  foreign"))
+    assert "ops:leaderboard" in foreign_line
+    assert "ops:config" in foreign_line
+    args = ["--exclude", "ops:last*", "--exclude", "ops:nothing", "--url", url]
+    status, out = cli("sweep", PREFIX, *args)
+    assert status == 0
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[:6]}
+    assert (rows["excluded"], rows["deleted"], rows["foreign"]) == ("1", "1", "2")
+    assert client.zcard(f"{PREFIX}:lastseen") == 2
+    assert client.pttl(f"{PREFIX}:lastseen") == -1
+    assert client.zcard(f"{PREFIX}:leaderboard") == 2
+    assert cli("sweep", PREFIX, "--exclude", "ops:[x", "--url", url)[0] == 2
+
+
+def test_memory_usage_not_permitted_is_said_so(
+    real_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    admin = real_server.client()
+    admin.flushall()
+    admin.zadd(f"{PREFIX}:a", {"x": time.time() + 100})
+    admin.execute_command("ACL", "SETUSER", "cli-nomem", "reset", "on", ">pw", "~*", "+@all",
+                          "-memory")  # fmt: skip
+    admin.execute_command("ACL", "SETUSER", "cli-noscan", "reset", "on", ">pw", "~*", "+@all",
+                          "-scan")  # fmt: skip
+    try:
+        url = f"redis://cli-nomem:pw@127.0.0.1:{real_server.port}/0"
+        status, out = cli("stats", PREFIX, "--url", url)
+        assert status == 0
+        assert "memory unknown (no permission for MEMORY USAGE)" in " ".join(out.split())
+        status, out = cli("stats", PREFIX, "--url", url, "--json")
+        assert json.loads(out)["memory_unknown"] == "no permission for MEMORY USAGE"
+        capsys.readouterr()
+        url = f"redis://cli-noscan:pw@127.0.0.1:{real_server.port}/0"
+        assert cli("stats", PREFIX, "--url", url)[0] == 1
+        err = capsys.readouterr().err
+        assert err.startswith("multimapwithttl: error: SCAN refused")
+        assert err.count("\n") == 1
+    finally:
+        admin.acl_deluser("cli-nomem", "cli-noscan")
+        admin.close()

@@ -14,18 +14,27 @@
 -- the client's clock and the server's (the rule of the writes): only what is
 -- dead by both clocks is counted as expired and collected.
 --
+-- A sorted set is a multimap key only when every score is a plausible expiry
+-- time: finite, >= 1e9 (2001-09-09) and < 253402300800 (year 10000). Any
+-- other sorted set (a leaderboard's points, milliseconds, +-inf) is foreign,
+-- like a key of another type: counted, never changed (members and TTL).
+-- Checking the lowest and the highest score is enough, and cheap.
+--
 -- Returns, for "survey":
 --   {done, zsets, live, expired, no_ttl, foreign, short, dead, memory,
---    soonest, latest}
+--    soonest, latest, examples}
 -- and for "sweep":
---   {done, collected, ttl_fixed, deleted, foreign}
+--   {done, collected, ttl_fixed, deleted, foreign, examples}
 -- `done` is how many keys of KEYS were handled, from the first; a sweep that
 -- ran out of its removal budget stops early and the client sends the rest
 -- again (a key with more expired members than the budget is collected in
 -- several steps: each step removes only expired members, the key stays
 -- consistent in between). `memory` is -1 when the server has no MEMORY
--- USAGE (fakeredis); `soonest` and `latest` are the lowest and highest live
--- scores, as text, or false when no key of the batch holds a live member.
+-- USAGE (fakeredis), -2 when this user may not run it; `soonest` and
+-- `latest` are the lowest and highest live scores, as text, or false when no
+-- key of the batch holds a live member. `examples` is four lists of keys,
+-- at most EXAMPLES each: those with expired members a sweep collects (and
+-- keeps), those whose TTL it fixes, those it deletes, the foreign ones.
 local old = too_old(KEYS[1])
 if old then
   return old
@@ -44,9 +53,13 @@ local SHORT_MS = 10
 -- How far it may run past it before a sweep trims it: 0.1.0 writes a TTL
 -- one second longer than its values; that is left alone.
 local LONG_MS = 2000
+-- The range of plausible expiry times (UNIX seconds), as in the writes.
+local LOWEST, BEYOND = 1000000000, 253402300800
+local EXAMPLES = 10
 
 -- The score of the first entry of a WITHSCORES reply: {member, score}, or
--- {{member, score}} from fakeredis < 2.40 on RESP3. nil when it is empty.
+-- {{member, score}} from fakeredis < 2.40 on RESP3. nil when it is empty or
+-- not a number Lua reads.
 local function first_score(reply)
   local entry = reply[1]
   if type(entry) == 'table' then
@@ -55,29 +68,72 @@ local function first_score(reply)
   return tonumber(reply[2])
 end
 
--- What a key is and what a sweep would do to it. Returns its type, then for
--- a sorted set: card, expired, pttl and the verdict: "ok", "dead" (only
--- expired members), "short" (live members, no TTL or one ending too soon)
--- or "long" (a TTL running well past the newest member; not counted).
+-- True when x is a plausible expiry time (false for nil and NaN too).
+local function plausible(x)
+  return x ~= nil and x >= LOWEST and x < BEYOND
+end
+
+-- What a key is and what a sweep would do to it. Returns its kind ("zset"
+-- for a multimap key, "foreign" for a sorted set that cannot be one, else
+-- the Redis type), then for a multimap key: card, expired, pttl and the
+-- verdict: "ok", "dead" (only expired members), "short" (live members, no
+-- TTL or one ending too soon) or "long" (a TTL running well past the newest
+-- member; not counted), then the newest score (nil for a dead key) and the
+-- lowest.
+--
+-- The lowest score is read first: an implausible one makes the key foreign
+-- at once, and one above `base` means nothing expired (no ZCOUNT), which is
+-- what most keys look like. A dead key's scores are all at or below `base`,
+-- so its highest is plausible without reading it.
 local function look(key)
   local kind = redis.call('TYPE', key)['ok']
   if kind ~= 'zset' then
     return kind
   end
+  local lowest = first_score(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES'))
+  if not plausible(lowest) then
+    return 'foreign'
+  end
   local card = redis.call('ZCARD', key)
-  local expired = redis.call('ZCOUNT', key, '-inf', base_text)
+  local expired = 0
+  if lowest <= base then
+    expired = redis.call('ZCOUNT', key, '-inf', base_text)
+  end
   local pttl = redis.call('PTTL', key)
   if expired == card then
-    return kind, card, expired, pttl, 'dead'
+    return kind, card, expired, pttl, 'dead', nil, lowest
   end
-  local newest = first_score(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES'))
+  local newest = lowest
+  if card > 1 then
+    newest = first_score(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES'))
+    if not plausible(newest) then
+      return 'foreign'
+    end
+  end
   local verdict = 'ok'
   if pttl < 0 or pttl < math.floor((newest - server) * 1000) - SHORT_MS then
     verdict = 'short'
   elseif pttl > math.ceil((newest - base) * 1000) + LONG_MS then
     verdict = 'long'
   end
-  return kind, card, expired, pttl, verdict, newest
+  return kind, card, expired, pttl, verdict, newest, lowest
+end
+
+-- True for an error message of a command the ACL refused (Redis 7.0 says
+-- "The user executing the script can't run this command", later "NOPERM").
+local function refused(message)
+  return string.find(message, 'NOPERM', 1, true) ~= nil
+    or string.find(message, "can't run this command", 1, true) ~= nil
+    or string.find(message, 'no permission', 1, true) ~= nil
+end
+
+-- Example keys per action: collected (and kept), ttl fixed, deleted, foreign.
+local examples = {{}, {}, {}, {}}
+local function example(which, key)
+  local list = examples[which]
+  if #list < EXAMPLES then
+    list[#list + 1] = key
+  end
 end
 
 if mode == 'survey' then
@@ -86,7 +142,7 @@ if mode == 'survey' then
   local bytes = 0
   local soonest, latest = nil, nil
   for _, key in ipairs(KEYS) do
-    local kind, card, gone, pttl, verdict, newest = look(key)
+    local kind, card, gone, pttl, verdict, newest, lowest = look(key)
     if kind == 'zset' then
       zsets = zsets + 1
       live = live + card - gone
@@ -96,13 +152,20 @@ if mode == 'survey' then
       end
       if verdict == 'short' then
         short = short + 1
+        example(2, key)
       elseif verdict == 'dead' then
         dead = dead + 1
+        example(3, key)
+      end
+      if gone > 0 and verdict ~= 'dead' then
+        example(1, key)
       end
       if newest then
-        local first = redis.call('ZRANGEBYSCORE', key, '(' .. base_text, '+inf',
-          'WITHSCORES', 'LIMIT', 0, 1)
-        local low = first_score(first)
+        local low = lowest -- the soonest live score, when nothing expired
+        if gone > 0 then
+          low = first_score(redis.call('ZRANGEBYSCORE', key, '(' .. base_text, '+inf',
+            'WITHSCORES', 'LIMIT', 0, 1))
+        end
         if soonest == nil or low < soonest then
           soonest = low
         end
@@ -114,12 +177,15 @@ if mode == 'survey' then
         local used = redis.pcall('MEMORY', 'USAGE', key)
         if type(used) == 'number' then
           bytes = bytes + used
+        elseif type(used) == 'table' and refused(tostring(used.err)) then
+          bytes = -2 -- refused by ACL: unknown, and why
         else
           bytes = -1 -- no MEMORY USAGE here: the total is unknown
         end
       end
     elseif kind ~= 'none' then
       foreign = foreign + 1
+      example(4, key)
     end
   end
   if not memory then
@@ -128,6 +194,7 @@ if mode == 'survey' then
   return {
     #KEYS, zsets, live, expired, no_ttl, foreign, short, dead, bytes,
     soonest and score_text(soonest) or false, latest and score_text(latest) or false,
+    examples,
   }
 end
 
@@ -155,14 +222,20 @@ for _, key in ipairs(KEYS) do
       collected = collected + settle(key, base)
       if verdict == 'dead' then
         deleted = deleted + 1
+        example(3, key)
       elseif verdict == 'short' then
         fixed = fixed + 1
+        example(2, key)
+      end
+      if gone > 0 and verdict ~= 'dead' then
+        example(1, key)
       end
     end
     left = left - gone
   elseif kind ~= 'none' then
     foreign = foreign + 1
+    example(4, key)
   end
   done = done + 1
 end
-return {done, collected, fixed, deleted, foreign}
+return {done, collected, fixed, deleted, foreign, examples}
