@@ -106,17 +106,17 @@ def test_iter_values_exactly_once_under_concurrent_writes(
     base = [f"v{i}" for i in range(5000)]
     mm.add("big", *base)
     raw.zadd("itc:big", {f"dead{i}": time.time() - 100 - i for i in range(50)})
-    new = [f"new{i}" for i in range(5000)]
+    new = [f"new{i}" for i in range(30_000)]
     given: list[str] = []
     for n, value in enumerate(mm.iter_values("big", count=100)):
         given.append(value)
         if n == 10:
             writer.add("big", *base[::2], ttl=300)  # half re-added: expiry moves earlier
-        elif n == 500:
+        elif n == 200:
             writer.add("big", *base[1::4], ttl=3000)  # ... or later
-            writer.add("big", *new)  # the set doubles: its hash table grows
-        elif n == 3000:
-            writer.remove("big", *new[::2])  # and shrinks back
+            writer.add("big", *new)  # the set grows sevenfold, and its hash table
+        elif n == 1500:
+            writer.remove("big", *new)  # shrinks back: ZSCAN then repeats members
             writer.add("big", *base[::3], ttl=200)
     assert len(given) == len(set(given)), "a value came twice"
     assert set(base) <= set(given), "a value live throughout is missing"
