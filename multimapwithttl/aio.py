@@ -423,9 +423,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
 
         """
         pages = self._pages(name, count)
-        return self._iterate(pages)
+        return self._iter_pages(pages)
 
-    async def _iterate(self, pages: ValuePages) -> AsyncIterator[T]:
+    async def _iter_pages(self, pages: ValuePages) -> AsyncIterator[T]:
         while not pages.done:
             for value in await self._run(self._op_values_page(pages)):
                 yield value

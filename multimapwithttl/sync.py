@@ -484,9 +484,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
 
         """
         pages = self._pages(name, count)
-        return self._iterate(pages)
+        return self._iter_pages(pages)
 
-    def _iterate(self, pages: ValuePages) -> Iterator[T]:
+    def _iter_pages(self, pages: ValuePages) -> Iterator[T]:
         while not pages.done:
             yield from self._run(self._op_values_page(pages))
 
