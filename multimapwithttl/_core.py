@@ -428,26 +428,30 @@ class MultiMapCore(Generic[T]):
         cast = self._caster()
         if not keys:
             return []
-        bound: str | None = None
+        after = -math.inf  # the scores of live members are above it
         if self._clock == "client":
-            bound = live_bound(self._now())
-        elif len(keys) > 1 and not self._cluster:
-            # As get_many: the server's TIME, then plain reads (cheaper for
-            # the server than a script reading the same keys).
-            (reply,) = yield from self._conversation.send([TIME])
-            raise_first_error([reply])
-            bound = time_bound(reply)
-        if bound is not None:
-            calls = plain_reads_with_scores(keys, bound)
+            calls = plain_reads_with_scores(keys, live_bound(self._now()))
+        elif not self._cluster:
+            # One round trip: the server's TIME, then each key read whole (a
+            # member expired but not yet collected comes too, and is left
+            # out here); plain reads cost the server less than a script.
+            calls = [TIME, *plain_reads_with_scores(keys, "-inf")]
         else:
-            # One key, or a cluster: one read-script call per key, each on its
-            # node's clock, all in one round trip per node.
+            # One read-script call per key, each on its node's clock, in one
+            # round trip per node (TIME would go to any one node).
             calls = [read_script_call([key], "withscores") for key in keys]
         replies = yield from self._conversation.send(calls)
         raise_first_error(replies)
+        if calls[0] is TIME:
+            after = float(time_bound(replies[0])[1:])
+            replies = replies[1:]
         try:
             return [
-                [(cast(member), float(score)) for member, score in _pairs(reply)]
+                [
+                    (cast(member), when)
+                    for member, score in _pairs(reply)
+                    if (when := float(score)) > after
+                ]
                 for reply in replies
             ]
         except ValueError as error:

@@ -437,9 +437,10 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
     def get_many_with_expiry(self, *names: Name) -> list[list[tuple[T, float]]]:
         """The live values of several names with their expiry times, in one round trip.
 
-        One round trip (one per node on a cluster), as
-        [get_many][multimapwithttl.MultiMapWithTTL.get_many]; on
-        ``clock="server"`` with several names, a ``TIME`` before it.
+        One round trip (one per node on a cluster), with one plain read per
+        name; on ``clock="server"``, the server's ``TIME`` goes in the same
+        round trip (on a cluster, one read-only script call per name reads
+        its node's clock).
 
         Returns:
             Per name, in the order asked, its ``(value, expire_at)`` pairs as

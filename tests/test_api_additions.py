@@ -15,6 +15,7 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
 from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL
+from multimapwithttl._protocol import Send
 
 from .conftest import Factory
 from .errors import response_error
@@ -318,3 +319,20 @@ def test_from_url_checks_settings_and_scheme_before_connecting() -> None:
     with pytest.raises(ValueError, match="url must start with") as info:
         MultiMapWithTTL.from_url("http://bob:s3cret@host/", "p")
     assert "s3cret" not in str(info.value)
+
+
+@CLOCKS
+def test_get_many_with_expiry_is_one_round_trip(clock: str) -> None:
+    # The sans-I/O operation, driven by hand: one Send answers every name.
+    mm = MultiMapWithTTL(fakeredis.FakeRedis(), "rt", clock=clock)  # type: ignore[call-overload]
+    operation = mm._op_get_many_with_expiry(["a", "b", "c"])
+    request = next(operation)
+    assert isinstance(request, Send)
+    now = int(time.time())
+    reads = [[b"1", str(now + 60).encode(), b"2", str(now + 90).encode()], [], [b"3", b"5"]]
+    replies = [[str(now).encode(), b"0"], *reads] if clock == "server" else reads
+    if clock == "client":
+        reads[2] = []  # the client's bound is in the command: nothing expired comes back
+    with pytest.raises(StopIteration) as done:
+        operation.send(replies[: len(request.calls)])
+    assert done.value.value == [[(1, now + 60.0), (2, now + 90.0)], [], []]
