@@ -286,9 +286,10 @@ def delete_calls(keys: Sequence[bytes], cluster: bool) -> list[Call]:
 def page_call(key: bytes, cursor: int, count: int, server_clock: bool) -> Call:
     """One page of ``iter_values``: ZSCAN from ``cursor``, about ``count`` members.
 
-    On the client's clock, plain ZSCAN (members with their scores; the core
-    keeps the live ones). On the server's clock, ``page.lua`` (EVALSHA_RO,
-    EVALSHA where it is missing), which keeps those live by the server's TIME.
+    Without ``server_clock``, plain ZSCAN (members with their scores; the
+    core keeps the live ones). With it, ``page.lua`` (EVALSHA_RO, EVALSHA
+    where it is missing), which keeps those live by its node's TIME: for a
+    cluster, where a TIME sent beside the ZSCAN could reach another node.
     """
     if not server_clock:
         return Call(("ZSCAN", key, cursor, "COUNT", count))

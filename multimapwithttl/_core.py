@@ -398,13 +398,23 @@ class MultiMapCore(Generic[T]):
 
     def _op_values_page(self, pages: ValuePages) -> Operation[list[Any]]:
         """The next page of ``pages``: live values not given before, cast."""
-        server = self._clock == "server"
-        call = page_call(pages.key, pages.cursor, pages.count, server)
-        if server:
+        if self._clock == "server" and self._cluster:
+            # On a cluster TIME would go to any node: page.lua reads the clock
+            # of the key's own node, and keeps the live members there.
+            call = page_call(pages.key, pages.cursor, pages.count, True)
             cursor, members = yield from self._read_one(call)
         else:
-            now = self._now()  # before the scan: a member scored above it is live at the scan
-            cursor, items = yield from self._read_one(call)
+            scan = page_call(pages.key, pages.cursor, pages.count, False)
+            if self._clock == "client":
+                now = self._now()  # before the scan: a member scored above it is live then
+                cursor, items = yield from self._read_one(scan)
+            else:
+                # The server's TIME just before the scan, in the same round
+                # trip: plain commands cost the server less than page.lua.
+                replies = yield from self._conversation.send([TIME, scan])
+                raise_first_error(replies)
+                now = float(time_bound(replies[0])[1:])
+                cursor, items = replies[1]
             members = [member for member, score in _pairs(items) if float(score) > now]
         pages.cursor = int(cursor)
         pages.done = pages.cursor == 0

@@ -1,7 +1,9 @@
 #!lua flags=no-writes
--- One page of iter_values on the server's clock: ZSCAN KEYS[1] from cursor
--- ARGV[1], COUNT ARGV[2], keeping the members live by the server's TIME.
--- Declared no-writes: it runs as EVALSHA_RO, on replicas too.
+-- One page of iter_values on the server's clock, on a cluster (elsewhere
+-- TIME and ZSCAN go as plain commands in one round trip; on a cluster TIME
+-- could reach another node): ZSCAN KEYS[1] from cursor ARGV[1], COUNT
+-- ARGV[2], keeping the members live by this node's TIME. Declared
+-- no-writes: it runs as EVALSHA_RO, on replicas too.
 --
 -- Returns {next cursor, {live members}}; cursor "0" means the scan is over.
 -- ZSCAN's guarantee carries over: a member present from the first page to
