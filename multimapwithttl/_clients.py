@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from dataclasses import dataclass
+from typing import Any
 
 from redis.exceptions import ResponseError
 
@@ -46,3 +47,91 @@ def client_kind(client: object) -> ClientKind:
         cluster=callable(getattr(cls, "get_primaries", None)),
         error=_response_error(cls),
     )
+
+
+# -- API additions: the constructor's check, and clients built from a URL ------
+
+#: What the constructors accept, as their TypeError says it.
+ACCEPTED = (
+    "a redis-py or valkey-py client: redis.Redis, redis.cluster.RedisCluster, "
+    "valkey.Valkey, valkey.cluster.ValkeyCluster or their asyncio twins (fakeredis too)"
+)
+
+
+def require_client(client: object, owner: str) -> None:
+    """Refuse what cannot be a client: a URL, None, a number, a connection pool...
+
+    By shape, not by class, so subclasses and fakeredis pass: a client runs
+    commands (``execute_command``) over a connection pool (``connection_pool``)
+    or, on a cluster, over nodes (``nodes_manager``).
+
+    Raises:
+        TypeError: ``client`` is not one; for a str, it points to ``from_url``.
+            The value itself is never shown: a URL may hold a password.
+
+    """
+    cls = type(client)
+    if callable(getattr(cls, "execute_command", None)) and (
+        hasattr(client, "connection_pool") or hasattr(client, "nodes_manager")
+    ):
+        return
+    hint = ""
+    if isinstance(client, str):
+        hint = f"; to connect to a URL, use {owner}.from_url(url, key_prefix, ...)"
+    raise TypeError(f"redis_client must be {ACCEPTED}, got a {cls.__name__}{hint}")
+
+
+# URL scheme -> (library, is a cluster, the scheme the library takes).
+# "+cluster" is the convention of `limits` and others for a cluster's URL.
+_SCHEMES = {
+    "redis": ("redis", False, "redis"),
+    "rediss": ("redis", False, "rediss"),
+    "unix": ("redis", False, "unix"),
+    "redis+cluster": ("redis", True, "redis"),
+    "rediss+cluster": ("redis", True, "rediss"),
+    "valkey": ("valkey", False, "valkey"),
+    "valkeys": ("valkey", False, "valkeys"),
+    "valkey+cluster": ("valkey", True, "valkey"),
+    "valkeys+cluster": ("valkey", True, "valkeys"),
+}
+# (library, asyncio, cluster) -> (module, class)
+_CLASSES = {
+    ("redis", False, False): ("redis", "Redis"),
+    ("redis", False, True): ("redis.cluster", "RedisCluster"),
+    ("redis", True, False): ("redis.asyncio", "Redis"),
+    ("redis", True, True): ("redis.asyncio.cluster", "RedisCluster"),
+    ("valkey", False, False): ("valkey", "Valkey"),
+    ("valkey", False, True): ("valkey.cluster", "ValkeyCluster"),
+    ("valkey", True, False): ("valkey.asyncio", "Valkey"),
+    ("valkey", True, True): ("valkey.asyncio.cluster", "ValkeyCluster"),
+}
+
+
+def client_from_url(url: object, *, asyncio: bool, cluster: bool, options: dict[str, Any]) -> Any:
+    """A client for ``url``: the class's own ``from_url``, given ``options``.
+
+    ``redis://``, ``rediss://``, ``unix://`` give redis-py's client,
+    ``valkey://``, ``valkeys://`` valkey-py's; ``+cluster`` after the scheme
+    (``redis+cluster://host:port``), or ``cluster``, gives the cluster client.
+
+    Raises:
+        TypeError: ``url`` is not a str.
+        ValueError: its scheme is none of those (the URL itself is not shown:
+            it may hold a password).
+
+    """
+    if not isinstance(url, str):
+        raise TypeError(
+            f"url must be a str such as 'redis://localhost:6379/0', got a {type(url).__name__}"
+        )
+    scheme, sep, rest = url.partition("://")
+    found = _SCHEMES.get(scheme.lower()) if sep else None
+    if found is None:
+        shown = f"scheme {scheme!r}" if sep else "no scheme"
+        raise ValueError(
+            f"url must start with one of {', '.join(s + '://' for s in _SCHEMES)}; got {shown}"
+        )
+    library, in_url, plain = found
+    module, name = _CLASSES[(library, asyncio, cluster or in_url)]
+    cls = getattr(importlib.import_module(module), name)
+    return cls.from_url(f"{plain}://{rest}", **options)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ._keys import slot_of
-from ._scripts import DELETE, READ, READ_PLAIN, WRITE, Script
+from ._scripts import DELETE, PAGE, PAGE_PLAIN, READ, READ_PLAIN, WRITE, Script
 
 _hiredis_pack: Callable[[tuple[Any, ...]], bytes] | None
 try:
@@ -278,3 +278,29 @@ def delete_calls(keys: Sequence[bytes], cluster: bool) -> list[Call]:
         for group in _group(list(keys), lambda key: key, cluster)
         for chunk in _chunks(group, MAX_KEYS_PER_DELETE)
     ]
+
+
+# -- API additions: iter_values pages, reads with expiry times of many keys ----
+
+
+def page_call(key: bytes, cursor: int, count: int, server_clock: bool) -> Call:
+    """One page of ``iter_values``: ZSCAN from ``cursor``, about ``count`` members.
+
+    Without ``server_clock``, plain ZSCAN (members with their scores; the
+    core keeps the live ones). With it, ``page.lua`` (EVALSHA_RO, EVALSHA
+    where it is missing), which keeps those live by its node's TIME: for a
+    cluster, where a TIME sent beside the ZSCAN could reach another node.
+    """
+    if not server_clock:
+        return Call(("ZSCAN", key, cursor, "COUNT", count))
+    args = (1, key, cursor, count)
+    return Call(
+        ("EVALSHA_RO", PAGE.sha, *args),
+        script=PAGE,
+        fallback=Call(("EVALSHA", PAGE_PLAIN.sha, *args), script=PAGE_PLAIN),
+    )
+
+
+def plain_reads_with_scores(keys: Sequence[bytes], bound: str) -> list[Call]:
+    """One ZRANGEBYSCORE ... WITHSCORES per key, live members above ``bound``, in key order."""
+    return [Call(("ZRANGEBYSCORE", key, bound, "+inf", "WITHSCORES")) for key in keys]

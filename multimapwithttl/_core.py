@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NoReturn, TypeVar
 
-from ._clients import ClientKind, client_kind
+from ._clients import ClientKind, client_kind, require_client
 from ._commands import (
     TIME,
     Call,
@@ -20,7 +20,9 @@ from ._commands import (
     WriteMode,
     delete_calls,
     members_per_key,
+    page_call,
     plain_reads,
+    plain_reads_with_scores,
     read_calls,
     read_script_call,
     time_bound,
@@ -116,6 +118,7 @@ class MultiMapCore(Generic[T]):
 
     def _check_client(self, client: object) -> ClientKind:
         """What ``client`` is, if it is of this shell's kind (asyncio or blocking)."""
+        require_client(client, type(self).__name__)
         kind = client_kind(client)
         if kind.asyncio != self._asyncio:
             wanted = "AsyncMultiMapWithTTL" if kind.asyncio else "MultiMapWithTTL"
@@ -288,7 +291,10 @@ class MultiMapCore(Generic[T]):
             # Plain reads, one per key, answered in order.
             replies = yield from self._conversation.send(plain_reads(keys, bound))
             raise_first_error(replies)
-            return [list(map(cast, members)) for members in replies]
+            try:
+                return [list(map(cast, members)) for members in replies]
+            except ValueError as error:
+                _cast_failed(cast, error)
         found: list[list[Any]] = [[] for _ in keys]
         pending = list(range(len(keys)))
         while pending:  # a read-script call may answer only part of its keys
@@ -298,17 +304,23 @@ class MultiMapCore(Generic[T]):
             left: list[int] = []
             for (call, positions), reply in zip(plan, replies, strict=True):
                 answered = members_per_key(call, reply)
-                for position, members in zip(positions, answered, strict=False):
-                    found[pending[position]] = list(map(cast, members))
+                try:
+                    for position, members in zip(positions, answered, strict=False):
+                        found[pending[position]] = list(map(cast, members))
+                except ValueError as error:
+                    _cast_failed(cast, error)
                 left += (pending[position] for position in positions[len(answered) :])
             pending = left
         return found
 
-    def _op_delete(self, names: Sequence[Any]) -> Operation[None]:
+    def _op_delete(self, names: Sequence[Any]) -> Operation[int]:
         keys = [self._key(name) for name in names]
-        if keys:
-            replies = yield from self._conversation.send(delete_calls(keys, self._cluster))
-            raise_first_error(replies)
+        if not keys:
+            return 0
+        replies = yield from self._conversation.send(delete_calls(keys, self._cluster))
+        raise_first_error(replies)
+        # Each delete-script call answers how many of its keys it deleted.
+        return sum(int(reply) for reply in replies)
 
     def _op_contains(self, name: object, value: object) -> Operation[bool]:
         key, member = self._key(name), encode_value(value)
@@ -333,7 +345,10 @@ class MultiMapCore(Generic[T]):
             call = Call(("ZRANGEBYSCORE", key, live_bound(self._now()), "+inf", "WITHSCORES"))
         cast = self._caster()
         reply = yield from self._read_one(call)
-        return [(cast(member), float(score)) for member, score in _pairs(reply)]
+        try:
+            return [(cast(member), float(score)) for member, score in _pairs(reply)]
+        except ValueError as error:
+            _cast_failed(cast, error)
 
     def _scan_pattern(self) -> str:
         self._prefix()  # a prefix that cannot be encoded fails here, not in SCAN
@@ -341,3 +356,156 @@ class MultiMapCore(Generic[T]):
 
     def _name_of(self, key: bytes | str) -> str:
         return name_of(self.key_prefix, key)
+
+    # -- API additions: repr, from_url's checks, iter_values, get_many_with_expiry --
+
+    def _repr_fields(self) -> list[tuple[str, str]]:
+        """``(name, shown value)`` of each setting ``repr()`` shows, in order.
+
+        Settings only: the client (its URL, its password) is never shown.
+        """
+        return [
+            ("key_prefix", repr(self.key_prefix)),
+            ("ttl", repr(self.ttl)),
+            ("resolution", repr(self.resolution)),
+            ("clock", repr(self.clock)),
+            ("cast_fn", _callable_name(self.cast_fn)),
+        ]
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={shown}" for name, shown in self._repr_fields())
+        return f"{type(self).__name__}({fields})"
+
+    @staticmethod
+    def _check_settings(
+        key_prefix: object, ttl: object, cast_fn: object, resolution: object, clock: object
+    ) -> None:
+        """The constructor's checks of its settings, for ``from_url`` to run before connecting."""
+        check_ttl(ttl)
+        check_cast_fn(cast_fn)
+        encode_prefix(key_prefix)
+        if clock not in _CLOCKS:
+            raise ValueError(f"clock must be 'client' or 'server', got {clock!r}")
+        check_resolution(resolution)
+
+    def _pages(self, name: object, count: object) -> ValuePages:
+        """A new ``iter_values`` iteration over ``name``, checked before any I/O."""
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise TypeError(f"count must be a positive int, got {count!r}")
+        if count <= 0:
+            raise ValueError(f"count must be a positive int, got {count!r}")
+        return ValuePages(self._key(name), count, self._caster())
+
+    def _op_values_page(self, pages: ValuePages) -> Operation[list[Any]]:
+        """The next page of ``pages``: live values not given before, cast."""
+        if self._clock == "server" and self._cluster:
+            # On a cluster TIME would go to any node: page.lua reads the clock
+            # of the key's own node, and keeps the live members there.
+            call = page_call(pages.key, pages.cursor, pages.count, True)
+            cursor, members = yield from self._read_one(call)
+        else:
+            scan = page_call(pages.key, pages.cursor, pages.count, False)
+            if self._clock == "client":
+                now = self._now()  # before the scan: a member scored above it is live then
+                cursor, items = yield from self._read_one(scan)
+            else:
+                # The server's TIME just before the scan, in the same round
+                # trip: plain commands cost the server less than page.lua.
+                replies = yield from self._conversation.send([TIME, scan])
+                raise_first_error(replies)
+                now = float(time_bound(replies[0])[1:])
+                cursor, items = replies[1]
+            members = [member for member, score in _pairs(items) if float(score) > now]
+        pages.cursor = int(cursor)
+        pages.done = pages.cursor == 0
+        # ZSCAN may return a member again (the set was resized in between):
+        # each is given once.
+        seen = pages.seen
+        fresh = []
+        for member in members:
+            if member not in seen:
+                seen.add(member)
+                fresh.append(member)
+        try:
+            return list(map(pages.cast, fresh))
+        except ValueError as error:
+            _cast_failed(pages.cast, error)
+
+    def _op_get_many_with_expiry(
+        self, names: Sequence[Any]
+    ) -> Operation[list[list[tuple[Any, float]]]]:
+        keys = [self._key(name) for name in names]
+        cast = self._caster()
+        if not keys:
+            return []
+        after = -math.inf  # the scores of live members are above it
+        if self._clock == "client":
+            calls = plain_reads_with_scores(keys, live_bound(self._now()))
+        elif not self._cluster:
+            # One round trip: the server's TIME, then each key read whole (a
+            # member expired but not yet collected comes too, and is left
+            # out here); plain reads cost the server less than a script.
+            calls = [TIME, *plain_reads_with_scores(keys, "-inf")]
+        else:
+            # One read-script call per key, each on its node's clock, in one
+            # round trip per node (TIME would go to any one node).
+            calls = [read_script_call([key], "withscores") for key in keys]
+        replies = yield from self._conversation.send(calls)
+        raise_first_error(replies)
+        if calls[0] is TIME:
+            after = float(time_bound(replies[0])[1:])
+            replies = replies[1:]
+        try:
+            return [
+                [
+                    (cast(member), when)
+                    for member, score in _pairs(reply)
+                    if (when := float(score)) > after
+                ]
+                for reply in replies
+            ]
+        except ValueError as error:
+            _cast_failed(cast, error)
+
+
+class ValuePages:
+    """Where one ``iter_values`` iteration stands: its ZSCAN cursor and what it gave."""
+
+    __slots__ = ("cast", "count", "cursor", "done", "key", "seen")
+
+    def __init__(self, key: bytes, count: int, cast: Callable[[Any], Any]) -> None:
+        #: The sorted set scanned.
+        self.key = key
+        #: ZSCAN's COUNT: about how many members one page reads.
+        self.count = count
+        #: Applied to each member (picked once, at the start).
+        self.cast = cast
+        #: ZSCAN's cursor; 0 again once the scan is over.
+        self.cursor = 0
+        #: True once the last page has been read.
+        self.done = False
+        #: Members already given (bytes or str as the client returns them).
+        self.seen: set[Any] = set()
+
+
+def _cast_failed(cast: Callable[[Any], Any], error: ValueError) -> NoReturn:
+    """Re-raise a failed cast; the default ``int`` says how to read other values."""
+    if cast is int:
+        raise ValueError(
+            f"a stored value is not an integer ({error}): cast_fn is int by default; "
+            "pass cast_fn=str to read text values (or cast_fn=bytes for raw bytes)"
+        ) from error
+    raise error
+
+
+def _callable_name(function: object) -> str:
+    """How ``repr()`` shows a ``cast_fn``: ``str``, ``json.loads``, ``mymodule.parse``."""
+    if function is None:
+        return "None"
+    name = getattr(function, "__qualname__", None) or getattr(function, "__name__", None)
+    if not isinstance(name, str):
+        return repr(function)
+    module = getattr(function, "__module__", None)
+    if not isinstance(module, str) or module == "builtins":
+        return name
+    return f"{module}.{name}"

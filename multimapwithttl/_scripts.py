@@ -88,3 +88,7 @@ READ = Script.load("read", lib=True)
 READ_PLAIN = READ.without_shebang()
 #: Deletes sorted sets only, never a key of another type.
 DELETE = Script.load("delete", lib=True)
+#: One page of ``iter_values`` on the server's clock, on a cluster (EVALSHA_RO, ``no-writes``).
+PAGE = Script.load("page", lib=True)
+#: ``PAGE`` for servers without EVALSHA_RO (fakeredis), sent with EVALSHA.
+PAGE_PLAIN = PAGE.without_shebang()

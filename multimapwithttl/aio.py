@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
+from ._clients import client_from_url
 from ._commands import SEND_GROUP, Call, pack
-from ._core import Clock, MultiMapCore, T
+from ._core import Clock, MultiMapCore, T, ValuePages
 from ._maintenance import AsyncMaintenance
 from ._observability import traced
 from ._protocol import Load, Operation, Request
 from ._validate import Name, Value
 from .sync import ManyTimedValues, ManyValues
+
+#: What ``from_url`` makes the values read: the ``cast_fn`` given.
+_V = TypeVar("_V")
 
 
 class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
@@ -309,10 +313,13 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         """
         return list(await self._run(self._op_get_many(names)))
 
-    async def delete(self, *names: Name) -> None:
+    async def delete(self, *names: Name) -> int:
         """Delete whole names.
 
         The asyncio twin of [MultiMapWithTTL.delete()][multimapwithttl.MultiMapWithTTL.delete].
+
+        Returns:
+            How many of the names existed.
 
         Raises:
             TypeError: a name is not a str or int.
@@ -320,7 +327,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
                 untouched, the other names are deleted.
 
         """
-        await self._run(self._op_delete(names))
+        return int(await self._run(self._op_delete(names)))
 
     async def remove(self, name: Name, *values: Value) -> int:
         """Remove some values.
@@ -385,6 +392,123 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
 
         """
         return list(await self._run(self._op_get_with_expiry(name)))
+
+    async def get_many_with_expiry(self, *names: Name) -> list[list[tuple[T, float]]]:
+        """Live values of several names with expiry times.
+
+        The asyncio twin of
+        [MultiMapWithTTL.get_many_with_expiry()][multimapwithttl.MultiMapWithTTL.get_many_with_expiry].
+
+        Returns:
+            Per name, in the order asked, its ``(value, expire_at)`` pairs.
+
+        Raises:
+            TypeError: a name is not a str or int.
+            redis.ResponseError: a key holds another Redis type.
+
+        """
+        return list(await self._run(self._op_get_many_with_expiry(names)))
+
+    def iter_values(self, name: Name, *, count: int = 1000) -> AsyncIterator[T]:
+        """Iterate over the live values of a big name, ``count`` at a time.
+
+        The asyncio twin of
+        [MultiMapWithTTL.iter_values()][multimapwithttl.MultiMapWithTTL.iter_values]:
+        a plain method returning an async iterator (``async for value in
+        mm.iter_values(name)``); its arguments are checked by the call.
+
+        Returns:
+            An async iterator of values, each passed through ``cast_fn``.
+
+        Raises:
+            TypeError: ``name`` is not a str or int, or ``count`` is not an int.
+            ValueError: ``count`` is not positive.
+            redis.ResponseError: the key holds another Redis type (raised
+                while iterating).
+
+        """
+        pages = self._pages(name, count)
+        return self._iter_pages(pages)
+
+    async def _iter_pages(self, pages: ValuePages) -> AsyncIterator[T]:
+        while not pages.done:
+            for value in await self._run(self._op_values_page(pages)):
+                yield value
+
+    @overload
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        key_prefix: str,
+        ttl: float = 3600,
+        cast_fn: None = None,
+        *,
+        resolution: float = 1.0,
+        clock: Clock = "client",
+        cluster: bool = False,
+        **options: Any,
+    ) -> AsyncMultiMapWithTTL[int]: ...
+    @overload
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        key_prefix: str,
+        ttl: float,
+        cast_fn: Callable[[Any], _V],
+        *,
+        resolution: float = 1.0,
+        clock: Clock = "client",
+        cluster: bool = False,
+        **options: Any,
+    ) -> AsyncMultiMapWithTTL[_V]: ...
+    @overload
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        key_prefix: str,
+        ttl: float = 3600,
+        *,
+        cast_fn: Callable[[Any], _V],
+        resolution: float = 1.0,
+        clock: Clock = "client",
+        cluster: bool = False,
+        **options: Any,
+    ) -> AsyncMultiMapWithTTL[_V]: ...
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        key_prefix: str,
+        ttl: float = 3600,
+        cast_fn: Callable[[Any], Any] | None = None,
+        *,
+        resolution: float = 1.0,
+        clock: Clock = "client",
+        cluster: bool = False,
+        **options: Any,
+    ) -> AsyncMultiMapWithTTL[Any]:
+        """A multimap over a new asyncio client for ``url``.
+
+        The asyncio twin of
+        [MultiMapWithTTL.from_url()][multimapwithttl.MultiMapWithTTL.from_url]
+        (``redis.asyncio.Redis.from_url``, ``redis.asyncio.cluster.RedisCluster.from_url``,
+        or valkey-py's); a plain method, not a coroutine: the client connects
+        on first use. Close it with ``await mm.redis.aclose()``.
+
+        Returns:
+            An ``AsyncMultiMapWithTTL[int]``, or of what ``cast_fn`` returns.
+
+        Raises:
+            TypeError: ``url`` is not a str, or a bad setting.
+            ValueError: an unknown URL scheme, or a bad setting.
+
+        """
+        cls._check_settings(key_prefix, ttl, cast_fn, resolution, clock)
+        client = client_from_url(url, asyncio=True, cluster=cluster, options=options)
+        return cls(client, key_prefix, ttl, cast_fn, resolution=resolution, clock=clock)
 
     async def names(self) -> AsyncIterator[str]:
         """Every name under this prefix.

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
+from ._clients import client_from_url
 from ._commands import SEND_GROUP, Call, pack
-from ._core import Clock, MultiMapCore, T
+from ._core import Clock, MultiMapCore, T, ValuePages
 from ._maintenance import SyncMaintenance
 from ._observability import traced
 from ._protocol import Load, Operation, Request
@@ -15,6 +16,8 @@ from ._validate import Name, Value
 #: What ``add_many`` takes: ``(name, values)`` pairs, or a mapping of name to
 #: values (the overloads say which names: a mapping's key type is invariant).
 ManyValues = Iterable[tuple[Name, Iterable[Value]]] | Mapping[Any, Iterable[Value]]
+#: What ``from_url`` makes the values read: the ``cast_fn`` given.
+_V = TypeVar("_V")
 #: What ``add_many_with_ttl`` takes: ``(name, [(expire_at, value), ...])`` pairs.
 ManyTimedValues = (
     Iterable[tuple[Name, Iterable[tuple[float, Value]]]]
@@ -366,8 +369,12 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         """
         return iter([iter(values) for values in self._run(self._op_get_many(names))])
 
-    def delete(self, *names: Name) -> None:
+    def delete(self, *names: Name) -> int:
         """Delete whole names with all their values. No names: nothing happens.
+
+        Returns:
+            How many of the names existed (as redis-py's ``delete``); a name
+            given twice counts once.
 
         Raises:
             TypeError: a name is not a str or int.
@@ -375,7 +382,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
                 untouched, the other names are deleted.
 
         """
-        self._run(self._op_delete(names))
+        return int(self._run(self._op_delete(names)))
 
     def remove(self, name: Name, *values: Value) -> int:
         """Remove some values from ``name``.
@@ -431,6 +438,151 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
 
         """
         return list(self._run(self._op_get_with_expiry(name)))
+
+    def get_many_with_expiry(self, *names: Name) -> list[list[tuple[T, float]]]:
+        """The live values of several names with their expiry times, in one round trip.
+
+        One round trip (one per node on a cluster), with one plain read per
+        name; on ``clock="server"``, the server's ``TIME`` goes in the same
+        round trip (on a cluster, one read-only script call per name reads
+        its node's clock).
+
+        Returns:
+            Per name, in the order asked, its ``(value, expire_at)`` pairs as
+            [get_with_expiry][multimapwithttl.MultiMapWithTTL.get_with_expiry]
+            gives them.
+
+        Raises:
+            TypeError: a name is not a str or int.
+            redis.ResponseError: a key holds another Redis type.
+
+        """
+        return list(self._run(self._op_get_many_with_expiry(names)))
+
+    def iter_values(self, name: Name, *, count: int = 1000) -> Iterator[T]:
+        """Iterate over the live values of a big name, ``count`` at a time.
+
+        Where [get][multimapwithttl.MultiMapWithTTL.get] reads a name in one
+        command (tens of milliseconds for 100,000 values, during which the
+        server serves no one else), this reads it a page of about ``count``
+        members per command (ZSCAN), so no command is long however big the
+        name. It never writes, and runs on read-only replicas.
+
+        Each value live from the start to the end of the iteration comes
+        exactly once, whatever is written meanwhile; a value added, removed
+        or expiring meanwhile comes at most once. Values come in no
+        particular order, and only those live when their page is read.
+
+        Args:
+            name: A str or an int.
+            count: About how many members each command reads: a positive int.
+
+        Returns:
+            An iterator of values, each passed through ``cast_fn``; it reads
+            the next page when the current one is used up.
+
+        Raises:
+            TypeError: ``name`` is not a str or int, or ``count`` is not an
+                int; raised by the call, before anything is sent.
+            ValueError: ``count`` is not positive (raised by the call).
+            redis.ResponseError: the key holds another Redis type (raised
+                while iterating).
+
+        """
+        pages = self._pages(name, count)
+        return self._iter_pages(pages)
+
+    def _iter_pages(self, pages: ValuePages) -> Iterator[T]:
+        while not pages.done:
+            yield from self._run(self._op_values_page(pages))
+
+    @overload
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        key_prefix: str,
+        ttl: float = 3600,
+        cast_fn: None = None,
+        *,
+        resolution: float = 1.0,
+        clock: Clock = "client",
+        cluster: bool = False,
+        **options: Any,
+    ) -> MultiMapWithTTL[int]: ...
+    @overload
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        key_prefix: str,
+        ttl: float,
+        cast_fn: Callable[[Any], _V],
+        *,
+        resolution: float = 1.0,
+        clock: Clock = "client",
+        cluster: bool = False,
+        **options: Any,
+    ) -> MultiMapWithTTL[_V]: ...
+    @overload
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        key_prefix: str,
+        ttl: float = 3600,
+        *,
+        cast_fn: Callable[[Any], _V],
+        resolution: float = 1.0,
+        clock: Clock = "client",
+        cluster: bool = False,
+        **options: Any,
+    ) -> MultiMapWithTTL[_V]: ...
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        key_prefix: str,
+        ttl: float = 3600,
+        cast_fn: Callable[[Any], Any] | None = None,
+        *,
+        resolution: float = 1.0,
+        clock: Clock = "client",
+        cluster: bool = False,
+        **options: Any,
+    ) -> MultiMapWithTTL[Any]:
+        """A multimap over a new client for ``url``.
+
+        ``redis://``, ``rediss://`` and ``unix://`` URLs give a
+        ``redis.Redis`` (``redis.Redis.from_url``), ``valkey://`` and
+        ``valkeys://`` a ``valkey.Valkey``; ``redis+cluster://host:port`` (or
+        ``cluster=True``) gives the cluster client (``RedisCluster.from_url``,
+        which connects to read the cluster's layout). The multimap does not
+        close the client: call ``mm.redis.close()`` when done.
+
+        Args:
+            url: Where the server is, e.g. ``"redis://:password@host:6379/0"``.
+            key_prefix: As in the constructor.
+            ttl: As in the constructor.
+            cast_fn: As in the constructor.
+            resolution: As in the constructor.
+            clock: As in the constructor.
+            cluster: Build the cluster client whatever the scheme.
+            **options: Passed to the client class's ``from_url``
+                (``decode_responses``, ``socket_timeout``, ...).
+
+        Returns:
+            A ``MultiMapWithTTL[int]``, or of what ``cast_fn`` returns.
+
+        Raises:
+            TypeError: ``url`` is not a str, or a setting is wrong, as in the
+                constructor; checked before the client is built.
+            ValueError: an unknown URL scheme, or a bad setting.
+
+        """
+        cls._check_settings(key_prefix, ttl, cast_fn, resolution, clock)
+        client = client_from_url(url, asyncio=False, cluster=cluster, options=options)
+        return cls(client, key_prefix, ttl, cast_fn, resolution=resolution, clock=clock)
 
     def names(self) -> Iterator[str]:
         """Every name that has a key under this prefix (SCAN; every primary on a cluster).

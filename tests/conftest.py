@@ -303,6 +303,10 @@ class Blocking:
         attr = getattr(self._inner, name)
         if name == "names":
             return lambda: iter(self._loop.run_until_complete(self._collect(attr())))
+        if name == "iter_values":
+            # Called at once (its checks raise from the call), then stepped:
+            # a test may write between two values, as with the sync class.
+            return lambda *a, **k: self._step(attr(*a, **k))
         if inspect.iscoroutinefunction(attr):
             return lambda *a, **k: self._loop.run_until_complete(attr(*a, **k))
         return attr
@@ -313,6 +317,13 @@ class Blocking:
     @staticmethod
     async def _collect(names: Any) -> list[str]:
         return [name async for name in names]
+
+    def _step(self, values: Any) -> Iterator[Any]:
+        while True:
+            try:
+                yield self._loop.run_until_complete(values.__anext__())
+            except StopAsyncIteration:
+                return
 
 
 Factory = Callable[..., Any]

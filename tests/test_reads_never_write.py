@@ -14,10 +14,11 @@ from multimapwithttl import MultiMapWithTTL
 
 from .servers import RedisServer
 
-READ_COMMANDS = {"zrangebyscore", "evalsha_ro", "zscore", "zcount", "scan", "script|load", "time"}
+READ_COMMANDS = {"zrangebyscore", "evalsha_ro", "zscore", "zcount", "zscan", "scan"}
+READ_COMMANDS |= {"script|load", "time"}
 # On the client's clock reads are the plain commands 0.1.0 sends: the
 # cheapest for the server, and no script at all.
-PLAIN_READS = {"zrangebyscore", "zscore", "zcount", "scan"}
+PLAIN_READS = {"zrangebyscore", "zscore", "zcount", "scan", "zscan"}
 
 
 def _commands_run(client: Any) -> set[str]:
@@ -39,6 +40,8 @@ def test_read_methods_issue_only_read_commands(make: Any, raw: Any, clock: str) 
     mm.count("n1")
     mm.contains("n1", 1)
     mm.get_with_expiry("n1")
+    mm.get_many_with_expiry(*(f"n{i}" for i in range(50)))
+    list(mm.iter_values("n1", count=1))
     list(mm.names())
     ran: set[str] = set()
     for node in backend.raw_nodes():
@@ -80,6 +83,8 @@ def test_every_read_works_on_a_read_only_replica(
     assert mm.count("a") == 2
     assert mm.contains("b", 3)
     assert [v for v, _ in mm.get_with_expiry("b")] == [3]
+    assert [[v for v, _ in pairs] for pairs in mm.get_many_with_expiry("b", "c")] == [[3], []]
+    assert sorted(mm.iter_values("a", count=1)) == [1, 2]
     assert sorted(mm.names()) == ["a", "b"]
     ran = _commands_run(replica_client) - {"config|resetstat"}
     assert ran <= READ_COMMANDS, ran - READ_COMMANDS  # nothing that writes, not even a script

@@ -114,6 +114,40 @@ def construction_async(r: redis.asyncio.Redis) -> None:
     del texts
 
 
+def construction_from_url() -> None:
+    url = "redis://localhost:6379/0"
+    assert_type(MultiMapWithTTL.from_url(url, "p"), MultiMapWithTTL[int])
+    assert_type(MultiMapWithTTL.from_url(url, "p", 60), MultiMapWithTTL[int])
+    assert_type(MultiMapWithTTL.from_url(url, "p", 60, None), MultiMapWithTTL[int])
+    assert_type(MultiMapWithTTL.from_url(url, "p", cast_fn=str), MultiMapWithTTL[str])
+    assert_type(MultiMapWithTTL.from_url(url, "p", 60, bytes), MultiMapWithTTL[bytes])
+    assert_type(MultiMapWithTTL.from_url(url, "p", 60, parse_point), MultiMapWithTTL[Point])
+    assert_type(
+        MultiMapWithTTL.from_url(url, "p", ttl=5, cast_fn=as_text, clock="server"),
+        MultiMapWithTTL[str],
+    )
+    assert_type(
+        MultiMapWithTTL.from_url(url, "p", cluster=True, decode_responses=True),
+        MultiMapWithTTL[int],
+    )
+    assert_type(
+        MultiMapWithTTL.from_url(url, "p", cast_fn=json.loads, socket_timeout=1.5),
+        MultiMapWithTTL[Any],
+    )
+    assert_type(AsyncMultiMapWithTTL.from_url(url, "p"), AsyncMultiMapWithTTL[int])
+    assert_type(AsyncMultiMapWithTTL.from_url(url, "p", cast_fn=str), AsyncMultiMapWithTTL[str])
+    assert_type(
+        AsyncMultiMapWithTTL.from_url(url, "p", 60, parse_point, resolution=0.001),
+        AsyncMultiMapWithTTL[Point],
+    )
+    assert_type(
+        AsyncMultiMapWithTTL.from_url("redis+cluster://h:7000", "p", cast_fn=bytes),
+        AsyncMultiMapWithTTL[bytes],
+    )
+    texts: MultiMapWithTTL[str] = MultiMapWithTTL.from_url(url, "p", cast_fn=str)
+    del texts
+
+
 # -- the sync class's methods ---------------------------------------------------
 
 
@@ -156,8 +190,10 @@ def writes(mm: MultiMapWithTTL[Any]) -> None:
 
     assert_type(mm.remove("a", "x", b"y", 3, 4.5), int)
     assert_type(mm.remove(1), int)
-    assert_type(mm.delete("a", 1), None)
-    assert_type(mm.delete(), None)
+    assert_type(mm.delete("a", 1), int)
+    assert_type(mm.delete(), int)
+    existed: int = mm.delete("a")
+    del existed
 
 
 def reads(
@@ -180,6 +216,12 @@ def reads(
     assert_type(texts.contains(1, "x"), bool)
     assert_type(ints.count("a"), int)
     assert_type(ints.names(), Iterator[str])
+    assert_type(ints.get_many_with_expiry("a", 1), list[list[tuple[int, float]]])
+    assert_type(texts.get_many_with_expiry(), list[list[tuple[str, float]]])
+    assert_type(points.get_many_with_expiry("a"), list[list[tuple[Point, float]]])
+    assert_type(ints.iter_values("a"), Iterator[int])
+    assert_type(texts.iter_values(1, count=10), Iterator[str])
+    assert_type(points.iter_values("a", count=500), Iterator[Point])
 
     # What a user does with them.
     total: int = sum(ints.get("a"))
@@ -190,7 +232,14 @@ def reads(
         assert_type(value, str)
         assert_type(expire_at, float)
     soonest: str | None = next(texts.get("a"), None)
-    del total, joined, xs, per_name, soonest
+    for pairs in texts.get_many_with_expiry("a", "b"):
+        for value, expire_at in pairs:
+            assert_type(value, str)
+            assert_type(expire_at, float)
+    for point in points.iter_values("a", count=100):
+        assert_type(point, Point)
+    big_total: int = sum(ints.iter_values("a"))
+    del total, joined, xs, per_name, soonest, big_total
 
 
 def settings(mm: MultiMapWithTTL[str]) -> None:
@@ -201,6 +250,8 @@ def settings(mm: MultiMapWithTTL[str]) -> None:
     assert_type(mm.cast_fn, Callable[[Any], str] | None)
     mm.ttl = 30
     mm.key_prefix = "other"
+    shown: str = repr(mm)
+    del shown
 
 
 def maintenance(mm: MultiMapWithTTL[int]) -> None:
@@ -243,7 +294,7 @@ async def async_methods(
     assert_type(await ints.add_many_with_ttl([("a", [(1.7e9, "x")])]), int)
     assert_type(await ints.add_many_with_ttl({"a": [(1700000000, b"x")]}, gt=True), int)
     assert_type(await ints.remove("a", "x", 1), int)
-    assert_type(await ints.delete("a", 2), None)
+    assert_type(await ints.delete("a", 2), int)
 
     assert_type(await ints.get("a"), list[int])
     assert_type(await texts.get(1), list[str])
@@ -255,6 +306,12 @@ async def async_methods(
     assert_type(await ints.contains("a", 1), bool)
     assert_type(await ints.count("a"), int)
     assert_type(ints.names(), AsyncIterator[str])
+    assert_type(await texts.get_many_with_expiry("a", 1), list[list[tuple[str, float]]])
+    assert_type(await points.get_many_with_expiry(), list[list[tuple[Point, float]]])
+    assert_type(ints.iter_values("a"), AsyncIterator[int])
+    assert_type(points.iter_values("a", count=10), AsyncIterator[Point])
+    async for point in points.iter_values("a", count=100):
+        assert_type(point, Point)
     async for name in texts.names():
         assert_type(name, str)
     assert_type(await ints.stats(), Stats)
@@ -293,6 +350,9 @@ def not_values(mm: MultiMapWithTTL[int]) -> None:
     mm.delete(None)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     mm.count(1.5)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     mm.sweep(True)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    mm.iter_values("a", 100)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    mm.iter_values("a", count="100")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    mm.get_many_with_expiry(None)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 def wrong_value_types(r: redis.Redis, ar: redis.asyncio.Redis) -> None:
@@ -317,3 +377,7 @@ def bad_settings(r: redis.Redis) -> None:
     mm = MultiMapWithTTL(r, "p")
     mm.resolution = 2.0  # type: ignore[misc]  # pyright: ignore[reportAttributeAccessIssue]
     mm.clock = "server"  # type: ignore[misc]  # pyright: ignore[reportAttributeAccessIssue]
+    MultiMapWithTTL.from_url(r, "p")  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]
+    MultiMapWithTTL.from_url("redis://h", "p", cast_fn=3)  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]
+    wrong: MultiMapWithTTL[str] = MultiMapWithTTL.from_url("redis://h", "p")  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    del wrong
