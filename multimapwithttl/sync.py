@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 from ._commands import SEND_GROUP, Call, pack
+from ._connections import Exchange, Refresh, SlotOwner, Target, route
 from ._core import Clock, MultiMapCore, T
 from ._maintenance import SyncMaintenance
 from ._protocol import Load, Operation, Request
@@ -136,19 +138,29 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         calls = request.calls
         client: Any = self.redis
         errors = self._client.error
-        streams = not self._cluster and getattr(client, "connection", None) is None
-        if len(calls) == 1 and (request.resend or not streams):
+        if self._cluster:
+            if not request.resend:
+                # Each call on its node's own connection: the client's
+                # execute_command and pipeline resend after a lost reply.
+                return _routed(client, calls, errors)
+            if len(calls) == 1:
+                try:
+                    return [client.execute_command(*calls[0].args)]
+                except errors as error:
+                    return [error]
+            pipe = client.pipeline(transaction=False)
+            for call in calls:
+                pipe.execute_command(*call.args)
+            return pipe.execute(raise_on_error=False)
+        if len(calls) == 1 and request.resend:
             # One command: skip the pipeline's bookkeeping.
             try:
                 return [client.execute_command(*calls[0].args)]
             except errors as error:
                 return [error]
-        if streams:
-            return _stream(client.connection_pool, calls, errors, request.resend)
-        pipe = client.pipeline(transaction=False)
-        for call in calls:
-            pipe.execute_command(*call.args)
-        return pipe.execute(raise_on_error=False)
+        # A pool connection even for a single_connection_client (as its own
+        # pipeline() does): its execute_command would resend a write.
+        return _stream(client.connection_pool, calls, errors, request.resend)
 
     def add(
         self,
@@ -450,6 +462,14 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
                 yield name
 
 
+def _connection(pool: Any) -> Any:
+    """A connection from ``pool``, checked by the pool: a closed one is reopened before use."""
+    try:
+        return pool.get_connection()
+    except TypeError:  # redis-py < 5.3 wants a command name
+        return pool.get_connection("EVALSHA")
+
+
 def _stream(pool: Any, calls: Sequence[Call], errors: type[Exception], resend: bool) -> list[Any]:
     """Send ``calls`` on one connection, each as soon as it is packed, then read the replies.
 
@@ -458,10 +478,7 @@ def _stream(pool: Any, calls: Sequence[Call], errors: type[Exception], resend: b
     retry policy resends them after a connection error only when
     ``resend``: a write's lost reply must surface, not run the write twice.
     """
-    try:
-        connection = pool.get_connection()
-    except TypeError:  # redis-py < 5.3 wants a command name
-        connection = pool.get_connection("EVALSHA")
+    connection = _connection(pool)
     try:
         if not resend:
             return _exchange(connection, calls, errors)
@@ -480,6 +497,11 @@ def _stream(pool: Any, calls: Sequence[Call], errors: type[Exception], resend: b
 
 
 def _exchange(connection: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:
+    _send(connection, calls)
+    return _read(connection, len(calls), errors)
+
+
+def _send(connection: Any, calls: Sequence[Call]) -> None:
     batch: list[tuple[Any, ...]] = []
     for call in calls:
         batch.append(call.args)
@@ -491,10 +513,87 @@ def _exchange(connection: Any, calls: Sequence[Call], errors: type[Exception]) -
             batch = []
     if batch:
         connection.send_packed_command(pack(batch))
+
+
+def _read(connection: Any, count: int, errors: type[Exception]) -> list[Any]:
     replies: list[Any] = []
-    for _ in calls:
+    for _ in range(count):
         try:
             replies.append(connection.read_response())
         except errors as error:
             replies.append(error)
+    return replies
+
+
+def _routed(client: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:
+    """Run ``calls`` on a cluster, each once at most (see ``_connections.route``)."""
+    routing = route(calls)
+    result: Any = None
+    try:
+        while True:
+            step = routing.send(result)
+            result = None
+            if isinstance(step, Exchange):
+                result = _on_nodes(client, step.calls, errors)
+            elif isinstance(step, Refresh):
+                client.nodes_manager.initialize()
+            else:
+                time.sleep(step.seconds)
+    except StopIteration as done:
+        return list(done.value)
+
+
+def _node(client: Any, target: Target, errors: type[Exception]) -> Any:
+    if isinstance(target, SlotOwner):
+        return client.nodes_manager.get_node_from_slot(target.slot)
+    node = client.get_node(host=target.host, port=target.port)
+    if node is None:  # a node the slot table has not seen yet
+        client.nodes_manager.initialize()
+        node = client.get_node(host=target.host, port=target.port)
+    if node is None:
+        raise errors(f"ASK redirection to {target.host}:{target.port}, a node not in the cluster")
+    return node
+
+
+def _node_client(client: Any, node: Any) -> Any:
+    """The node's own client (its connection pool), made if the cluster client has not yet."""
+    make = getattr(client, "get_redis_connection", None)
+    if make is None:  # valkey-py
+        return client.get_valkey_connection(node)
+    return make(node)
+
+
+def _on_nodes(
+    client: Any, calls: Sequence[tuple[Target, Call]], errors: type[Exception]
+) -> list[Any]:
+    """Send each node its calls on one of its connections, then read every node's replies.
+
+    Every node is found before anything is sent; all are sent to before any
+    is read, so the nodes work at the same time. No resend: after a
+    connection error the outcome is unknown and the error propagates.
+    """
+    nodes: dict[str, tuple[Any, list[int]]] = {}
+    for position, (target, _call) in enumerate(calls):
+        node = _node(client, target, errors)
+        nodes.setdefault(node.name, (node, []))[1].append(position)
+    replies: list[Any] = [None] * len(calls)
+    opened: list[tuple[Any, Any, list[int]]] = []
+    try:
+        for node, positions in nodes.values():
+            pool = _node_client(client, node).connection_pool
+            connection = _connection(pool)
+            opened.append((pool, connection, positions))
+            _send(connection, [calls[p][1] for p in positions])
+        for _pool, connection, positions in opened:
+            for position, reply in zip(
+                positions, _read(connection, len(positions), errors), strict=True
+            ):
+                replies[position] = reply
+    except BaseException:
+        for _pool, connection, _positions in opened:
+            connection.disconnect()
+        raise
+    finally:
+        for pool, connection, _positions in opened:
+            pool.release(connection)
     return replies
