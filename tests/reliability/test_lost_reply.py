@@ -1,0 +1,307 @@
+"""A write whose reply is lost raises, on every client configuration; one never sent succeeds.
+
+The de-duplication recipe trusts ``add(..., nx=True)``: it returns how many
+values are new, and the caller handles those. If the client library resends
+a write whose reply was lost (redis-py >= 6 retries by default, and so does an
+explicit ``Retry``), the write runs twice and the second run reports the value
+as already seen: 0, and the event is never handled. A lost reply must raise
+the client's ConnectionError instead; the caller's retry then gets the truth.
+
+And the opposite edge: a connection the server closed while it sat idle in
+the pool (``timeout``, a proxy, a restart) never carried the write, which
+must then go out on a fresh connection and succeed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import itertools
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from redis.cluster import RedisCluster
+
+from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL
+
+from ..conftest import ClientLibrary
+from ..servers import LocalCluster, RedisServer
+from .proxy import ReplyDropper
+
+CONFIGURATIONS = [
+    "pooled",
+    "single-connection",
+    "async-pooled",
+    "async-single-connection",
+    "cluster",
+    "async-cluster",
+]
+BATCH = 1500
+_prefixes = itertools.count()
+
+
+class Setup:
+    """One client configuration behind reply-dropping proxies, and a way to inspect the data."""
+
+    def __init__(
+        self,
+        library: str,
+        configuration: str,
+        retry: str,
+        server: RedisServer,
+        cluster: LocalCluster,
+    ) -> None:
+        self.lib = ClientLibrary(library)
+        self.asyncio = configuration.startswith("async")
+        self.loop = asyncio.new_event_loop() if self.asyncio else None
+        self.prefix = f"lost-reply-{next(_prefixes)}"
+        kwargs = _retry(library, self.asyncio, retry)
+        if configuration.endswith("cluster"):
+            self.proxies = {port: ReplyDropper(port) for port in cluster.ports}
+            proxied = {port: proxy.port for port, proxy in self.proxies.items()}
+            # The nodes announce their own ports: send every one through its proxy.
+            kwargs["address_remap"] = lambda address: (
+                address[0],
+                proxied.get(address[1], address[1]),
+            )
+            first = next(iter(self.proxies.values()))
+            kind = self.lib.async_cluster if self.asyncio else self.lib.cluster
+            self.client = kind(host="127.0.0.1", port=first.port, **kwargs)
+            self.raw: Any = RedisCluster(host="127.0.0.1", port=cluster.ports[0])
+        else:
+            self.proxies = {server.port: ReplyDropper(server.port)}
+            if configuration.endswith("single-connection"):
+                kwargs["single_connection_client"] = True
+            kind = self.lib.asyncio if self.asyncio else self.lib.sync
+            self.client = kind(port=self.proxies[server.port].port, **kwargs)
+            self.raw = server.client()
+        shell = AsyncMultiMapWithTTL if self.asyncio else MultiMapWithTTL
+        self.mm: Any = shell(self.client, self.prefix, ttl=600, cast_fn=str)
+
+    def run(self, result: Any) -> Any:
+        """The result of a multimap method, awaited on this setup's loop if it is a coroutine."""
+        if self.loop is None:
+            return result
+        return self.loop.run_until_complete(result)
+
+    def arm(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.arm()
+
+    def disarm(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.disarm()
+
+    @property
+    def cuts(self) -> int:
+        return sum(proxy.cuts for proxy in self.proxies.values())
+
+    def stored(self, names: list[str], value: str) -> int:
+        """How many of ``names`` hold ``value`` (read directly, not through the multimap)."""
+        pipe = self.raw.pipeline(transaction=False)
+        for name in names:
+            pipe.zscore(f"{self.prefix}:{name}", value)
+        return sum(score is not None for score in pipe.execute())
+
+    def close(self) -> None:
+        self.disarm()
+        if self.loop is not None:
+            self.loop.run_until_complete(_aclose(self.client))
+            self.loop.close()
+        else:
+            self.client.close()
+        keys = list(self.raw.scan_iter(match=f"{self.prefix}:*", count=1000))
+        for key in keys:
+            self.raw.delete(key)
+        self.raw.close()
+        for proxy in self.proxies.values():
+            proxy.close()
+
+
+async def _aclose(client: Any) -> None:
+    close: Callable[[], Awaitable[Any]] = getattr(client, "aclose", None) or client.close
+    await close()
+
+
+def _retry(library: str, asyncio_: bool, retry: str) -> dict[str, Any]:
+    """No retry argument (the default), or an explicit one retrying on connection errors."""
+    if retry == "default-retry":
+        return {}
+    backoff = importlib.import_module(f"{library}.backoff")
+    retry_module = importlib.import_module(
+        f"{library}.asyncio.retry" if asyncio_ else f"{library}.retry"
+    )
+    errors = importlib.import_module(f"{library}.exceptions")
+    return {
+        "retry": retry_module.Retry(backoff.ExponentialBackoff(), 3),
+        "retry_on_error": [errors.ConnectionError],
+    }
+
+
+@pytest.fixture(params=["redis", "valkey"])
+def library(request: pytest.FixtureRequest) -> str:
+    if request.param == "valkey":
+        pytest.importorskip("valkey", reason="valkey-py is not installed")
+    return str(request.param)
+
+
+@pytest.fixture(params=CONFIGURATIONS)
+def setup(
+    request: pytest.FixtureRequest,
+    library: str,
+    real_server: RedisServer,
+    real_cluster: LocalCluster,
+) -> Iterator[Setup]:
+    retry = request.node.callspec.params.get("retry", "default-retry")
+    setup = Setup(library, str(request.param), retry, real_server, real_cluster)
+    try:
+        yield setup
+    finally:
+        setup.close()
+
+
+@pytest.mark.parametrize("retry", ["default-retry", "explicit-retry"])
+def test_a_lost_reply_raises_and_the_write_ran_once(setup: Setup, retry: str) -> None:
+    """The server stores the value, the reply never arrives: ``add(..., nx=True)``
+    raises ConnectionError (it used to return 0 on a single-connection or cluster
+    client: the client's retry ran the write again, which then found the value)."""
+    setup.run(setup.mm.add("warm", "w"))  # the script is loaded, a connection open
+    setup.arm()
+    with pytest.raises((setup.lib.exceptions.ConnectionError, setup.lib.exceptions.TimeoutError)):
+        setup.run(setup.mm.add("event", "e1", nx=True))
+    setup.disarm()
+    assert setup.cuts == 1
+    assert setup.stored(["event"], "e1") == 1  # the write ran: only its reply was lost
+    # The caller's own retry learns the truth: the value is there now.
+    assert setup.run(setup.mm.add("event", "e1", nx=True)) == 0
+    assert setup.run(setup.mm.add("event", "e2", nx=True)) == 1
+
+
+@pytest.mark.parametrize("retry", ["default-retry", "explicit-retry"])
+def test_a_batch_whose_reply_is_lost_raises_never_returns_a_count(setup: Setup, retry: str) -> None:
+    """1,500 new values, a reply lost mid-batch: raise; never a count (it was 0 for
+    all 1,500 on a single-connection client). A resend afterwards counts exactly
+    the values that are still missing."""
+    names = [f"n{i}" for i in range(BATCH)]
+    setup.run(setup.mm.add("warm", "w"))
+    setup.arm()
+    with pytest.raises((setup.lib.exceptions.ConnectionError, setup.lib.exceptions.TimeoutError)):
+        setup.run(setup.mm.add_many([(name, ["v"]) for name in names], nx=True))
+    setup.disarm()
+    assert setup.cuts >= 1
+    stored = setup.stored(names, "v")
+    assert stored >= 1  # at least the call whose reply was lost ran
+    assert setup.run(setup.mm.add_many([(name, ["v"]) for name in names], nx=True)) == (
+        BATCH - stored
+    )
+
+
+# -- a connection the server closed while idle ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A server that closes a connection idle for more than 1 s (``timeout 1``)."""
+    server = RedisServer(tmp_path_factory.mktemp("idle"), None, "--appendonly", "no").start()
+    try:
+        with server.client() as admin:
+            admin.config_set("timeout", 1)
+        yield server
+    finally:
+        server.stop()
+
+
+def _idle_clients(library: ClientLibrary, flavor: str, port: int) -> dict[str, Any]:
+    kind = library.asyncio if flavor == "async" else library.sync
+    return {
+        "pooled": kind(port=port),
+        "single-connection": kind(port=port, single_connection_client=True),
+        "explicit-retry": kind(port=port, **_retry(library.name, flavor == "async", "explicit")),
+    }
+
+
+@pytest.mark.parametrize("flavor", ["sync", "async"])
+def test_a_write_after_the_server_closed_an_idle_connection_succeeds(
+    idle_server: RedisServer, library: str, flavor: str
+) -> None:
+    """Redis ``timeout 1``, 2 s idle: the next write goes out on a fresh connection and
+    succeeds (an asyncio client raised "Connection closed by server." although the
+    server never received the write)."""
+    lib = ClientLibrary(library)
+    clients = _idle_clients(lib, flavor, idle_server.port)
+    shell = AsyncMultiMapWithTTL if flavor == "async" else MultiMapWithTTL
+    loop = asyncio.new_event_loop()
+
+    def run(result: Any) -> Any:
+        return loop.run_until_complete(result) if flavor == "async" else result
+
+    maps = {
+        what: shell(client, f"idle-{library}-{flavor}-{what}", cast_fn=str)
+        for what, client in clients.items()
+    }
+    try:
+        for mm in maps.values():
+            run(mm.add("single", "before"))
+            run(mm.add_many([("a", ["before"]), ("b", ["before"])]))
+        time.sleep(2)  # the server closes every one of those connections after 1 s
+        outcome = {what: run(mm.add("single", "after", nx=True)) for what, mm in maps.items()}
+        assert outcome == dict.fromkeys(maps, 1)
+        time.sleep(2)
+        outcome = {
+            what: run(mm.add_many([("a", ["after"]), ("b", ["after"])], nx=True))
+            for what, mm in maps.items()
+        }
+        assert outcome == dict.fromkeys(maps, 2)
+    finally:
+        for client in clients.values():
+            if flavor == "async":
+                loop.run_until_complete(_aclose(client))
+            else:
+                client.close()
+        loop.close()
+        with idle_server.client() as admin:
+            admin.flushall()
+
+
+def test_a_cluster_write_after_a_node_closed_an_idle_connection_succeeds(
+    real_cluster: LocalCluster, library: str
+) -> None:
+    """As above, on both cluster clients: every node with ``timeout 1``."""
+    lib = ClientLibrary(library)
+    nodes = [redis.Redis(port=port) for port in real_cluster.ports]
+    loop = asyncio.new_event_loop()
+    sync_client = lib.cluster(host="127.0.0.1", port=real_cluster.ports[0])
+    async_client = lib.async_cluster(host="127.0.0.1", port=real_cluster.ports[0])
+    maps = {
+        "cluster": MultiMapWithTTL(sync_client, f"idle-{library}-c", cast_fn=str),
+        "async-cluster": AsyncMultiMapWithTTL(async_client, f"idle-{library}-ac", cast_fn=str),
+    }
+
+    def run(result: Any) -> Any:
+        return loop.run_until_complete(result) if asyncio.iscoroutine(result) else result
+
+    names = [f"n{i}" for i in range(30)]  # every node gets some
+    try:
+        for node in nodes:
+            node.config_set("timeout", 1)
+        for mm in maps.values():
+            run(mm.add_many([(name, ["before"]) for name in names]))
+        time.sleep(2)
+        outcome = {
+            what: run(mm.add_many([(name, ["after"]) for name in names], nx=True))
+            for what, mm in maps.items()
+        }
+        assert outcome == dict.fromkeys(maps, len(names))
+    finally:
+        for node in nodes:
+            node.config_set("timeout", 0)
+        sync_client.close()
+        loop.run_until_complete(_aclose(async_client))
+        loop.close()
+        for node in nodes:
+            for key in node.scan_iter(match=f"idle-{library}-*", count=1000):
+                node.delete(key)
+            node.close()
