@@ -24,8 +24,24 @@ from typing import Any
 import pytest
 import redis
 from redis.cluster import RedisCluster
+from redis.exceptions import AskError, ClusterDownError, MovedError, TryAgainError
 
 from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL
+from multimapwithttl._commands import Call
+from multimapwithttl._connections import (
+    ASKING,
+    CLUSTERDOWN_PAUSE,
+    MAX_ROUNDS,
+    TRYAGAIN_PAUSE,
+    Address,
+    Exchange,
+    Pause,
+    Refresh,
+    SlotOwner,
+    Target,
+    route,
+)
+from multimapwithttl._keys import slot_of
 
 from ..conftest import ClientLibrary
 from ..servers import LocalCluster, RedisServer
@@ -305,3 +321,163 @@ def test_a_cluster_write_after_a_node_closed_an_idle_connection_succeeds(
             for key in node.scan_iter(match=f"idle-{library}-*", count=1000):
                 node.delete(key)
             node.close()
+
+
+# -- redirections: what the routing of cluster writes sends again, and where -----------
+
+
+def _write(key: bytes) -> Call:
+    return Call(("EVALSHA", "0" * 40, 1, key, "argv"), resend=False)
+
+
+def _drive(
+    calls: list[Call], answer: Callable[[int, Target, Call], Any]
+) -> tuple[list[Any], list[Any]]:
+    """Run ``route(calls)``; ``answer(round, target, call)`` plays the cluster. Returns
+    the replies and every step taken (an Exchange as its list of (target, call))."""
+    routing = route(calls)
+    steps: list[Any] = []
+    result: Any = None
+    round_ = 0
+    try:
+        while True:
+            step = routing.send(result)
+            result = None
+            if isinstance(step, Exchange):
+                steps.append(list(step.calls))
+                result = [answer(round_, target, call) for target, call in step.calls]
+                round_ += 1
+            else:
+                steps.append(step)
+    except StopIteration as done:
+        return list(done.value), steps
+
+
+def test_routing_sends_each_write_to_its_slot_once_when_nothing_is_redirected() -> None:
+    calls = [_write(b"a"), _write(b"b")]
+    replies, steps = _drive(calls, lambda _r, _t, _c: 1)
+    assert replies == [1, 1]
+    assert steps == [[(SlotOwner(slot_of(b"a")), calls[0]), (SlotOwner(slot_of(b"b")), calls[1])]]
+
+
+def test_routing_resends_only_what_a_redirection_says_did_not_run() -> None:
+    """MOVED: reload the slot table, resend that call alone; ASK: ASKING then the call
+    at the named node, no reload; an ordinary error reply is an answer, never resent."""
+    moved, asked, failed, fine = (_write(k) for k in (b"m", b"a", b"f", b"ok"))
+    wrongtype = redis.ResponseError("WRONGTYPE Operation against a key")
+
+    def answer(round_: int, target: Target, call: Call) -> Any:
+        if call is ASKING:
+            return b"OK"
+        if round_ == 0 and call is moved:
+            return MovedError(f"{slot_of(b'm')} 127.0.0.1:7002")
+        if round_ == 0 and call is asked:
+            return AskError(f"{slot_of(b'a')} 127.0.0.1:7003")
+        return wrongtype if call is failed else 1
+
+    replies, steps = _drive([moved, asked, failed, fine], answer)
+    assert replies == [1, 1, wrongtype, 1]
+    assert steps[1:] == [
+        Refresh(),
+        [
+            (SlotOwner(slot_of(b"m")), moved),
+            (Address("127.0.0.1", 7003), ASKING),
+            (Address("127.0.0.1", 7003), asked),
+        ],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("error", "then"),
+    [
+        (TryAgainError("Multiple keys request during rehashing of slot"), [Pause(TRYAGAIN_PAUSE)]),
+        (ClusterDownError("The cluster is down"), [Pause(CLUSTERDOWN_PAUSE), Refresh()]),
+        (redis.ResponseError("TRYAGAIN Multiple keys"), [Pause(TRYAGAIN_PAUSE)]),  # code kept
+    ],
+    ids=["tryagain", "clusterdown", "tryagain-unparsed"],
+)
+def test_routing_waits_before_resending_after_tryagain_or_clusterdown(
+    error: Exception, then: list[Any]
+) -> None:
+    call = _write(b"k")
+    replies, steps = _drive([call], lambda round_, _t, _c: error if round_ == 0 else 1)
+    assert replies == [1]
+    assert steps == [[(SlotOwner(slot_of(b"k")), call)], *then, [(SlotOwner(slot_of(b"k")), call)]]
+
+
+def test_routing_gives_up_after_a_bounded_number_of_rounds() -> None:
+    moved = MovedError(f"{slot_of(b'k')} 127.0.0.1:7002")
+    replies, steps = _drive([_write(b"k")], lambda _r, _t, _c: moved)
+    assert replies == [moved]  # raised to the caller, as any error reply
+    assert sum(isinstance(step, list) for step in steps) == MAX_ROUNDS + 1
+
+
+def _owner(nodes: list[redis.Redis], slot: int) -> redis.Redis:
+    """The node that serves ``slot`` now."""
+    for start, end, primary, *_ in nodes[0].execute_command("CLUSTER", "SLOTS"):
+        if int(start) <= slot <= int(end):
+            port = int(primary[1])
+            return next(n for n in nodes if n.connection_pool.connection_kwargs["port"] == port)
+    raise AssertionError(f"no node serves slot {slot}")
+
+
+@pytest.mark.parametrize("flavor", ["sync", "async"])
+@pytest.mark.parametrize("redirection", ["moved", "ask"])
+def test_a_cluster_write_follows_a_redirection_and_runs_once(
+    real_cluster: LocalCluster, library: str, flavor: str, redirection: str
+) -> None:
+    """The client's slot table is stale (the slot moved: MOVED) or the slot is being
+    migrated and the key is not on its old node (ASK): the write is refused there, not
+    run, so it goes to the right node and counts the value as new; once, not twice."""
+    lib = ClientLibrary(library)
+    nodes = [redis.Redis(port=port, decode_responses=True) for port in real_cluster.ports]
+    prefix = f"redirected-{library}-{flavor}-{redirection}"
+    slot = slot_of(f"{prefix}:event".encode())
+    source = _owner(nodes, slot)
+    target = next(node for node in nodes if node is not source)
+    source_id, target_id = (n.execute_command("CLUSTER", "MYID") for n in (source, target))
+    loop = asyncio.new_event_loop()
+    kind = lib.async_cluster if flavor == "async" else lib.cluster
+    client = kind(host="127.0.0.1", port=real_cluster.ports[0])
+    shell = AsyncMultiMapWithTTL if flavor == "async" else MultiMapWithTTL
+    mm: Any = shell(client, prefix, cast_fn=str)
+
+    def run(result: Any) -> Any:
+        return loop.run_until_complete(result) if flavor == "async" else result
+
+    try:
+        run(mm.add("warm", "w"))  # the client has read the slot table
+        if redirection == "moved":
+            for node in (target, source, *(n for n in nodes if n not in (source, target))):
+                node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        else:
+            target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+            source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        assert run(mm.add("event", "e1", nx=True)) == 1
+        assert run(mm.add("event", "e1", nx=True)) == 0
+        asking = target.pipeline(transaction=False)  # one connection: ASKING applies
+        asking.execute_command("ASKING")
+        asking.zscore(f"{prefix}:event", "e1")
+        assert asking.execute()[1] is not None  # on the node the slot went to
+    finally:
+        if redirection == "moved":
+            target.delete(f"{prefix}:event")  # a node gives a slot away only once it is empty
+            for node in (source, target, *(n for n in nodes if n not in (source, target))):
+                node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", source_id)
+        else:
+            cleanup = target.pipeline(transaction=False)
+            cleanup.execute_command("ASKING")
+            cleanup.delete(f"{prefix}:event")
+            cleanup.execute()
+            for node in (source, target):
+                node.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+        real_cluster.wait_ok()
+        for node in nodes:
+            for key in node.scan_iter(match=f"{prefix}:*", count=1000):
+                node.delete(key)
+            node.close()
+        if flavor == "async":
+            loop.run_until_complete(_aclose(client))
+        else:
+            client.close()
+        loop.close()
