@@ -209,17 +209,14 @@ def closed_while_idle(connection: Any) -> bool:
     """
     reader = getattr(connection, "_reader", None)
     writer = getattr(connection, "_writer", None)
-    if not isinstance(reader, asyncio.StreamReader):
+    if not isinstance(reader, asyncio.StreamReader) or not isinstance(writer, asyncio.StreamWriter):
         return False  # not open, or not a socket (fakeredis)
-    if not isinstance(writer, asyncio.StreamWriter):
-        return False
-    if reader.at_eof() or reader.exception() is not None:
+    if reader.at_eof():
         return True
-    transport = writer.transport
-    if transport.is_closing():
-        return True
-    sock = transport.get_extra_info("socket")
+    sock = writer.transport.get_extra_info("socket")
     if sock is None:
         return False
+    # A socket the server closed stays readable (end of stream) until closed here; one
+    # the transport closed already has no descriptor.
     fd = sock.fileno()
     return fd < 0 or _readable(fd)
