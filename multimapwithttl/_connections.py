@@ -64,6 +64,19 @@ class Exchange:
 
 
 @dataclass(frozen=True, slots=True)
+class Failed:
+    """What an Exchange gives back when a connection failed, instead of replies.
+
+    ``sent`` is False when the failure came before anything was sent (a node
+    that cannot be reached: after a failover the slot table names the dead
+    primary), True once any call may have reached a server.
+    """
+
+    error: BaseException
+    sent: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Refresh:
     """Reload the client's slot table (the cluster's nodes and slots) before going on."""
 
@@ -142,6 +155,10 @@ def route(calls: Sequence[Call]) -> Routing:
     named node (preceded by ASKING, as the protocol wants), after TRYAGAIN
     and CLUSTERDOWN a moment later. After ``MAX_ROUNDS`` the error reply
     stands as the call's answer.
+
+    A connection failure reloads the slot table (the cluster may have failed
+    over, and the client's own commands are not there to notice); if nothing
+    had been sent, the calls go again, else the error is raised.
     """
     replies: list[Any] = [None] * len(calls)
     targets: dict[int, Target] = {i: SlotOwner(call_slot(call)) for i, call in enumerate(calls)}
@@ -156,6 +173,11 @@ def route(calls: Sequence[Call]) -> Routing:
             answers.append(len(sent))
             sent.append((target, calls[i]))
         got = yield Exchange(sent)
+        if isinstance(got, Failed):
+            yield Refresh()
+            if got.sent or round_ == MAX_ROUNDS:
+                raise got.error
+            continue
         again: list[int] = []
         pause = 0.0
         refresh = False

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, overload
 
+from ._clients import ClientKind
 from ._commands import SEND_GROUP, Call, pack
-from ._connections import Exchange, Refresh, SlotOwner, Target, closed_while_idle, route
+from ._connections import Exchange, Failed, Refresh, SlotOwner, Target, closed_while_idle, route
 from ._core import Clock, MultiMapCore, T
 from ._maintenance import AsyncMaintenance
 from ._protocol import Load, Operation, Request
@@ -110,7 +112,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             if not request.resend:
                 # Each call on its node's own connection: the client's
                 # execute_command and pipeline resend after a lost reply.
-                return await _routed(client, calls, errors)
+                return await _routed(client, calls, self._client)
             if len(calls) == 1:
                 try:
                     return [await client.execute_command(*calls[0].args)]
@@ -484,7 +486,7 @@ async def _reopen_if_closed(connection: Any) -> None:
         await connection.connect()
 
 
-async def _routed(client: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:
+async def _routed(client: Any, calls: Sequence[Call], kind: ClientKind) -> list[Any]:
     """Run ``calls`` on a cluster, each once at most (see ``_connections.route``)."""
     await client.initialize()  # a no-op once the client knows its nodes
     routing = route(calls)
@@ -494,9 +496,12 @@ async def _routed(client: Any, calls: Sequence[Call], errors: type[Exception]) -
             step = routing.send(result)
             result = None
             if isinstance(step, Exchange):
-                result = await _on_nodes(client, step.calls, errors)
+                result = await _on_nodes(client, step.calls, kind)
             elif isinstance(step, Refresh):
-                await client.nodes_manager.initialize()
+                # Best effort, as the client's own: if the cluster cannot be
+                # asked now, the next exchange says how things stand.
+                with contextlib.suppress(Exception):
+                    await client.nodes_manager.initialize()
             else:
                 await asyncio.sleep(step.seconds)
     except StopIteration as done:
@@ -523,36 +528,46 @@ def _release(node: Any, connection: Any) -> None:
         release(connection)
 
 
-async def _on_nodes(
-    client: Any, calls: Sequence[tuple[Target, Call]], errors: type[Exception]
-) -> list[Any]:
+async def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: ClientKind) -> Any:
     """Send each node its calls on one of its connections, then read every node's replies.
 
-    As the sync class does: every node found before anything is sent, all
-    sent to before any is read, no resend after a connection error.
+    As the sync class does: every node found and connected to before
+    anything is sent (a failure there is ``Failed(sent=False)``), all sent to
+    before any is read, and after a connection error ``Failed(sent=True)``.
     """
     nodes: dict[str, tuple[Any, list[int]]] = {}
     for position, (target, _call) in enumerate(calls):
-        node = await _node(client, target, errors)
+        node = await _node(client, target, kind.error)
         nodes.setdefault(node.name, (node, []))[1].append(position)
-    replies: list[Any] = [None] * len(calls)
     opened: list[tuple[Any, Any, list[int]]] = []
     try:
-        for node, positions in nodes.values():
-            connection = node.acquire_connection()
-            opened.append((node, connection, positions))
-            await _reopen_if_closed(connection)
-            await _send(connection, [calls[p][1] for p in positions])
-        for _owner, connection, positions in opened:
-            for position, reply in zip(
-                positions, await _read(connection, len(positions), errors), strict=True
-            ):
-                replies[position] = reply
-    except BaseException:
-        for _owner, connection, _positions in opened:
-            await connection.disconnect()
-        raise
+        try:
+            for node, positions in nodes.values():
+                connection = node.acquire_connection()
+                opened.append((node, connection, positions))
+                await _reopen_if_closed(connection)
+                if not connection.is_connected:
+                    await connection.connect()
+        except kind.broken as error:
+            return Failed(error, sent=False)
+        replies: list[Any] = [None] * len(calls)
+        try:
+            for _owner, connection, positions in opened:
+                await _send(connection, [calls[p][1] for p in positions])
+            for _owner, connection, positions in opened:
+                for position, reply in zip(
+                    positions, await _read(connection, len(positions), kind.error), strict=True
+                ):
+                    replies[position] = reply
+        except kind.broken as error:
+            for _owner, connection, _positions in opened:
+                await connection.disconnect()
+            return Failed(error, sent=True)
+        except BaseException:
+            for _owner, connection, _positions in opened:
+                await connection.disconnect()
+            raise
+        return replies
     finally:
         for node, connection, _positions in opened:
             _release(node, connection)
-    return replies

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
+from ._clients import ClientKind
 from ._commands import SEND_GROUP, Call, pack
-from ._connections import Exchange, Refresh, SlotOwner, Target, route
+from ._connections import Exchange, Failed, Refresh, SlotOwner, Target, route
 from ._core import Clock, MultiMapCore, T
 from ._maintenance import SyncMaintenance
 from ._protocol import Load, Operation, Request
@@ -142,7 +144,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             if not request.resend:
                 # Each call on its node's own connection: the client's
                 # execute_command and pipeline resend after a lost reply.
-                return _routed(client, calls, errors)
+                return _routed(client, calls, self._client)
             if len(calls) == 1:
                 try:
                     return [client.execute_command(*calls[0].args)]
@@ -525,7 +527,7 @@ def _read(connection: Any, count: int, errors: type[Exception]) -> list[Any]:
     return replies
 
 
-def _routed(client: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:
+def _routed(client: Any, calls: Sequence[Call], kind: ClientKind) -> list[Any]:
     """Run ``calls`` on a cluster, each once at most (see ``_connections.route``)."""
     routing = route(calls)
     result: Any = None
@@ -534,9 +536,12 @@ def _routed(client: Any, calls: Sequence[Call], errors: type[Exception]) -> list
             step = routing.send(result)
             result = None
             if isinstance(step, Exchange):
-                result = _on_nodes(client, step.calls, errors)
+                result = _on_nodes(client, step.calls, kind)
             elif isinstance(step, Refresh):
-                client.nodes_manager.initialize()
+                # Best effort, as the client's own: if the cluster cannot be
+                # asked now, the next exchange says how things stand.
+                with contextlib.suppress(Exception):
+                    client.nodes_manager.initialize()
             else:
                 time.sleep(step.seconds)
     except StopIteration as done:
@@ -563,32 +568,40 @@ def _node_client(client: Any, node: Any) -> Any:
     return make(node)
 
 
-def _on_nodes(
-    client: Any, calls: Sequence[tuple[Target, Call]], errors: type[Exception]
-) -> list[Any]:
+def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: ClientKind) -> Any:
     """Send each node its calls on one of its connections, then read every node's replies.
 
-    Every node is found before anything is sent; all are sent to before any
-    is read, so the nodes work at the same time. No resend: after a
-    connection error the outcome is unknown and the error propagates.
+    Every node is found and connected to before anything is sent (a failure
+    there is ``Failed(sent=False)``); all are sent to before any is read, so
+    the nodes work at the same time. No resend: a connection error after
+    that is ``Failed(sent=True)``, the outcome unknown.
     """
     nodes: dict[str, tuple[Any, list[int]]] = {}
     for position, (target, _call) in enumerate(calls):
-        node = _node(client, target, errors)
+        node = _node(client, target, kind.error)
         nodes.setdefault(node.name, (node, []))[1].append(position)
-    replies: list[Any] = [None] * len(calls)
     opened: list[tuple[Any, Any, list[int]]] = []
     try:
         for node, positions in nodes.values():
             pool = _node_client(client, node).connection_pool
-            connection = _connection(pool)
-            opened.append((pool, connection, positions))
+            opened.append((pool, _connection(pool), positions))
+    except kind.broken as error:
+        for pool, connection, _positions in opened:
+            pool.release(connection)
+        return Failed(error, sent=False)
+    replies: list[Any] = [None] * len(calls)
+    try:
+        for _pool, connection, positions in opened:
             _send(connection, [calls[p][1] for p in positions])
         for _pool, connection, positions in opened:
             for position, reply in zip(
-                positions, _read(connection, len(positions), errors), strict=True
+                positions, _read(connection, len(positions), kind.error), strict=True
             ):
                 replies[position] = reply
+    except kind.broken as error:
+        for _pool, connection, _positions in opened:
+            connection.disconnect()
+        return Failed(error, sent=True)
     except BaseException:
         for _pool, connection, _positions in opened:
             connection.disconnect()

@@ -35,6 +35,7 @@ from multimapwithttl._connections import (
     TRYAGAIN_PAUSE,
     Address,
     Exchange,
+    Failed,
     Pause,
     Refresh,
     SlotOwner,
@@ -481,3 +482,26 @@ def test_a_cluster_write_follows_a_redirection_and_runs_once(
         else:
             client.close()
         loop.close()
+
+
+def test_routing_reloads_the_slot_table_after_a_connection_failure() -> None:
+    """After a failover the slot table names a dead primary: a connection that could not
+    be opened sent nothing, so the calls go again once the table is reloaded; a failure
+    once anything may have been sent is raised (after the reload), never resent."""
+    call = _write(b"k")
+    unreachable = redis.ConnectionError("Connection refused")
+    routing = route([call])
+    first = next(routing)
+    assert routing.send(Failed(unreachable, sent=False)) == Refresh()
+    assert next(routing) == first  # the same calls, to the owner in the new table
+    with pytest.raises(StopIteration) as done:
+        routing.send([1])
+    assert done.value.value == [1]
+
+    lost = redis.ConnectionError("Connection closed by server.")
+    routing = route([call])
+    next(routing)
+    assert routing.send(Failed(lost, sent=True)) == Refresh()
+    with pytest.raises(redis.ConnectionError) as raised:
+        next(routing)
+    assert raised.value is lost
