@@ -439,7 +439,9 @@ async def _streamed(
 
     try:
         if not resend:
-            await _reopen_if_closed(connection)
+            if closed_while_idle(connection):  # see _reopen_if_closed
+                await connection.disconnect()
+                await connection.connect()
             return await send_then_read()
         return list(await connection.retry.call_with_retry(send_then_read, forget))
     except BaseException:
