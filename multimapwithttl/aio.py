@@ -153,6 +153,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             TypeError: a bad name, value or ttl, before anything is written.
             ValueError: a bad ttl, a value that cannot be encoded, or ``nx``
                 with ``xx``/``gt``; nothing is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
@@ -221,6 +224,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             TypeError: a bad name, value or ttl, before anything is written.
             ValueError: a bad ttl, a value that cannot be encoded, or ``nx``
                 with ``xx``/``gt``; nothing is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
@@ -282,6 +288,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             TypeError: a malformed item, before anything is written.
             ValueError: an ``expire_at`` out of range, a value that cannot be encoded, or ``nx``
                 with ``xx``/``gt``; nothing is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
@@ -342,6 +351,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         Raises:
             TypeError: a bad name or value, before anything is written.
             ValueError: a value that cannot be encoded.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                with ``nx=True`` counts only the values still missing).
             redis.ResponseError: the key holds another Redis type (left untouched).
 
         """

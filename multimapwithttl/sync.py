@@ -197,6 +197,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             ValueError: a bad ttl, a value that cannot be encoded (a str with
                 a lone surrogate), or ``nx`` with ``xx``/``gt``; nothing is
                 written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                with ``nx=True`` counts only the values still missing).
             redis.ResponseError: the key holds another Redis type; it is left
                 untouched (valkey clients raise their own ResponseError).
 
@@ -274,6 +277,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
                 written.
             ValueError: a bad ttl, a value that cannot be encoded, or ``nx``
                 with ``xx``/``gt``; nothing is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type; that key is
                 left untouched, the other names are written.
 
@@ -343,6 +349,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             TypeError: a malformed item, before anything is written.
             ValueError: an ``expire_at`` out of range, a value that cannot be
                 encoded, or ``nx`` with ``xx``/``gt``; nothing is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
@@ -395,6 +404,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         Raises:
             TypeError: a bad name or value, before anything is written.
             ValueError: a value that cannot be encoded; nothing is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                with ``nx=True`` counts only the values still missing).
             redis.ResponseError: the key holds another Redis type (left untouched).
 
         """
