@@ -353,7 +353,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             ValueError: a value that cannot be encoded.
             redis.ConnectionError: the connection broke after the write was
                 sent, so it may have run: it is never resent unseen (a resend
-                with ``nx=True`` counts only the values still missing).
+                counts only the values still live).
             redis.ResponseError: the key holds another Redis type (left untouched).
 
         """

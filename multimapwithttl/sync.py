@@ -406,7 +406,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             ValueError: a value that cannot be encoded; nothing is written.
             redis.ConnectionError: the connection broke after the write was
                 sent, so it may have run: it is never resent unseen (a resend
-                with ``nx=True`` counts only the values still missing).
+                counts only the values still live).
             redis.ResponseError: the key holds another Redis type (left untouched).
 
         """
