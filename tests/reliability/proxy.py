@@ -115,6 +115,8 @@ class ReplyDropper:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.cuts = 0
+        #: While True, every new connection is closed at once (a node that cannot be reached).
+        self.refusing = False
         self._nth = 0  # 0: disarmed
         self._seen = 0
         self._lock = threading.Lock()
@@ -138,6 +140,9 @@ class ReplyDropper:
                 downstream, _ = self._listener.accept()
             except OSError:
                 return
+            if self.refusing:
+                downstream.close()
+                continue
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
             self._sockets += [downstream, upstream]
             # The index (in this connection's commands) of the command whose reply to drop.
@@ -195,9 +200,14 @@ class ReplyDropper:
         except OSError:
             pass
 
-    def close(self) -> None:
-        self._listener.close()
-        for sock in self._sockets:
+    def cut_all(self) -> None:
+        """Close every connection made so far (both sides), as a dying node would."""
+        sockets, self._sockets = self._sockets, []
+        for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
+
+    def close(self) -> None:
+        self._listener.close()
+        self.cut_all()

@@ -413,12 +413,16 @@ def test_routing_gives_up_after_a_bounded_number_of_rounds() -> None:
     assert sum(isinstance(step, list) for step in steps) == MAX_ROUNDS + 1
 
 
+def _port(node: redis.Redis) -> int:
+    return int(node.connection_pool.connection_kwargs["port"])
+
+
 def _owner(nodes: list[redis.Redis], slot: int) -> redis.Redis:
     """The node that serves ``slot`` now."""
     for start, end, primary, *_ in nodes[0].execute_command("CLUSTER", "SLOTS"):
         if int(start) <= slot <= int(end):
             port = int(primary[1])
-            return next(n for n in nodes if n.connection_pool.connection_kwargs["port"] == port)
+            return next(n for n in nodes if _port(n) == port)
     raise AssertionError(f"no node serves slot {slot}")
 
 
@@ -505,3 +509,36 @@ def test_routing_reloads_the_slot_table_after_a_connection_failure() -> None:
     with pytest.raises(redis.ConnectionError) as raised:
         next(routing)
     assert raised.value is lost
+
+
+@pytest.mark.parametrize("configuration", ["cluster", "async-cluster"])
+def test_a_cluster_write_to_a_node_that_cannot_be_reached_raises_and_runs_later(
+    library: str, configuration: str, real_server: RedisServer, real_cluster: LocalCluster
+) -> None:
+    """A node that cannot be reached (its connections cut, new ones refused): nothing is
+    sent, so the slot table is reloaded and the write tried again a few times, then the
+    client's ConnectionError is raised; nothing stored. Once the node answers again, the
+    same write succeeds and counts its value as new."""
+    setup = Setup(library, configuration, "default-retry", real_server, real_cluster)
+    try:
+        setup.run(setup.mm.add("warm", "w"))
+        nodes = [redis.Redis(port=port) for port in real_cluster.ports]
+        startup = real_cluster.ports[0]  # its proxy is the one the client started from
+        # A name on another node: the client must still be able to reload its table.
+        name, owner = next(
+            (name, port)
+            for name in (f"event{i}" for i in itertools.count())
+            if (port := _port(_owner(nodes, slot_of(f"{setup.prefix}:{name}".encode())))) != startup
+        )
+        for node in nodes:
+            node.close()
+        down = setup.proxies[owner]
+        down.refusing = True
+        down.cut_all()
+        with pytest.raises(setup.lib.exceptions.ConnectionError):
+            setup.run(setup.mm.add(name, "e1", nx=True))
+        assert setup.stored([name], "e1") == 0
+        down.refusing = False
+        assert setup.run(setup.mm.add(name, "e1", nx=True)) == 1
+    finally:
+        setup.close()
