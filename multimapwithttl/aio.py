@@ -554,34 +554,34 @@ async def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: Cli
         node = await _node(client, target, kind.error)
         nodes.setdefault(node.name, (node, []))[1].append(position)
     opened: list[tuple[Any, Any, list[int]]] = []
+    sent = False
     try:
-        try:
-            for node, positions in nodes.values():
-                connection = node.acquire_connection()
-                opened.append((node, connection, positions))
-                await _reopen_if_closed(connection)
-                if not connection.is_connected:
-                    await connection.connect()
-        except kind.broken as error:
-            return Failed(error, sent=False)
+        for node, positions in nodes.values():
+            connection = node.acquire_connection()
+            opened.append((node, connection, positions))
+            await _reopen_if_closed(connection)
+            if not connection.is_connected:
+                await connection.connect()
+        sent = True
+        for _owner, connection, positions in opened:
+            await _send(connection, [calls[p][1] for p in positions])
         replies: list[Any] = [None] * len(calls)
-        try:
-            for _owner, connection, positions in opened:
-                await _send(connection, [calls[p][1] for p in positions])
-            for _owner, connection, positions in opened:
-                for position, reply in zip(
-                    positions, await _read(connection, len(positions), kind.error), strict=True
-                ):
-                    replies[position] = reply
-        except kind.broken as error:
-            for _owner, connection, _positions in opened:
-                await connection.disconnect()
-            return Failed(error, sent=True)
-        except BaseException:
-            for _owner, connection, _positions in opened:
-                await connection.disconnect()
-            raise
+        for _owner, connection, positions in opened:
+            for position, reply in zip(
+                positions, await _read(connection, len(positions), kind.error), strict=True
+            ):
+                replies[position] = reply
         return replies
+    except kind.broken as error:
+        for _owner, connection, _positions in opened:
+            await connection.disconnect()
+        return Failed(error, sent=sent)
+    except BaseException:
+        # Cancelled or failed mid-way: unread replies (or a half-made connection)
+        # must not reach the next user.
+        for _owner, connection, _positions in opened:
+            await connection.disconnect()
+        raise
     finally:
         for node, connection, _positions in opened:
             _release(node, connection)

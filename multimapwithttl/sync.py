@@ -593,32 +593,30 @@ def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: ClientKin
         node = _node(client, target, kind.error)
         nodes.setdefault(node.name, (node, []))[1].append(position)
     opened: list[tuple[Any, Any, list[int]]] = []
+    sent = False
     try:
         for node, positions in nodes.values():
             pool = _node_client(client, node).connection_pool
             opened.append((pool, _connection(pool), positions))
-    except kind.broken as error:
-        for pool, connection, _positions in opened:
-            pool.release(connection)
-        return Failed(error, sent=False)
-    replies: list[Any] = [None] * len(calls)
-    try:
+        sent = True
         for _pool, connection, positions in opened:
             _send(connection, [calls[p][1] for p in positions])
+        replies: list[Any] = [None] * len(calls)
         for _pool, connection, positions in opened:
             for position, reply in zip(
                 positions, _read(connection, len(positions), kind.error), strict=True
             ):
                 replies[position] = reply
+        return replies
     except kind.broken as error:
         for _pool, connection, _positions in opened:
             connection.disconnect()
-        return Failed(error, sent=True)
+        return Failed(error, sent=sent)
     except BaseException:
+        # Replies may be left unread on the sockets: never hand them back dirty.
         for _pool, connection, _positions in opened:
             connection.disconnect()
         raise
     finally:
         for pool, connection, _positions in opened:
             pool.release(connection)
-    return replies
