@@ -542,3 +542,60 @@ def test_a_cluster_write_to_a_node_that_cannot_be_reached_raises_and_runs_later(
         assert setup.run(setup.mm.add(name, "e1", nx=True)) == 1
     finally:
         setup.close()
+
+
+@pytest.mark.parametrize("flavor", ["sync", "async"])
+def test_a_cluster_write_refused_with_tryagain_is_retried_a_few_times_then_raised(
+    real_cluster: LocalCluster, library: str, flavor: str
+) -> None:
+    """Mid-migration, a call whose keys are partly moved gets TRYAGAIN: it did not run, so
+    it goes again after a pause, a bounded number of times, and then the error reaches the
+    caller with nothing changed. Once the migration is over the same write succeeds."""
+    lib = ClientLibrary(library)
+    nodes = [redis.Redis(port=port, decode_responses=True) for port in real_cluster.ports]
+    prefix = f"{{tryagain-{library}-{flavor}}}"  # one slot for every name
+    slot = slot_of(prefix.encode())
+    source = _owner(nodes, slot)
+    target = next(node for node in nodes if node is not source)
+    source_id, target_id = (n.execute_command("CLUSTER", "MYID") for n in (source, target))
+    others = [n for n in nodes if n not in (source, target)]
+    loop = asyncio.new_event_loop()
+    kind = lib.async_cluster if flavor == "async" else lib.cluster
+    client = kind(host="127.0.0.1", port=real_cluster.ports[0])
+    shell = AsyncMultiMapWithTTL if flavor == "async" else MultiMapWithTTL
+    mm: Any = shell(client, prefix, cast_fn=str)
+
+    def run(result: Any) -> Any:
+        return loop.run_until_complete(result) if flavor == "async" else result
+
+    try:
+        run(mm.add("a", "old"))  # "a" on the source, "b" nowhere
+        target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        with pytest.raises(
+            lib.exceptions.ResponseError, match=r"(?i)multiple keys|tryagain|rehash"
+        ):
+            run(mm.add_many([("a", ["new"]), ("b", ["new"])], nx=True))
+        assert source.zrange(f"{prefix}:a", 0, -1) == ["old"]  # nothing changed
+        port = _port(target)
+        source.execute_command("MIGRATE", "127.0.0.1", port, f"{prefix}:a", 0, 5000)
+        for node in (target, source, *others):
+            node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        assert run(mm.add_many([("a", ["new"]), ("b", ["new"])], nx=True)) == 2
+        assert sorted(target.zrange(f"{prefix}:a", 0, -1)) == ["new", "old"]
+    finally:
+        for node in nodes:
+            for key in node.scan_iter(match=f"{prefix}:*", count=1000):
+                node.delete(key)
+        for node in (source, target):  # the slot back where it was, stable
+            node.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+        for node in (source, target, *others):
+            node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", source_id)
+        real_cluster.wait_ok()
+        for node in nodes:
+            node.close()
+        if flavor == "async":
+            loop.run_until_complete(_aclose(client))
+        else:
+            client.close()
+        loop.close()
