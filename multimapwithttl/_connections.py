@@ -8,7 +8,9 @@ on a connection of the node that serves its hash slot, never resending one
 that may have reached the server. What this module decides, for both shells
 and without I/O: which node each call goes to, and which error replies mean
 the call was *not* run (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) and so may be sent
-again, elsewhere or later.
+again, elsewhere or later. And, for the asyncio shell (one non-blocking poll),
+whether an idle pooled connection was closed by the server: a write must go
+out on a fresh one instead (``closed_while_idle``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ MAX_ROUNDS = 5
 TRYAGAIN_PAUSE = 0.05
 CLUSTERDOWN_PAUSE = 0.25
 
+# The classes redis-py and valkey-py raise for these error replies.
+_CODES = {
+    "MovedError": "MOVED",
+    "AskError": "ASK",
+    "TryAgainError": "TRYAGAIN",
+    "ClusterDownError": "CLUSTERDOWN",
+}
 _SCRIPT_COMMANDS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
 
 
@@ -116,13 +125,7 @@ def _code(reply: object) -> tuple[str, str]:
     if not isinstance(reply, Exception):
         return "", ""
     text = str(reply)
-    classes = {
-        "MovedError": "MOVED",
-        "AskError": "ASK",
-        "TryAgainError": "TRYAGAIN",
-        "ClusterDownError": "CLUSTERDOWN",
-    }
-    code = classes.get(type(reply).__name__)
+    code = _CODES.get(type(reply).__name__)
     if code is not None:
         if text.startswith(code + " "):
             text = text[len(code) + 1 :]
