@@ -7,9 +7,11 @@ know which library a client came from.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from redis.exceptions import ResponseError
@@ -25,27 +27,42 @@ class ClientKind:
     cluster: bool
     #: The class it raises for an error reply (its library's ResponseError).
     error: type[Exception]
+    #: What it raises when a connection fails or times out (its library's
+    #: ConnectionError and TimeoutError, and the OS's).
+    broken: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, OSError)
 
 
-def _response_error(cls: type) -> type[Exception]:
+def _exceptions(cls: type) -> ModuleType | None:
+    """The ``exceptions`` module of the library ``cls`` (or a base class of it) comes from."""
     for klass in cls.__mro__:
         library = klass.__module__.partition(".")[0]
         try:
-            found = getattr(importlib.import_module(f"{library}.exceptions"), "ResponseError", None)
+            module = importlib.import_module(f"{library}.exceptions")
         except ImportError:
             continue
-        if isinstance(found, type) and issubclass(found, Exception):
-            return found
-    return ResponseError
+        if isinstance(getattr(module, "ResponseError", None), type):
+            return module
+    return None
+
+
+def _classes(module: ModuleType | None, *names: str) -> tuple[type[BaseException], ...]:
+    found = (getattr(module, name, None) for name in names)
+    return tuple(c for c in found if isinstance(c, type) and issubclass(c, BaseException))
 
 
 def client_kind(client: object) -> ClientKind:
     """Describe ``client``: asyncio or not, cluster or not, and its error class."""
     cls = type(client)
+    exceptions = _exceptions(cls)
+    error = getattr(exceptions, "ResponseError", None)
+    if not (isinstance(error, type) and issubclass(error, Exception)):
+        error = ResponseError
+    broken = _classes(exceptions, "ConnectionError", "TimeoutError")
     return ClientKind(
         asyncio=inspect.iscoroutinefunction(getattr(cls, "execute_command", None)),
         cluster=callable(getattr(cls, "get_primaries", None)),
-        error=_response_error(cls),
+        error=error,
+        broken=(*broken, ConnectionError, TimeoutError, asyncio.TimeoutError, OSError),
     )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
-from ._clients import client_from_url
+from ._clients import ClientKind, client_from_url
 from ._commands import SEND_GROUP, Call, pack
+from ._connections import Exchange, Failed, Refresh, SlotOwner, Target, closed_while_idle, route
 from ._core import Clock, MultiMapCore, T, ValuePages
 from ._maintenance import AsyncMaintenance
 from ._observability import traced
@@ -113,20 +116,30 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         calls = request.calls
         client: Any = self.redis
         errors = self._client.error
-        streams = not self._cluster and getattr(client, "connection", None) is None
-        if len(calls) == 1 and (request.resend or not streams):
+        if self._cluster:
+            if not request.resend:
+                # Each call on its node's own connection: the client's
+                # execute_command and pipeline resend after a lost reply.
+                return await _routed(client, calls, self._client)
+            if len(calls) == 1:
+                try:
+                    return [await client.execute_command(*calls[0].args)]
+                except errors as error:
+                    return [error]
+            # One pipeline for the whole batch: the client opens at most one
+            # connection per node for it, however many names there are.
+            pipe = client.pipeline(transaction=False)
+            for call in calls:
+                pipe.execute_command(*call.args)
+            return await pipe.execute(raise_on_error=False)
+        if len(calls) == 1 and request.resend:
             try:
                 return [await client.execute_command(*calls[0].args)]
             except errors as error:
                 return [error]
-        if streams:
-            return await _streamed(client.connection_pool, calls, errors, request.resend)
-        # One pipeline for the whole batch: the client opens at most one
-        # connection per node for it, however many names there are.
-        pipe = client.pipeline(transaction=False)
-        for call in calls:
-            pipe.execute_command(*call.args)
-        return await pipe.execute(raise_on_error=False)
+        # A pool connection even for a single_connection_client (as its own
+        # pipeline() does): its execute_command would resend a write.
+        return await _streamed(client.connection_pool, calls, errors, request.resend)
 
     async def add(
         self,
@@ -148,6 +161,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             TypeError: a bad name, value or ttl, before anything is written.
             ValueError: a bad ttl, a value that cannot be encoded, or ``nx``
                 with ``xx``/``gt``; nothing is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
@@ -216,6 +232,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             TypeError: a bad name, value or ttl, before anything is written.
             ValueError: a bad ttl, a value that cannot be encoded, or ``nx``
                 with ``xx``/``gt``; nothing is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
@@ -277,6 +296,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             TypeError: a malformed item, before anything is written.
             ValueError: an ``expire_at`` out of range, a value that cannot be encoded, or ``nx``
                 with ``xx``/``gt``; nothing is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
@@ -340,6 +362,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         Raises:
             TypeError: a bad name or value, before anything is written.
             ValueError: a value that cannot be encoded.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                counts only the values still live).
             redis.ResponseError: the key holds another Redis type (left untouched).
 
         """
@@ -548,29 +573,17 @@ async def _streamed(
         connection = await pool.get_connection("EVALSHA")
 
     async def send_then_read() -> list[Any]:
-        batch: list[tuple[Any, ...]] = []
-        for call in calls:
-            batch.append(call.args)
-            # As in the sync class: scripts as soon as packed, plain commands
-            # in groups (one system call per group).
-            if call.script is not None or len(batch) >= SEND_GROUP:
-                await connection.send_packed_command(pack(batch))
-                batch = []
-        if batch:
-            await connection.send_packed_command(pack(batch))
-        replies: list[Any] = []
-        while len(replies) < len(calls):
-            try:
-                replies.append(await connection.read_response())
-            except errors as error:
-                replies.append(error)
-        return replies
+        await _send(connection, calls)
+        return await _read(connection, len(calls), errors)
 
     async def forget(_error: Exception) -> None:
         await connection.disconnect()
 
     try:
         if not resend:
+            if closed_while_idle(connection):  # see _reopen_if_closed
+                await connection.disconnect()
+                await connection.connect()
             return await send_then_read()
         return list(await connection.retry.call_with_retry(send_then_read, forget))
     except BaseException:
@@ -579,3 +592,126 @@ async def _streamed(
         raise
     finally:
         await pool.release(connection)
+
+
+async def _send(connection: Any, calls: Sequence[Call]) -> None:
+    batch: list[tuple[Any, ...]] = []
+    for call in calls:
+        batch.append(call.args)
+        # As in the sync class: scripts as soon as packed, plain commands
+        # in groups (one system call per group).
+        if call.script is not None or len(batch) >= SEND_GROUP:
+            await connection.send_packed_command(pack(batch))
+            batch = []
+    if batch:
+        await connection.send_packed_command(pack(batch))
+
+
+async def _read(connection: Any, count: int, errors: type[Exception]) -> list[Any]:
+    replies: list[Any] = []
+    while len(replies) < count:
+        try:
+            replies.append(await connection.read_response())
+        except errors as error:
+            replies.append(error)
+    return replies
+
+
+async def _reopen_if_closed(connection: Any) -> None:
+    """Reconnect ``connection`` if the server closed it while it sat idle.
+
+    redis-py's asyncio pools do not notice that (unlike the blocking ones):
+    without this, the first write after an idle timeout fails with
+    "Connection closed by server." although it never reached the server,
+    and a write must not be resent once it may have.
+    """
+    if closed_while_idle(connection):
+        await connection.disconnect()
+        await connection.connect()
+
+
+async def _routed(client: Any, calls: Sequence[Call], kind: ClientKind) -> list[Any]:
+    """Run ``calls`` on a cluster, each once at most (see ``_connections.route``)."""
+    await client.initialize()  # a no-op once the client knows its nodes
+    routing = route(calls)
+    result: Any = None
+    try:
+        while True:
+            step = routing.send(result)
+            result = None
+            if isinstance(step, Exchange):
+                result = await _on_nodes(client, step.calls, kind)
+            elif isinstance(step, Refresh):
+                # Best effort, as the client's own: if the cluster cannot be
+                # asked now, the next exchange says how things stand.
+                with contextlib.suppress(Exception):
+                    await client.nodes_manager.initialize()
+            else:
+                await asyncio.sleep(step.seconds)
+    except StopIteration as done:
+        return list(done.value)
+
+
+async def _node(client: Any, target: Target, errors: type[Exception]) -> Any:
+    if isinstance(target, SlotOwner):
+        return client.nodes_manager.get_node_from_slot(target.slot)
+    node = client.get_node(host=target.host, port=target.port)
+    if node is None:  # a node the slot table has not seen yet
+        await client.nodes_manager.initialize()
+        node = client.get_node(host=target.host, port=target.port)
+    if node is None:
+        raise errors(f"ASK redirection to {target.host}:{target.port}, a node not in the cluster")
+    return node
+
+
+def _release(node: Any, connection: Any) -> None:
+    release = getattr(node, "release", None)
+    if release is None:  # redis-py 5.0 puts it back itself
+        node._free.append(connection)
+    else:
+        release(connection)
+
+
+async def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: ClientKind) -> Any:
+    """Send each node its calls on one of its connections, then read every node's replies.
+
+    As the sync class does: every node found and connected to before
+    anything is sent (a failure there is ``Failed(sent=False)``), all sent to
+    before any is read, and after a connection error ``Failed(sent=True)``.
+    """
+    nodes: dict[str, tuple[Any, list[int]]] = {}
+    for position, (target, _call) in enumerate(calls):
+        node = await _node(client, target, kind.error)
+        nodes.setdefault(node.name, (node, []))[1].append(position)
+    opened: list[tuple[Any, Any, list[int]]] = []
+    sent = False
+    try:
+        for node, positions in nodes.values():
+            connection = node.acquire_connection()
+            opened.append((node, connection, positions))
+            await _reopen_if_closed(connection)
+            if not connection.is_connected:
+                await connection.connect()
+        sent = True
+        for _owner, connection, positions in opened:
+            await _send(connection, [calls[p][1] for p in positions])
+        replies: list[Any] = [None] * len(calls)
+        for _owner, connection, positions in opened:
+            for position, reply in zip(
+                positions, await _read(connection, len(positions), kind.error), strict=True
+            ):
+                replies[position] = reply
+        return replies
+    except kind.broken as error:
+        for _owner, connection, _positions in opened:
+            await connection.disconnect()
+        return Failed(error, sent=sent)
+    except BaseException:
+        # Cancelled or failed mid-way: unread replies (or a half-made connection)
+        # must not reach the next user.
+        for _owner, connection, _positions in opened:
+            await connection.disconnect()
+        raise
+    finally:
+        for node, connection, _positions in opened:
+            _release(node, connection)

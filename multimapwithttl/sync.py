@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
-from ._clients import client_from_url
+from ._clients import ClientKind, client_from_url
 from ._commands import SEND_GROUP, Call, pack
+from ._connections import Exchange, Failed, Refresh, SlotOwner, Target, route
 from ._core import Clock, MultiMapCore, T, ValuePages
 from ._maintenance import SyncMaintenance
 from ._observability import traced
@@ -144,19 +147,29 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         calls = request.calls
         client: Any = self.redis
         errors = self._client.error
-        streams = not self._cluster and getattr(client, "connection", None) is None
-        if len(calls) == 1 and (request.resend or not streams):
+        if self._cluster:
+            if not request.resend:
+                # Each call on its node's own connection: the client's
+                # execute_command and pipeline resend after a lost reply.
+                return _routed(client, calls, self._client)
+            if len(calls) == 1:
+                try:
+                    return [client.execute_command(*calls[0].args)]
+                except errors as error:
+                    return [error]
+            pipe = client.pipeline(transaction=False)
+            for call in calls:
+                pipe.execute_command(*call.args)
+            return pipe.execute(raise_on_error=False)
+        if len(calls) == 1 and request.resend:
             # One command: skip the pipeline's bookkeeping.
             try:
                 return [client.execute_command(*calls[0].args)]
             except errors as error:
                 return [error]
-        if streams:
-            return _stream(client.connection_pool, calls, errors, request.resend)
-        pipe = client.pipeline(transaction=False)
-        for call in calls:
-            pipe.execute_command(*call.args)
-        return pipe.execute(raise_on_error=False)
+        # A pool connection even for a single_connection_client (as its own
+        # pipeline() does): its execute_command would resend a write.
+        return _stream(client.connection_pool, calls, errors, request.resend)
 
     def add(
         self,
@@ -191,6 +204,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             ValueError: a bad ttl, a value that cannot be encoded (a str with
                 a lone surrogate), or ``nx`` with ``xx``/``gt``; nothing is
                 written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                with ``nx=True`` counts only the values still missing).
             redis.ResponseError: the key holds another Redis type; it is left
                 untouched (valkey clients raise their own ResponseError).
 
@@ -268,6 +284,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
                 written.
             ValueError: a bad ttl, a value that cannot be encoded, or ``nx``
                 with ``xx``/``gt``; nothing is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type; that key is
                 left untouched, the other names are written.
 
@@ -337,6 +356,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             TypeError: a malformed item, before anything is written.
             ValueError: an ``expire_at`` out of range, a value that cannot be
                 encoded, or ``nx`` with ``xx``/``gt``; nothing is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
@@ -393,6 +415,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         Raises:
             TypeError: a bad name or value, before anything is written.
             ValueError: a value that cannot be encoded; nothing is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (a resend
+                counts only the values still live).
             redis.ResponseError: the key holds another Redis type (left untouched).
 
         """
@@ -613,6 +638,14 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
                 yield name
 
 
+def _connection(pool: Any) -> Any:
+    """A connection from ``pool``, checked by the pool: a closed one is reopened before use."""
+    try:
+        return pool.get_connection()
+    except TypeError:  # redis-py < 5.3 wants a command name
+        return pool.get_connection("EVALSHA")
+
+
 def _stream(pool: Any, calls: Sequence[Call], errors: type[Exception], resend: bool) -> list[Any]:
     """Send ``calls`` on one connection, each as soon as it is packed, then read the replies.
 
@@ -621,10 +654,7 @@ def _stream(pool: Any, calls: Sequence[Call], errors: type[Exception], resend: b
     retry policy resends them after a connection error only when
     ``resend``: a write's lost reply must surface, not run the write twice.
     """
-    try:
-        connection = pool.get_connection()
-    except TypeError:  # redis-py < 5.3 wants a command name
-        connection = pool.get_connection("EVALSHA")
+    connection = _connection(pool)
     try:
         if not resend:
             return _exchange(connection, calls, errors)
@@ -643,6 +673,11 @@ def _stream(pool: Any, calls: Sequence[Call], errors: type[Exception], resend: b
 
 
 def _exchange(connection: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:
+    _send(connection, calls)
+    return _read(connection, len(calls), errors)
+
+
+def _send(connection: Any, calls: Sequence[Call]) -> None:
     batch: list[tuple[Any, ...]] = []
     for call in calls:
         batch.append(call.args)
@@ -654,10 +689,96 @@ def _exchange(connection: Any, calls: Sequence[Call], errors: type[Exception]) -
             batch = []
     if batch:
         connection.send_packed_command(pack(batch))
+
+
+def _read(connection: Any, count: int, errors: type[Exception]) -> list[Any]:
     replies: list[Any] = []
-    for _ in calls:
+    for _ in range(count):
         try:
             replies.append(connection.read_response())
         except errors as error:
             replies.append(error)
     return replies
+
+
+def _routed(client: Any, calls: Sequence[Call], kind: ClientKind) -> list[Any]:
+    """Run ``calls`` on a cluster, each once at most (see ``_connections.route``)."""
+    routing = route(calls)
+    result: Any = None
+    try:
+        while True:
+            step = routing.send(result)
+            result = None
+            if isinstance(step, Exchange):
+                result = _on_nodes(client, step.calls, kind)
+            elif isinstance(step, Refresh):
+                # Best effort, as the client's own: if the cluster cannot be
+                # asked now, the next exchange says how things stand.
+                with contextlib.suppress(Exception):
+                    client.nodes_manager.initialize()
+            else:
+                time.sleep(step.seconds)
+    except StopIteration as done:
+        return list(done.value)
+
+
+def _node(client: Any, target: Target, errors: type[Exception]) -> Any:
+    if isinstance(target, SlotOwner):
+        return client.nodes_manager.get_node_from_slot(target.slot)
+    node = client.get_node(host=target.host, port=target.port)
+    if node is None:  # a node the slot table has not seen yet
+        client.nodes_manager.initialize()
+        node = client.get_node(host=target.host, port=target.port)
+    if node is None:
+        raise errors(f"ASK redirection to {target.host}:{target.port}, a node not in the cluster")
+    return node
+
+
+def _node_client(client: Any, node: Any) -> Any:
+    """The node's own client (its connection pool), made if the cluster client has not yet."""
+    make = getattr(client, "get_redis_connection", None)
+    if make is None:  # valkey-py
+        return client.get_valkey_connection(node)
+    return make(node)
+
+
+def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: ClientKind) -> Any:
+    """Send each node its calls on one of its connections, then read every node's replies.
+
+    Every node is found and connected to before anything is sent (a failure
+    there is ``Failed(sent=False)``); all are sent to before any is read, so
+    the nodes work at the same time. No resend: a connection error after
+    that is ``Failed(sent=True)``, the outcome unknown.
+    """
+    nodes: dict[str, tuple[Any, list[int]]] = {}
+    for position, (target, _call) in enumerate(calls):
+        node = _node(client, target, kind.error)
+        nodes.setdefault(node.name, (node, []))[1].append(position)
+    opened: list[tuple[Any, Any, list[int]]] = []
+    sent = False
+    try:
+        for node, positions in nodes.values():
+            pool = _node_client(client, node).connection_pool
+            opened.append((pool, _connection(pool), positions))
+        sent = True
+        for _pool, connection, positions in opened:
+            _send(connection, [calls[p][1] for p in positions])
+        replies: list[Any] = [None] * len(calls)
+        for _pool, connection, positions in opened:
+            for position, reply in zip(
+                positions, _read(connection, len(positions), kind.error), strict=True
+            ):
+                replies[position] = reply
+        return replies
+    except kind.broken as error:
+        for _pool, connection, _positions in opened:
+            connection.disconnect()
+        return Failed(error, sent=sent)
+    except BaseException:
+        # Replies may be left unread on the sockets: never hand them back dirty.
+        for _pool, connection, _positions in opened:
+            connection.disconnect()
+        raise
+    finally:
+        for pool, connection, _positions in opened:
+            pool.release(connection)
