@@ -289,3 +289,53 @@ def test_delete_frees_a_name_without_blocking(backend: Backend, make: Factory, r
     }
     assert "cmdstat_unlink" in stats
     assert "cmdstat_del" not in stats
+
+
+def exact_state(backend: Backend) -> dict[bytes, Any]:
+    """Every key: members with scores, and its absolute expiry time (ms; -1 none)."""
+    return {
+        key: (node.zrange(key, 0, -1, withscores=True), node.pexpiretime(key))
+        for node in backend.raw_nodes()
+        for key in node.scan_iter()
+    }
+
+
+ACL_WRITES: list[tuple[str, Callable[[Any], Any]]] = [
+    ("add", lambda mm: mm.add("a", "new")),
+    ("add_nx", lambda mm: mm.add("a", "live", "new", nx=True)),
+    ("add_xx", lambda mm: mm.add("a", "live", xx=True)),
+    ("add_gt", lambda mm: mm.add("a", "live", gt=True)),
+    ("add_many", lambda mm: mm.add_many([("a", ["new"]), ("b", ["new"])])),
+    ("with_ttl", lambda mm: mm.add_many_with_ttl([("a", [(time.time() + 30, "new")])])),
+    ("with_ttl_past", lambda mm: mm.add_many_with_ttl([("a", [(time.time() - 30, "live")])])),
+    ("expired_again", lambda mm: mm.add("a", "e1")),
+    ("remove", lambda mm: mm.remove("a", "live", "e1")),
+]
+COMMANDS = ["ZADD", "PEXPIRE", "ZRANGE", "ZREMRANGEBYSCORE", "ZREMRANGEBYRANK", "ZMSCORE", "ZREM"]
+
+
+@pytest.mark.parametrize("missing", COMMANDS)
+@pytest.mark.parametrize(("what", "write"), ACL_WRITES, ids=[w[0] for w in ACL_WRITES])
+def test_without_any_one_command_a_write_is_whole_or_refused_untouched(
+    make: Factory,
+    raw: Any,
+    acl_user: Callable[..., None],
+    missing: str,
+    what: str,
+    write: Callable[[Any], Any],
+) -> None:
+    now = time.time()
+    raw.zadd("acl:a", {"live": now + 600, "e1": now - 60, "e2": now - 50})
+    raw.persist("acl:a")  # as 0.1.0 may have left it: the write must fit a TTL
+    acl_user(*WRITER, "+hello", "+command", "+info", "+pexpire", f"-{missing.lower()}")
+    mm = make("acl", username="mmuser", password="pw")
+    before = exact_state(make.backend)
+    try:
+        write(mm)
+    except make.backend.exceptions.ResponseError as error:
+        assert missing in str(error), str(error)
+        assert exact_state(make.backend) == before
+    else:  # the path needed no such command: done, and whole
+        for key, (members, expires) in exact_state(make.backend).items():
+            assert members, key
+            assert expires > 0, f"{key} was left without a TTL"

@@ -165,7 +165,7 @@ for i = 1, #KEYS do
   if type(expired) == 'table' then
     local text = tostring(expired.err)
     if string.sub(text, 1, 9) ~= 'WRONGTYPE' then
-      if not checked and acl and not acl('ZCOUNT', key, '0', '0') then
+      if not checked and acl and not acl('ZCOUNT', key) then
         text = 'NOPERM this user may not run ZCOUNT on key ' .. key
           .. ', which multimapwithttl needs (see "Permissions" in the docs)'
       end
@@ -208,7 +208,15 @@ for i = 1, #KEYS do
     if count > 0 then
       over = redis.call('ZCOUNT', key, above or '(' .. top_text, '+inf')
       if over > 0 then
-        local newest = redis.call('ZRANGE', key, '-1', '-1', 'WITHSCORES')
+        local newest = redis.pcall('ZRANGE', key, '-1', '-1', 'WITHSCORES')
+        if newest.err then -- before the call's first write, if the user may not
+          if acl and not acl('ZRANGE', key) then
+            return redis.error_reply('NOPERM this user may not run ZRANGE on key ' .. key
+              .. ', which multimapwithttl needs (see "Permissions" in the docs)'
+              .. (i == 1 and '; nothing was written' or ''))
+          end
+          return newest
+        end
         if type(newest[1]) == 'table' then
           newest = newest[1] -- fakeredis < 2.40 on RESP3 nests the pair
         end
@@ -242,28 +250,47 @@ for i = 1, #KEYS do
       slow = true
     end
 
+    -- Whether the key's TTL will follow from the highest score given,
+    -- with no read after writing (see `surely` below).
+    local known_ttl = not slow and count > 0 and over == 0 and (mode == '' or mode == 'GT')
     if not checked then
+      -- Every command that may run after the call's first write. That one
+      -- (collecting, else the ZADD) runs through pcall: if the user may not
+      -- run it, nothing was written. Each check costs the server about as
+      -- much as a small command, so a call of one key checks only what its
+      -- own path needs; a call of many keys, once, what any key's may.
       local wanted
-      if #KEYS > 1 then
-        wanted = { 'ZADD', 'ZREMRANGEBYSCORE', 'ZREMRANGEBYRANK', 'ZRANGE', 'ZCOUNT',
-          'PEXPIRE', 'ZMSCORE', 'ZREM' }
-      else
-        wanted = { 'PEXPIRE', 'ZRANGE' }
+      if #KEYS == 1 and known_ttl and expired == 0 then
+        wanted = acl('PEXPIRE', key) or { 'PEXPIRE' } -- the common write, spelled out
+      elseif #KEYS > 1 then
+        wanted = { 'ZCOUNT', 'ZRANGE', 'ZMSCORE', 'ZADD', 'PEXPIRE', 'ZREMRANGEBYSCORE',
+          'ZREMRANGEBYRANK' }
+        if shape ~= 's' then
+          wanted[8] = 'ZREM'
+        end
+      elseif slow then
+        wanted = { 'ZMSCORE', 'PEXPIRE', 'ZRANGE', 'ZREM' }
         if shape ~= 'r' then
-          wanted[3] = 'ZADD'
+          wanted[5] = 'ZADD'
         end
         if expired > 0 then
           wanted[#wanted + 1] = partial and 'ZREMRANGEBYRANK' or 'ZREMRANGEBYSCORE'
         end
-        if slow then
-          wanted[#wanted + 1] = 'ZMSCORE'
-          wanted[#wanted + 1] = 'ZREM'
+      else
+        wanted = { 'PEXPIRE' }
+        if expired > 0 and count > 0 then
+          wanted[2] = 'ZADD'
+        end
+        if not known_ttl then
+          wanted[#wanted + 1] = 'ZRANGE'
         end
       end
       local denied = nil
-      for _, name in ipairs(wanted) do
-        if not acl(name, key, '0', '0') then
-          denied = denied and denied .. ', ' .. name or name
+      if wanted ~= true then
+        for _, name in ipairs(wanted) do
+          if not acl(name, key) then
+            denied = denied and denied .. ', ' .. name or name
+          end
         end
       end
       if denied then
@@ -290,105 +317,139 @@ for i = 1, #KEYS do
           asked[count + k] = past[k]
         end
       end
-      if #asked > 0 then
-        scores = redis.call('ZMSCORE', key, unpack(asked))
-      end
+      scores = redis.call('ZMSCORE', key, unpack(asked))
     end
 
-    -- Writing starts here.
+    -- Writing starts here; the first write through pcall (see above).
+    local err = nil
     if expired > 0 then
       if partial then
         if left > 0 then
-          redis.call('ZREMRANGEBYRANK', key, '0', string.format('%d', left - 1))
+          err = redis.pcall('ZREMRANGEBYRANK', key, '0', string.format('%d', left - 1))
         end
         left = 0
       else
-        redis.call('ZREMRANGEBYSCORE', key, '-inf', base_text)
+        err = redis.pcall('ZREMRANGEBYSCORE', key, '-inf', base_text)
         left = left - expired
       end
-    end
-
-    local surely = false -- whether a member holds the highest score given
-    if shape == 'r' then
-      for j = 1, n do
-        if scores[j] and scores[j] + 0 > now then
-          total = total + 1
-        end
+      if type(err) ~= 'table' then
+        err = nil
       end
-      redis.call('ZREM', key, unpack(asked))
-    elseif slow then
-      local plain, grow, doomed = {}, {}, {}
-      for j = 1, count do
-        local was_live = scores[j] and scores[j] + 0 > now
-        local target = nil
-        if mode == '' then
-          target = plain
-        elseif mode == 'NX' then
-          if not was_live then
-            target = plain
-          end
-        elseif mode == 'XX' then
-          if was_live then
-            target = plain
-          end
-        elseif was_live then -- GT, XXGT
-          target = grow
-        elseif mode == 'GT' then
-          target = plain
-        end
-        if target then
-          target[#target + 1] = zadd[2 * j - 1]
-          target[#target + 1] = zadd[2 * j]
-          if not was_live and mode ~= 'XX' then
+    end
+    if err == nil then
+      local surely = false -- whether a member holds the highest score given
+      if shape == 'r' then
+        for j = 1, n do
+          if scores[j] and scores[j] + 0 > now then
             total = total + 1
           end
         end
-      end
-      for k = 1, #past do
-        -- An expiry in the past, where the mode lets it apply, ends the value.
-        local value = scores[count + k]
-        if mode == '' or (mode == 'XX' and value and value + 0 > now) then
-          doomed[#doomed + 1] = past[k]
+        redis.call('ZREM', key, unpack(asked))
+      elseif slow then
+        local plain, grow, doomed = {}, {}, {}
+        for j = 1, count do
+          local was_live = scores[j] and scores[j] + 0 > now
+          local target = nil
+          if mode == '' then
+            target = plain
+          elseif mode == 'NX' then
+            if not was_live then
+              target = plain
+            end
+          elseif mode == 'XX' then
+            if was_live then
+              target = plain
+            end
+          elseif was_live then -- GT, XXGT
+            target = grow
+          elseif mode == 'GT' then
+            target = plain
+          end
+          if target then
+            target[#target + 1] = zadd[2 * j - 1]
+            target[#target + 1] = zadd[2 * j]
+            if not was_live and mode ~= 'XX' then
+              total = total + 1
+            end
+          end
         end
-      end
-      if #plain > 0 then
-        redis.call('ZADD', key, unpack(plain))
-      end
-      if #grow > 0 then
-        redis.call('ZADD', key, 'GT', unpack(grow))
-      end
-      if #doomed > 0 then
-        redis.call('ZREM', key, unpack(doomed))
-      end
-    elseif count > 0 then
-      local added
-      if mode == '' then
-        added = redis.call('ZADD', key, unpack(zadd, 1, 2 * count))
-        surely = true
-      elseif mode == 'NX' or mode == 'GT' then
-        added = redis.call('ZADD', key, mode, unpack(zadd, 1, 2 * count))
-        -- NX: a member added holds the call's one score. GT: every member
-        -- given ends at its score or above, so with nothing above the
-        -- highest, the member given it holds it.
-        surely = mode == 'GT' or (shape == 's' and added > 0)
-      else -- XX, XXGT: CH tells whether some member took the call's one score
-        if mode == 'XX' then
-          added = redis.call('ZADD', key, 'XX', 'CH', unpack(zadd, 1, 2 * count))
+        for k = 1, #past do
+          -- An expiry in the past, where the mode lets it apply, ends the value.
+          local value = scores[count + k]
+          if mode == '' or (mode == 'XX' and value and value + 0 > now) then
+            doomed[#doomed + 1] = past[k]
+          end
+        end
+        if #plain > 0 then
+          redis.call('ZADD', key, unpack(plain))
+        end
+        if #grow > 0 then
+          redis.call('ZADD', key, 'GT', unpack(grow))
+        end
+        if #doomed > 0 then
+          redis.call('ZREM', key, unpack(doomed))
+        end
+      elseif count > 0 then
+        local added
+        if mode == '' then
+          added = redis.pcall('ZADD', key, unpack(zadd, 1, 2 * count))
+          surely = true
+        elseif mode == 'NX' or mode == 'GT' then
+          added = redis.pcall('ZADD', key, mode, unpack(zadd, 1, 2 * count))
+          -- NX: a member added holds the call's one score. GT: every member
+          -- given ends at its score or above, so with nothing above the
+          -- highest, the member given it holds it.
+          surely = mode == 'GT' or (shape == 's' and type(added) == 'number' and added > 0)
+        else -- XX, XXGT: CH tells whether some member took the call's one score
+          if mode == 'XX' then
+            added = redis.pcall('ZADD', key, 'XX', 'CH', unpack(zadd, 1, 2 * count))
+          else
+            added = redis.pcall('ZADD', key, 'XX', 'GT', 'CH', unpack(zadd, 1, 2 * count))
+          end
+          if type(added) == 'number' then
+            surely = shape == 's' and added > 0
+            added = 0 -- nothing is new under XX
+          end
+        end
+        if type(added) == 'table' then
+          err = added
         else
-          added = redis.call('ZADD', key, 'XX', 'GT', 'CH', unpack(zadd, 1, 2 * count))
+          total = total + added
         end
-        surely = shape == 's' and added > 0
-        added = 0 -- nothing is new under XX
       end
-      total = total + added
+      if err == nil then
+        -- Nothing was above the highest score given, and a member holds it:
+        -- that is the newest, and the key TTL follows from it without reading.
+        if surely and over == 0 then
+          redis.call('PEXPIRE', key,
+            ttl_ms or string.format('%.0f', math.ceil((top - base) * 1000)))
+        else
+          end_with_newest(key, base)
+        end
+      end
     end
-    -- Nothing was above the highest score given, and a member holds it:
-    -- that is the newest, and the key TTL follows from it without reading.
-    if surely and over == 0 then
-      redis.call('PEXPIRE', key,
-        ttl_ms or string.format('%.0f', math.ceil((top - base) * 1000)))
-    else
-      end_with_newest(key, base)
+    if err then
+      -- Only the call's first write can fail here (the rest were checked):
+      -- nothing was written. Name the command where the server lets us ask.
+      local text = tostring(err.err)
+      if acl then
+        local denied = nil
+        for _, name in ipairs({ 'ZREMRANGEBYSCORE', 'ZREMRANGEBYRANK', 'ZADD' }) do
+          if not acl(name, key) then
+            denied = denied and denied .. ', ' .. name or name
+          end
+        end
+        if denied then
+          text = 'NOPERM this user may not run ' .. denied .. ' on key ' .. key
+            .. ', which multimapwithttl needs (see "Permissions" in the docs)'
+        end
+      end
+      if i == 1 then
+        text = text .. '; nothing was written'
+      else
+        text = text .. ' (the keys before ' .. key .. ' were written, it and the rest not)'
+      end
+      return redis.error_reply(text)
     end
   end
 end
