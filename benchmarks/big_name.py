@@ -82,11 +82,11 @@ def run(members: int, verbose: bool = True) -> dict[str, Any]:
             fill(client, "big:a", members)
             card = client.zcard("big:a")
             ms, command = longest_command(client, lambda op=operation: op(mm))
-            rows.append(
-                {"operation": label, "members": card, "longest_ms": ms, "command": command}
-            )
+            rows.append({"operation": label, "members": card, "longest_ms": ms, "command": command})
             if verbose:
-                print(f"  {label:8} {card:>10,} members: longest {command} {ms:8.2f} ms", flush=True)
+                print(
+                    f"  {label:8} {card:>10,} members: longest {command} {ms:8.2f} ms", flush=True
+                )
     return {
         **environment(),
         "members": members,

@@ -7,6 +7,7 @@ Nothing here touches a socket.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import weakref
@@ -262,10 +263,8 @@ class MultiMapCore(Generic[T]):
                 # An error reply (a user without EVALSHA_RO...) is no answer: keep the flags.
                 yield from conversation.send([read_script_call([key], "count")])
             known = conversation.read_only_scripts
-            try:
+            with contextlib.suppress(TypeError):  # not weakly referable: not kept
                 _SHEBANG[client] = known
-            except TypeError:
-                pass
         elif not known:
             self._conversation.read_only_scripts = False
         return known
