@@ -162,6 +162,8 @@ for i = 1, #KEYS do
   local past = nil -- members given an expiry already past ("p")
   local top, top_text = nil, score
   local over = 0
+  local newest = nil
+  local read_top = false
   if type(expired) == 'table' then
     local text = tostring(expired.err)
     if string.sub(text, 1, 9) ~= 'WRONGTYPE' then
@@ -205,26 +207,38 @@ for i = 1, #KEYS do
     end
     -- Members above the highest score given: then the key's newest member
     -- is not known without reading it, and it may be no expiry time at all.
-    if count > 0 then
+    -- NX of one score ("s") mostly adds nothing to a key that already holds
+    -- the members (a de-duplication window), and then the newest member
+    -- sets the TTL: it reads that here instead of counting above (one
+    -- command either way; a score in a reply costs more than a count, so
+    -- the other modes, whose write usually sets the newest, count).
+    -- `newest` is then its score (nil for an empty key).
+    read_top = count > 0 and shape == 's' and mode == 'NX'
+    if count > 0 and not read_top then
       over = redis.call('ZCOUNT', key, above or '(' .. top_text, '+inf')
-      if over > 0 then
-        local newest = redis.pcall('ZRANGE', key, '-1', '-1', 'WITHSCORES')
-        if newest.err then -- before the call's first write, if the user may not
-          if acl and not acl('ZRANGE', key) then
-            return redis.error_reply('NOPERM this user may not run ZRANGE on key ' .. key
-              .. ', which multimapwithttl needs (see "Permissions" in the docs)'
-              .. (i == 1 and '; nothing was written' or ''))
-          end
-          return newest
+    end
+    if read_top or over > 0 then
+      local reply = redis.pcall('ZRANGE', key, '-1', '-1', 'WITHSCORES')
+      if reply.err then -- before the call's first write, if the user may not
+        if acl and not acl('ZRANGE', key) then
+          return redis.error_reply('NOPERM this user may not run ZRANGE on key ' .. key
+            .. ', which multimapwithttl needs (see "Permissions" in the docs)'
+            .. (i == 1 and '; nothing was written' or ''))
         end
-        if type(newest[1]) == 'table' then
-          newest = newest[1] -- fakeredis < 2.40 on RESP3 nests the pair
-        end
-        if not (newest[2] + 0 < TOO_LATE) then
+        return reply
+      end
+      if type(reply[1]) == 'table' then
+        reply = reply[1] -- fakeredis < 2.40 on RESP3 nests the pair
+      end
+      if reply[2] then
+        newest = reply[2] + 0
+        if not (newest < TOO_LATE) then
           over = -1
+        elseif read_top and newest > score + 0 then
+          over = 1
         end
       end
-    else
+    elseif count == 0 then
       over = redis.call('ZCOUNT', key, TOO_LATE_TEXT, '+inf')
     end
   end
@@ -281,7 +295,7 @@ for i = 1, #KEYS do
         if expired > 0 and count > 0 then
           wanted[2] = 'ZADD'
         end
-        if not known_ttl then
+        if not known_ttl and not (read_top and over == 0) then
           wanted[#wanted + 1] = 'ZRANGE'
         end
       end
@@ -423,6 +437,13 @@ for i = 1, #KEYS do
         if surely and over == 0 then
           redis.call('PEXPIRE', key,
             ttl_ms or string.format('%.0f', math.ceil((top - base) * 1000)))
+        elseif read_top and over == 0 and not slow then
+          -- NX of one score that added nothing: the newest member read
+          -- before is still the newest (everything collected was expired,
+          -- below it).
+          if newest and newest > base then
+            redis.call('PEXPIRE', key, string.format('%.0f', math.ceil((newest - base) * 1000)))
+          end
         else
           end_with_newest(key, base)
         end
