@@ -89,9 +89,11 @@ class Script:
 
 
 #: At most this many expired members one write-script call collects (over all
-#: its keys): removing a member takes the server about a microsecond, so this
-#: bounds a call's collecting to about a millisecond however many expired
-#: members a name holds. The rest go on later writes or a sweep.
+#: its keys), plus one per argument of the call: removing a member takes the
+#: server about a microsecond, so a call's collecting stays within a few
+#: milliseconds however many expired members a name holds, and a call always
+#: collects more than it writes (steady writing never falls behind). The
+#: rest go on later writes or a sweep.
 COLLECT_PER_CALL = 1000
 
 #: Adds/removes members, collects expired ones and sets key TTLs (EVALSHA).
