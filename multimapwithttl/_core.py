@@ -121,6 +121,9 @@ class MultiMapCore(Generic[T]):
         self._seen_client: object = redis_client
         self._kind = kind
         self._seen_prefix: str | None = None
+        # The client ``_shebang()`` last answered for, and its answer.
+        self._shebang_client: object = None
+        self._shebang_known = True
         self._prefix_bytes = b""
 
     def _check_client(self, client: object) -> ClientKind:
@@ -253,20 +256,25 @@ class MultiMapCore(Generic[T]):
         ``key`` through it tells (once per client: the answer is kept).
         """
         client = self.redis
+        if client is self._shebang_client:
+            return self._shebang_known
         try:
             known = _SHEBANG.get(client)
-        except TypeError:  # a client that takes no weak reference: ask per multimap
+        except TypeError:  # a client that takes no weak reference: kept per multimap
             known = None
         if known is None:
+            # Asked of this client even if the conversation learnt otherwise from
+            # another (``redis`` is public and may be swapped). An error reply (a
+            # user without EVALSHA_RO...) is no answer: the flags are kept.
             conversation = self._conversation
-            if conversation.read_only_scripts:
-                # An error reply (a user without EVALSHA_RO...) is no answer: keep the flags.
-                yield from conversation.send([read_script_call([key], "count")])
+            conversation.read_only_scripts = True
+            yield from conversation.send([read_script_call([key], "count")])
             known = conversation.read_only_scripts
             with contextlib.suppress(TypeError):  # not weakly referable: not kept
                 _SHEBANG[client] = known
         elif not known:
             self._conversation.read_only_scripts = False
+        self._shebang_client, self._shebang_known = client, known
         return known
 
     def _write(
