@@ -33,15 +33,9 @@ BOUND: int = getattr(_scripts, "COLLECT_PER_CALL", 1000)
 ARGS = 16
 
 
-def state(backend: Backend) -> dict[bytes, Any]:
-    """Every key: its type, content and exact remaining TTL class (none / some)."""
-    return backend.snapshot()
-
-
 def exact(raw: Any, key: str) -> tuple[Any, int]:
-    """A key's members with scores, and whether it has a TTL (-1 none, -2 gone, 1 some)."""
-    pttl = raw.pttl(key)
-    return raw.zrange(key, 0, -1, withscores=True), pttl if pttl < 0 else 1
+    """A key's members with scores, and its absolute expiry time in ms (-1 none, -2 gone)."""
+    return raw.zrange(key, 0, -1, withscores=True), raw.pexpiretime(key)
 
 
 # -- item 3: an expire_at anywhere up to year 9999 gets a TTL -------------------------
