@@ -281,10 +281,10 @@ for i = 1, #KEYS do
       if #KEYS == 1 and known_ttl and expired == 0 then
         wanted = acl('PEXPIRE', key) or { 'PEXPIRE' } -- the common write, spelled out
       elseif #KEYS > 1 then
-        wanted = { 'ZCOUNT', 'ZRANGE', 'ZMSCORE', 'ZADD', 'PEXPIRE', 'ZREMRANGEBYSCORE',
-          'ZREMRANGEBYRANK' }
+        -- (ZCOUNT, which every key reads, has just run on this one.)
+        wanted = { 'ZRANGE', 'ZMSCORE', 'ZADD', 'PEXPIRE', 'ZREMRANGEBYSCORE', 'ZREMRANGEBYRANK' }
         if shape ~= 's' then
-          wanted[8] = 'ZREM'
+          wanted[7] = 'ZREM'
         end
       elseif slow then
         wanted = { 'ZMSCORE', 'PEXPIRE', 'ZRANGE', 'ZREM' }
