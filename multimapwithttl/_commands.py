@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ._keys import slot_of
-from ._scripts import DELETE, PAGE, PAGE_PLAIN, READ, READ_PLAIN, WRITE, Script
+from ._scripts import (
+    DELETE,
+    PAGE,
+    PAGE_PLAIN,
+    READ,
+    READ_PLAIN,
+    REMOVE,
+    WRITE,
+    WRITE_PLAIN,
+    Script,
+)
 
 _hiredis_pack: Callable[[tuple[Any, ...]], bytes] | None
 try:
@@ -148,10 +158,14 @@ def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
         yield items[start : start + size]
 
 
-def write_calls(writes: Iterable[KeyWrite], header: Sequence[Any], cluster: bool) -> list[Call]:
+def write_calls(
+    writes: Iterable[KeyWrite], header: Sequence[Any], cluster: bool, script: Script = WRITE
+) -> list[Call]:
     """Write-script calls applying ``writes``, bounded in size, one slot per call.
 
-    ``header`` is the first part of every call's ARGV (see ``write.lua``).
+    ``header`` is the first part of every call's ARGV (see ``write.lua``);
+    ``script`` is ``WRITE``, ``REMOVE`` or (servers that cannot read a
+    ``#!lua`` line) ``WRITE_PLAIN``.
     """
     pieces = [
         piece for write in writes for piece in write.split(MAX_VALUES_PER_CALL, MAX_BYTES_PER_CALL)
@@ -169,7 +183,7 @@ def write_calls(writes: Iterable[KeyWrite], header: Sequence[Any], cluster: bool
                 or nbytes + piece.nbytes > MAX_BYTES_PER_CALL
             )
             if keys and full:
-                calls.append(_script_call(WRITE, keys, argv))
+                calls.append(_script_call(script, keys, argv))
                 keys, argv, weight, values, nbytes = [], list(header), 0, 0, 0
             keys.append(piece.key)
             argv.extend(piece.argv())
@@ -177,7 +191,7 @@ def write_calls(writes: Iterable[KeyWrite], header: Sequence[Any], cluster: bool
             values += piece.size
             nbytes += piece.nbytes
         if keys:
-            calls.append(_script_call(WRITE, keys, argv))
+            calls.append(_script_call(script, keys, argv))
     return calls
 
 
@@ -208,9 +222,13 @@ def pack_plain(commands: Iterable[Sequence[Any]]) -> list[bytes]:
     return [b"".join(parts)]
 
 
+# Scripts whose reply tells what they did (see ``Call.resend``).
+_COUNTED = frozenset({WRITE, REMOVE, WRITE_PLAIN})
+
+
 def _script_call(script: Script, keys: Sequence[bytes], argv: Sequence[Any]) -> Call:
     args = ("EVALSHA", script.sha, len(keys), *keys, *argv)
-    return Call(args, script=script, resend=script is not WRITE)
+    return Call(args, script=script, resend=script not in _COUNTED)
 
 
 def read_script_call(keys: Sequence[bytes], *argv: Any) -> Call:
@@ -271,10 +289,13 @@ def members_per_key(call: Call, reply: Any) -> list[list[Any]]:
     return [list(members) for members in reply]
 
 
-def delete_calls(keys: Sequence[bytes], cluster: bool) -> list[Call]:
-    """Delete-script calls for ``keys``: sorted sets only, one slot per call on a cluster."""
+def delete_calls(keys: Sequence[bytes], cluster: bool, script: Script = DELETE) -> list[Call]:
+    """Delete-script calls for ``keys``: sorted sets only, one slot per call on a cluster.
+
+    ``script`` is ``DELETE`` or (servers that cannot read ``#!lua``) ``DELETE_PLAIN``.
+    """
     return [
-        _script_call(DELETE, chunk, ())
+        _script_call(script, chunk, ())
         for group in _group(list(keys), lambda key: key, cluster)
         for chunk in _chunks(group, MAX_KEYS_PER_DELETE)
     ]

@@ -7,8 +7,10 @@ Nothing here touches a socket.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, Literal, NoReturn, TypeVar
 
@@ -32,7 +34,9 @@ from ._encode import encode_name, encode_prefix, encode_value
 from ._expiry import Grain, live_bound
 from ._keys import key_of, name_of, scan_pattern
 from ._protocol import Conversation, Operation, raise_first_error
+from ._scripts import DELETE, DELETE_PLAIN, REMOVE, WRITE, WRITE_PLAIN, Script
 from ._validate import (
+    MAX_EXPIRE_AT,
     check_cast_fn,
     check_expire_at,
     check_pair,
@@ -48,6 +52,11 @@ T = TypeVar("T")
 #: Where "now" comes from.
 Clock = Literal["client", "server"]
 _CLOCKS = ("client", "server")
+
+
+# Per client: whether its server reads a script's "#!lua" line (Redis 7+,
+# Valkey) -- learnt once, by the first write of any multimap on that client.
+_SHEBANG: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
 def _items(data: object) -> Iterable[Any]:
@@ -114,6 +123,9 @@ class MultiMapCore(Generic[T]):
         self._seen_client: object = redis_client
         self._kind = kind
         self._seen_prefix: str | None = None
+        # The client ``_shebang()`` last answered for, and its answer.
+        self._shebang_client: object = None
+        self._shebang_known = True
         self._prefix_bytes = b""
 
     def _check_client(self, client: object) -> ClientKind:
@@ -223,6 +235,11 @@ class MultiMapCore(Generic[T]):
                 when = check_expire_at(expire_at, where)
                 self._grain.check(when, f"{where}: expire_at")
                 when = self._grain.round_up(when)
+                if when > MAX_EXPIRE_AT:  # a coarse grain rounded it into year 10000
+                    raise ValueError(
+                        f"{where}: expire_at must be before year 10000 once rounded up to "
+                        f"resolution={self._grain.seconds!r}, got {expire_at!r}"
+                    )
                 member = encode_value(value)
                 latest.pop(member, None)
                 latest[member] = self._grain.score_arg(when)
@@ -233,10 +250,44 @@ class MultiMapCore(Generic[T]):
                 writes.append(KeyWrite(key, flat, pairs=True))
         return writes
 
-    def _write(self, writes: list[KeyWrite], header: list[Any]) -> Operation[int]:
+    def _shebang(self, key: bytes) -> Operation[bool]:
+        """Whether the server reads a script's ``#!lua`` line (its flags).
+
+        Redis 7+ and Valkey do, and refuse a write script over ``maxmemory``
+        before it runs only because of it; fakeredis and Redis < 7 compile
+        the line as Lua and fail. Those lack EVALSHA_RO too, so one read of
+        ``key`` through it tells (once per client: the answer is kept).
+        """
+        client = self.redis
+        if client is self._shebang_client:
+            return self._shebang_known
+        try:
+            known = _SHEBANG.get(client)
+        except TypeError:  # a client that takes no weak reference: kept per multimap
+            known = None
+        if known is None:
+            # Asked of this client even if the conversation learnt otherwise from
+            # another (``redis`` is public and may be swapped). An error reply (a
+            # user without EVALSHA_RO...) is no answer: the flags are kept.
+            conversation = self._conversation
+            conversation.read_only_scripts = True
+            yield from conversation.send([read_script_call([key], "count")])
+            known = conversation.read_only_scripts
+            with contextlib.suppress(TypeError):  # not weakly referable: not kept
+                _SHEBANG[client] = known
+        elif not known:
+            self._conversation.read_only_scripts = False
+        self._shebang_client, self._shebang_known = client, known
+        return known
+
+    def _write(
+        self, writes: list[KeyWrite], header: list[Any], script: Script = WRITE
+    ) -> Operation[int]:
         if not writes:
             return 0
-        calls = write_calls(writes, header, self._cluster)
+        if not (yield from self._shebang(writes[0].key)):
+            script = WRITE_PLAIN
+        calls = write_calls(writes, header, self._cluster, script)
         replies = yield from self._conversation.send(calls)
         raise_first_error(replies)
         return sum(int(reply) for reply in replies)
@@ -271,7 +322,7 @@ class MultiMapCore(Generic[T]):
         if not members:
             return 0
         header = self._header(self._now(), WriteMode(), "r")
-        return (yield from self._write([KeyWrite(key, members)], header))
+        return (yield from self._write([KeyWrite(key, members)], header, REMOVE))
 
     def _op_get_many(self, names: Sequence[Any]) -> Operation[list[list[Any]]]:
         keys = [self._key(name) for name in names]
@@ -317,7 +368,8 @@ class MultiMapCore(Generic[T]):
         keys = [self._key(name) for name in names]
         if not keys:
             return 0
-        replies = yield from self._conversation.send(delete_calls(keys, self._cluster))
+        script = DELETE if (yield from self._shebang(keys[0])) else DELETE_PLAIN
+        replies = yield from self._conversation.send(delete_calls(keys, self._cluster, script))
         raise_first_error(replies)
         # Each delete-script call answers how many of its keys it deleted.
         return sum(int(reply) for reply in replies)

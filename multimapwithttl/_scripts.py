@@ -74,20 +74,47 @@ class Script:
         return cls(name, source, hashlib.sha1(source.encode("utf-8")).hexdigest())
 
     def without_shebang(self) -> Script:
-        """The same script without its ``#!lua`` line, for EVALSHA where EVALSHA_RO is missing."""
+        """The same script without its ``#!lua`` line, for servers that cannot read it.
+
+        fakeredis and Redis < 7 compile the whole text as Lua, where the line
+        is a syntax error; the core sends these there (see ``MultiMapCore``).
+        """
         if not self.source.startswith("#!"):
             return self
         return self._of(f"{self.name}-plain", self.source.partition("\n")[2])
 
+    def with_shebang(self, name: str, line: str) -> Script:
+        """The same script under another ``#!lua`` line (other flags), named ``name``."""
+        return self._of(name, line + "\n" + self.source.partition("\n")[2])
+
+
+#: At most this many expired members one write-script call collects (over all
+#: its keys), plus one per argument of the call: removing a member takes the
+#: server about a microsecond, so a call's collecting stays within a few
+#: milliseconds however many expired members a name holds, and a call always
+#: collects more than it writes (steady writing never falls behind). The
+#: rest go on later writes or a sweep.
+COLLECT_PER_CALL = 1000
 
 #: Adds/removes members, collects expired ones and sets key TTLs (EVALSHA).
+#: Its ``#!lua`` line has no flags: over ``maxmemory`` the server refuses it
+#: before it runs (``deny-oom``), with the server's own OOM error.
 WRITE = Script.load("write", lib=True)
+if f"local BUDGET = {COLLECT_PER_CALL}\n" not in WRITE.source:  # pragma: no cover
+    raise RuntimeError("write.lua's BUDGET differs from COLLECT_PER_CALL")
+#: ``WRITE`` for removals: ``allow-oom``, since removing only frees memory
+#: (0.1.0's ZREM worked on a full server too).
+REMOVE = WRITE.with_shebang("remove", "#!lua flags=allow-oom")
+#: ``WRITE`` and ``REMOVE`` (one text) for servers that cannot read ``#!lua``.
+WRITE_PLAIN = WRITE.without_shebang()
 #: Reads on the server's clock (EVALSHA_RO, ``no-writes``).
 READ = Script.load("read", lib=True)
 #: ``READ`` for servers without EVALSHA_RO (fakeredis), sent with EVALSHA.
 READ_PLAIN = READ.without_shebang()
-#: Deletes sorted sets only, never a key of another type.
+#: Deletes sorted sets only, never a key of another type (UNLINK; ``allow-oom``).
 DELETE = Script.load("delete", lib=True)
+#: ``DELETE`` for servers that cannot read ``#!lua``.
+DELETE_PLAIN = DELETE.without_shebang()
 #: One page of ``iter_values`` on the server's clock, on a cluster (EVALSHA_RO, ``no-writes``).
 PAGE = Script.load("page", lib=True)
 #: ``PAGE`` for servers without EVALSHA_RO (fakeredis), sent with EVALSHA.

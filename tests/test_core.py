@@ -260,7 +260,7 @@ def test_every_script_refuses_an_old_server_before_writing() -> None:
     source = WRITE.source
     check = source.index("if redis.REDIS_VERSION_NUM == nil then")
     assert "local function too_old" not in source
-    assert check < source.index("redis.call('TIME')")
+    assert check < source.index("redis.pcall('TIME')")
     block = source[check : source.index("\nend\n", check)]
     assert "redis.pcall('PEXPIRETIME', KEYS[1])" in block
     assert "needs Redis 7.0+ or Valkey 7.2+" in block

@@ -57,7 +57,27 @@ local function fit_ttl(key, base)
     newest = newest[1] -- fakeredis < 2.40 on RESP3 nests the pair: {{member, score}}
   end
   if newest[2] then
-    redis.call('PEXPIRE', key, math.ceil((tonumber(newest[2]) - base) * 1000))
+    -- As integer text: a Lua number is converted by the server in a
+    -- format that may be exponential ("2.5e+14"), which PEXPIRE refuses.
+    redis.call('PEXPIRE', key, string.format('%.0f', math.ceil((tonumber(newest[2]) - base) * 1000)))
+  end
+end
+
+-- fit_ttl for a write whose collecting may have stopped short (a bounded
+-- number of members per call): when only expired members remain, the key
+-- is left as it is (no live value is affected; later writes or a sweep
+-- collect the rest a bounded step at a time) rather than deleted here,
+-- which would free all of them at once.
+local function end_with_newest(key, base)
+  local newest = redis.call('ZRANGE', key, '-1', '-1', 'WITHSCORES')
+  if type(newest[1]) == 'table' then
+    newest = newest[1] -- fakeredis < 2.40 on RESP3 nests the pair: {{member, score}}
+  end
+  if newest[2] then
+    local ms = math.ceil((newest[2] - base) * 1000)
+    if ms > 0 then
+      redis.call('PEXPIRE', key, string.format('%.0f', ms))
+    end
   end
 end
 

@@ -1,16 +1,39 @@
+#!lua flags=allow-oom
 -- Deletes each key of KEYS that is a sorted set. A key of another type is
 -- left exactly as it was and reported once every other key is deleted.
 -- Returns how many keys were deleted.
+--
+-- UNLINK, not DEL: a big key is freed in the background, so deleting a
+-- name of millions of members does not hold the server. Declared
+-- allow-oom: deleting frees memory, so it works on a server over
+-- `maxmemory` (as a plain DEL does). Servers that cannot read the "#!lua"
+-- line (fakeredis, Redis < 7) get the script without it.
 local old = too_old(KEYS[1])
 if old then
   return old
+end
+-- Every command this may run, checked before the first one that writes
+-- (Redis 7.0+ and Valkey let scripts ask; fakeredis does not).
+local acl = redis.acl_check_cmd
+if acl then
+  local denied = nil
+  if not acl('TYPE', KEYS[1]) then
+    denied = 'TYPE'
+  end
+  if not acl('UNLINK', KEYS[1]) then
+    denied = denied and denied .. ', UNLINK' or 'UNLINK'
+  end
+  if denied then
+    return redis.error_reply('NOPERM this user may not run ' .. denied .. ' on key ' .. KEYS[1]
+      .. ', which multimapwithttl needs (see "Permissions" in the docs); nothing was deleted')
+  end
 end
 local deleted = 0
 local failure = nil
 for _, key in ipairs(KEYS) do
   local kind = redis.call('TYPE', key)['ok']
   if kind == 'zset' then
-    deleted = deleted + redis.call('DEL', key)
+    deleted = deleted + redis.call('UNLINK', key)
   elseif kind ~= 'none' and failure == nil then
     failure = 'WRONGTYPE Operation against a key holding the wrong kind of value'
       .. ' (key ' .. key .. ' holds a ' .. kind .. ' and was left untouched)'

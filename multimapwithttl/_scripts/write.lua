@@ -1,5 +1,12 @@
+#!lua
 -- One atomic update of each sorted set in KEYS: collect expired members, add
 -- or remove members, then end the key's life with its newest member.
+--
+-- The "#!lua" line (no flags) makes the server treat the script as a write
+-- that may grow memory: over `maxmemory` it is refused before it runs, with
+-- the server's OOM error, as a plain ZADD is. (Removals are loaded with
+-- "flags=allow-oom" instead: see _scripts.py.) Servers that cannot read the
+-- line (fakeredis, Redis < 7) get the script without it.
 --
 -- ARGV, first for the whole call:
 --   [1] now on the writer's clock (UNIX seconds, full precision), or "" to
@@ -16,15 +23,30 @@
 --
 -- Members come deduplicated by the client. Returns, over all keys, how many
 -- added members were not live before and are live after, plus how many
--- removed members were live. A key of another type is left exactly as it
--- was (value and TTL) and reported once every other key has been written.
+-- removed members were live.
+--
+-- All or nothing, per key: everything a key's write needs is read and
+-- checked before its first write command, so no error can stop it half-way
+-- (Redis does not undo a script's earlier commands). A key of another type,
+-- or a sorted set holding a score that cannot be an expiry time (+inf, a
+-- millisecond or microsecond timestamp: anything from year 10000 on), is
+-- left exactly as it was (members and TTL) and reported once every other
+-- key has been written. A command the user may not run is found before the
+-- call writes anything (redis.acl_check_cmd), and named.
+--
+-- Collecting is bounded: one call removes at most BUDGET expired members
+-- (over all its keys) plus one per ARGV entry; the rest go on later writes
+-- or a sweep. A member whose expiry has passed counts as not live whether
+-- collected or not.
 --
 -- Cost matters here: every write of every client runs this on the server's
--- one thread. The common write is four commands per key (ZREMRANGEBYSCORE,
--- ZADD, ZCOUNT, PEXPIRE) whose arguments are texts made once per call: a Lua
--- number passed to redis.call, a double in a reply, string.format, tonumber
--- (which parses twice; `+ 0` parses once), a closure and an ARGV entry each
--- cost the server more than one might think (see docs/performance.md).
+-- one thread. The common write is four commands per key (ZCOUNT of the
+-- expired, ZCOUNT above the new score, ZADD, PEXPIRE; a ZREMRANGEBYSCORE
+-- more when something expired) whose arguments are texts made once per
+-- call: a Lua number passed to redis.call, a double in a reply,
+-- string.format, tonumber (which parses twice; `+ 0` parses once), a closure
+-- and an ARGV entry each cost the server more than one might think (see
+-- docs/performance.md).
 -- The lib's too_old, spelled out: on Redis 7.0+ this builds no closure.
 if redis.REDIS_VERSION_NUM == nil then
   local probe = redis.pcall('PEXPIRETIME', KEYS[1])
@@ -34,8 +56,29 @@ if redis.REDIS_VERSION_NUM == nil then
   end
 end
 
+-- At most this many expired members collected per call (_scripts.py's
+-- COLLECT_PER_CALL), about a millisecond of the server's time, plus one per
+-- ARGV entry: a call then collects at least as many members as it writes,
+-- so steady writing (as many members expiring as written) never falls
+-- behind, and the longest call (1000 members) collects ~2 ms at most.
+local BUDGET = 1000
+-- Scores from here on are not expiry times (year 10000; 0.1.0 and other
+-- tools may have stored +inf or milli/microsecond timestamps).
+local TOO_LATE, TOO_LATE_TEXT = 253402300800, '253402300800'
+
+-- Where the server lets scripts ask (Redis 7.0+, Valkey; not fakeredis),
+-- every command the call may need is checked before its first write.
+local acl = redis.acl_check_cmd
+
 local mode, shape = ARGV[2], ARGV[3]
-local t = redis.call('TIME')
+local t = redis.pcall('TIME')
+if t.err then
+  if acl and not acl('TIME') then
+    return redis.error_reply('NOPERM this user may not run TIME, which multimapwithttl '
+      .. 'needs (see "Permissions" in the docs); nothing was written')
+  end
+  return t
+end
 -- TIME as exact text, as the lib's time_text makes it (written out here: a
 -- helper is a closure the server would build on every call, needed or not).
 local now, base, base_text, score, ttl_ms, pos
@@ -85,7 +128,8 @@ if shape == 's' then
     end
   end
   if band or ttl_ms == nil then
-    ttl_ms = tostring(math.ceil((score - base) * 1000))
+    -- As an integer: tostring() would give "2.5e+14", which PEXPIRE refuses.
+    ttl_ms = string.format('%.0f', math.ceil((score - base) * 1000))
   end
 else
   ttl_ms = nil
@@ -94,6 +138,11 @@ local above = shape == 's' and '(' .. score
 
 local total = 0
 local failure = nil
+local left = BUDGET + #ARGV
+-- Whether the commands this call may run were checked (once, before the
+-- call's first write). A call of many keys checks every command a key may
+-- need; a call of one key only those its write needs.
+local checked = acl == nil
 -- One scratch table for every key's ZADD arguments: growing a fresh table
 -- per key costs more than the ZADD itself. Made with room for one member.
 local zadd = { false, false }
@@ -110,30 +159,34 @@ for i = 1, #KEYS do
   end
   pos = stop
 
-  -- Collecting comes first and tells whether the key is ours: a WRONGTYPE
+  -- Reads first. The first tells whether the key is ours: a WRONGTYPE
   -- error leaves a foreign key exactly as it was.
-  local collected = redis.pcall('ZREMRANGEBYSCORE', key, '-inf', base_text)
-  if type(collected) == 'table' then
-    if string.sub(tostring(collected.err), 1, 9) ~= 'WRONGTYPE' then
-      return collected -- READONLY, OOM...: nothing else can be written either
+  local expired = redis.pcall('ZCOUNT', key, '-inf', base_text)
+  local count = 0
+  local past = nil -- members given an expiry already past ("p")
+  local top, top_text = nil, score
+  local over = 0
+  local newest = nil
+  local read_top = false
+  if type(expired) == 'table' then
+    local text = tostring(expired.err)
+    if string.sub(text, 1, 9) ~= 'WRONGTYPE' then
+      if not checked and acl and not acl('ZCOUNT', key) then
+        text = 'NOPERM this user may not run ZCOUNT on key ' .. key
+          .. ', which multimapwithttl needs (see "Permissions" in the docs)'
+      end
+      if i == 1 then
+        text = text .. '; nothing was written'
+      end
+      return redis.error_reply(text)
     end
     if failure == nil then
-      failure = tostring(collected.err) .. ' (key ' .. key .. ' was left untouched)'
+      failure = text .. ' (key ' .. key .. ' was left untouched)'
     end
+    expired = nil
   elseif shape == 'r' then
-    local members = { unpack(ARGV, first, stop - 1) }
-    local scores = redis.call('ZMSCORE', key, unpack(members))
-    for j = 1, n do
-      if scores[j] and scores[j] + 0 > now then
-        total = total + 1
-      end
-    end
-    redis.call('ZREM', key, unpack(members))
-    fit_ttl(key, base)
+    over = redis.call('ZCOUNT', key, TOO_LATE_TEXT, '+inf')
   else
-    local count = 0
-    local past = nil -- members given an expiry already past ("p")
-    local top, top_text = nil, score
     if shape == 's' then
       count = n
       for j = 1, n do
@@ -156,108 +209,272 @@ for i = 1, #KEYS do
         end
       end
     end
+    -- Members above the highest score given: then the key's newest member
+    -- is not known without reading it, and it may be no expiry time at all.
+    -- NX of one score ("s") mostly adds nothing to a key that already holds
+    -- the members (a de-duplication window), and then the newest member
+    -- sets the TTL: it reads that here instead of counting above (one
+    -- command either way; a score in a reply costs more than a count, so
+    -- the other modes, whose write usually sets the newest, count).
+    -- `newest` is then its score (nil for an empty key).
+    read_top = count > 0 and shape == 's' and mode == 'NX'
+    if count > 0 and not read_top then
+      over = redis.call('ZCOUNT', key, above or '(' .. top_text, '+inf')
+    end
+    if read_top or over > 0 then
+      local reply = redis.pcall('ZRANGE', key, '-1', '-1', 'WITHSCORES')
+      if reply.err then -- before the call's first write, if the user may not
+        if acl and not acl('ZRANGE', key) then
+          return redis.error_reply('NOPERM this user may not run ZRANGE on key ' .. key
+            .. ', which multimapwithttl needs (see "Permissions" in the docs)'
+            .. (i == 1 and '; nothing was written' or ''))
+        end
+        return reply
+      end
+      if type(reply[1]) == 'table' then
+        reply = reply[1] -- fakeredis < 2.40 on RESP3 nests the pair
+      end
+      if reply[2] then
+        newest = reply[2] + 0
+        if not (newest < TOO_LATE) then
+          over = -1
+        elseif read_top and newest > score + 0 then
+          over = 1
+        end
+      end
+    elseif count == 0 then
+      over = redis.call('ZCOUNT', key, TOO_LATE_TEXT, '+inf')
+    end
+  end
+  if expired and over ~= 0 and (shape == 'r' or count == 0 or over < 0) then
+    -- A score that cannot be an expiry time: no TTL could follow from it.
+    if failure == nil then
+      failure = 'ERR multimapwithttl: key ' .. key .. ' holds a score that is not an '
+        .. 'expiry time (+inf, or a timestamp in milli- or microseconds: any score from '
+        .. 'year 10000 on); the key was left untouched'
+    end
+    expired = nil
+  end
 
-    local slow = past ~= nil and (mode == '' or mode == 'XX')
+  if expired then
+    -- What collecting does: everything expired, or (over budget) the
+    -- oldest `left` members, all expired; then the key is "partial".
+    local partial = expired > left
+    local slow = partial or (past ~= nil and (mode == '' or mode == 'XX'))
     if not slow and band and count > 0 then
       slow = redis.call('ZCOUNT', key, '(' .. base_text, ARGV[1]) > 0
     end
-    local err = nil
-    -- Whether some member given the highest score given holds it now.
-    local surely = false
-    if slow then
-      -- A key holding members this writer sees as expired that are not
-      -- collected yet, or given expiry times already past: each member's
-      -- liveness decides what the mode does with it.
-      past = past or {}
-      local asked = {}
-      for j = 1, count do
-        asked[j] = zadd[2 * j]
-      end
-      for k = 1, #past do
-        asked[count + k] = past[k]
-      end
-      local scores = redis.call('ZMSCORE', key, unpack(asked))
-      local plain, grow, doomed = {}, {}, {}
-      for j = 1, count do
-        local was_live = scores[j] and scores[j] + 0 > now
-        local target = nil
-        if mode == '' then
-          target = plain
-        elseif mode == 'NX' then
-          if not was_live then
-            target = plain
-          end
-        elseif mode == 'XX' then
-          if was_live then
-            target = plain
-          end
-        elseif was_live then -- GT, XXGT
-          target = grow
-        elseif mode == 'GT' then
-          target = plain
+    if shape == 'r' then
+      slow = true
+    end
+
+    -- Whether the key's TTL will follow from the highest score given,
+    -- with no read after writing (see `surely` below).
+    local known_ttl = not slow and count > 0 and over == 0 and (mode == '' or mode == 'GT')
+    if not checked then
+      -- Every command that may run after the call's first write. That one
+      -- (collecting, else the ZADD) runs through pcall: if the user may not
+      -- run it, nothing was written. Each check costs the server about as
+      -- much as a small command, so a call of one key checks only what its
+      -- own path needs; a call of many keys, once, what any key's may.
+      local wanted
+      if #KEYS == 1 and known_ttl and expired == 0 then
+        wanted = acl('PEXPIRE', key) or { 'PEXPIRE' } -- the common write, spelled out
+      elseif #KEYS > 1 then
+        -- (ZCOUNT, which every key reads, has just run on this one.)
+        wanted = { 'ZRANGE', 'ZMSCORE', 'ZADD', 'PEXPIRE', 'ZREMRANGEBYSCORE', 'ZREMRANGEBYRANK' }
+        if shape ~= 's' then
+          wanted[7] = 'ZREM'
         end
-        if target then
-          target[#target + 1] = zadd[2 * j - 1]
-          target[#target + 1] = zadd[2 * j]
-          if not was_live and mode ~= 'XX' then
+      elseif slow then
+        wanted = { 'ZMSCORE', 'PEXPIRE', 'ZRANGE', 'ZREM' }
+        if shape ~= 'r' then
+          wanted[5] = 'ZADD'
+        end
+        if expired > 0 then
+          wanted[#wanted + 1] = partial and 'ZREMRANGEBYRANK' or 'ZREMRANGEBYSCORE'
+        end
+      else
+        wanted = { 'PEXPIRE' }
+        if expired > 0 and count > 0 then
+          wanted[2] = 'ZADD'
+        end
+        if not known_ttl and not (read_top and over == 0) then
+          wanted[#wanted + 1] = 'ZRANGE'
+        end
+      end
+      local denied = nil
+      if wanted ~= true then
+        for _, name in ipairs(wanted) do
+          if not acl(name, key) then
+            denied = denied and denied .. ', ' .. name or name
+          end
+        end
+      end
+      if denied then
+        return redis.error_reply('NOPERM this user may not run ' .. denied .. ' on key ' .. key
+          .. ', which multimapwithttl needs (see "Permissions" in the docs); nothing was written')
+      end
+      checked = true
+    end
+
+    local scores = nil
+    local asked = nil
+    if slow then
+      -- Each member's liveness decides what the mode does with it: read
+      -- before anything is written.
+      if shape == 'r' then
+        asked = { unpack(ARGV, first, stop - 1) }
+      else
+        past = past or {}
+        asked = {}
+        for j = 1, count do
+          asked[j] = zadd[2 * j]
+        end
+        for k = 1, #past do
+          asked[count + k] = past[k]
+        end
+      end
+      scores = redis.call('ZMSCORE', key, unpack(asked))
+    end
+
+    -- Writing starts here; the first write through pcall (see above).
+    local err = nil
+    if expired > 0 then
+      if partial then
+        if left > 0 then
+          err = redis.pcall('ZREMRANGEBYRANK', key, '0', string.format('%d', left - 1))
+        end
+        left = 0
+      else
+        err = redis.pcall('ZREMRANGEBYSCORE', key, '-inf', base_text)
+        left = left - expired
+      end
+      if type(err) ~= 'table' then
+        err = nil
+      end
+    end
+    if err == nil then
+      local surely = false -- whether a member holds the highest score given
+      if shape == 'r' then
+        for j = 1, n do
+          if scores[j] and scores[j] + 0 > now then
             total = total + 1
           end
         end
-      end
-      for k = 1, #past do
-        -- An expiry in the past, where the mode lets it apply, ends the value.
-        local value = scores[count + k]
-        if mode == '' or (mode == 'XX' and value and value + 0 > now) then
-          doomed[#doomed + 1] = past[k]
+        redis.call('ZREM', key, unpack(asked))
+      elseif slow then
+        local plain, grow, doomed = {}, {}, {}
+        for j = 1, count do
+          local was_live = scores[j] and scores[j] + 0 > now
+          local target = nil
+          if mode == '' then
+            target = plain
+          elseif mode == 'NX' then
+            if not was_live then
+              target = plain
+            end
+          elseif mode == 'XX' then
+            if was_live then
+              target = plain
+            end
+          elseif was_live then -- GT, XXGT
+            target = grow
+          elseif mode == 'GT' then
+            target = plain
+          end
+          if target then
+            target[#target + 1] = zadd[2 * j - 1]
+            target[#target + 1] = zadd[2 * j]
+            if not was_live and mode ~= 'XX' then
+              total = total + 1
+            end
+          end
         end
-      end
-      if #plain > 0 then
-        redis.call('ZADD', key, unpack(plain))
-      end
-      if #grow > 0 then
-        redis.call('ZADD', key, 'GT', unpack(grow))
-      end
-      if #doomed > 0 then
-        redis.call('ZREM', key, unpack(doomed))
-      end
-    elseif count > 0 then
-      local added
-      if mode == '' then
-        added = redis.pcall('ZADD', key, unpack(zadd, 1, 2 * count))
-        surely = true
-      elseif mode == 'NX' or mode == 'GT' then
-        added = redis.pcall('ZADD', key, mode, unpack(zadd, 1, 2 * count))
-        -- NX: a member added holds the call's one score. GT: every member
-        -- given ends at its score or above, so with nothing above the
-        -- highest, the member given it holds it.
-        surely = mode == 'GT' or (shape == 's' and type(added) == 'number' and added > 0)
-      else -- XX, XXGT: CH tells whether some member took the call's one score
-        if mode == 'XX' then
-          added = redis.pcall('ZADD', key, 'XX', 'CH', unpack(zadd, 1, 2 * count))
+        for k = 1, #past do
+          -- An expiry in the past, where the mode lets it apply, ends the value.
+          local value = scores[count + k]
+          if mode == '' or (mode == 'XX' and value and value + 0 > now) then
+            doomed[#doomed + 1] = past[k]
+          end
+        end
+        if #plain > 0 then
+          redis.call('ZADD', key, unpack(plain))
+        end
+        if #grow > 0 then
+          redis.call('ZADD', key, 'GT', unpack(grow))
+        end
+        if #doomed > 0 then
+          redis.call('ZREM', key, unpack(doomed))
+        end
+      elseif count > 0 then
+        local added
+        if mode == '' then
+          added = redis.pcall('ZADD', key, unpack(zadd, 1, 2 * count))
+          surely = true
+        elseif mode == 'NX' or mode == 'GT' then
+          added = redis.pcall('ZADD', key, mode, unpack(zadd, 1, 2 * count))
+          -- NX: a member added holds the call's one score. GT: every member
+          -- given ends at its score or above, so with nothing above the
+          -- highest, the member given it holds it.
+          surely = mode == 'GT' or (shape == 's' and type(added) == 'number' and added > 0)
+        else -- XX, XXGT: CH tells whether some member took the call's one score
+          if mode == 'XX' then
+            added = redis.pcall('ZADD', key, 'XX', 'CH', unpack(zadd, 1, 2 * count))
+          else
+            added = redis.pcall('ZADD', key, 'XX', 'GT', 'CH', unpack(zadd, 1, 2 * count))
+          end
+          if type(added) == 'number' then
+            surely = shape == 's' and added > 0
+            added = 0 -- nothing is new under XX
+          end
+        end
+        if type(added) == 'table' then
+          err = added
         else
-          added = redis.pcall('ZADD', key, 'XX', 'GT', 'CH', unpack(zadd, 1, 2 * count))
-        end
-        if type(added) == 'number' then
-          surely = shape == 's' and added > 0
-          added = 0 -- nothing is new under XX
+          total = total + added
         end
       end
-      if type(added) == 'table' then
-        err = added
-        surely = false
-      else
-        total = total + added
+      if err == nil then
+        -- Nothing was above the highest score given, and a member holds it:
+        -- that is the newest, and the key TTL follows from it without reading.
+        if surely and over == 0 then
+          redis.call('PEXPIRE', key,
+            ttl_ms or string.format('%.0f', math.ceil((top - base) * 1000)))
+        elseif read_top and over == 0 and not slow then
+          -- NX of one score that added nothing: the newest member read
+          -- before is still the newest (everything collected was expired,
+          -- below it).
+          if newest and newest > base then
+            redis.call('PEXPIRE', key, string.format('%.0f', math.ceil((newest - base) * 1000)))
+          end
+        else
+          end_with_newest(key, base)
+        end
       end
-    end
-    -- Nothing above the highest score given, and a member holds it: that is
-    -- the newest, and the key TTL follows from it without reading a score.
-    if surely and redis.call('ZCOUNT', key, above or '(' .. top_text, '+inf') == 0 then
-      redis.call('PEXPIRE', key, ttl_ms or tostring(math.ceil((top - base) * 1000)))
-    else
-      fit_ttl(key, base)
     end
     if err then
-      return err -- OOM: what this call wrote so far is consistent
+      -- Only the call's first write can fail here (the rest were checked):
+      -- nothing was written. Name the command where the server lets us ask.
+      local text = tostring(err.err)
+      if acl then
+        local denied = nil
+        for _, name in ipairs({ 'ZREMRANGEBYSCORE', 'ZREMRANGEBYRANK', 'ZADD' }) do
+          if not acl(name, key) then
+            denied = denied and denied .. ', ' .. name or name
+          end
+        end
+        if denied then
+          text = 'NOPERM this user may not run ' .. denied .. ' on key ' .. key
+            .. ', which multimapwithttl needs (see "Permissions" in the docs)'
+        end
+      end
+      if i == 1 then
+        text = text .. '; nothing was written'
+      else
+        text = text .. ' (the keys before ' .. key .. ' were written, it and the rest not)'
+      end
+      return redis.error_reply(text)
     end
   end
 end
