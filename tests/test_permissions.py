@@ -235,9 +235,9 @@ def test_other_errors_are_left_as_they_are() -> None:
 PREFIX = "app"
 
 
-def snapshot(nodes: list[redis.Redis]) -> dict[bytes, tuple[bytes, int]]:
+def snapshot(nodes: list[redis.Redis]) -> dict[bytes, tuple[Any, Any]]:
     """Every key's serialized value and absolute expiry: any change shows."""
-    state = {}
+    state: dict[bytes, tuple[Any, Any]] = {}
     for node in nodes:
         for key in node.scan_iter(count=1000):
             state[key] = (node.dump(key), node.pexpiretime(key))
@@ -293,24 +293,25 @@ def writes(m: Any) -> list[Op]:
     ]
 
 
+def run_cli(url: str, cluster: bool, *args: str) -> str:
+    """The command line, in this process: its output, or RuntimeError with its message."""
+    out, err = io.StringIO(), io.StringIO()
+    flags = [*args, "--url", url, *(["--cluster"] if cluster else [])]
+    with contextlib.redirect_stderr(err):
+        status = cli_main(flags, out=out)
+    if status:
+        raise RuntimeError(err.getvalue())
+    return out.getvalue()
+
+
 def cli_ops(url: str, cluster: bool) -> list[Op]:
     """The command line's commands (sync only), as the operator runs them."""
-
-    def run(*args: str) -> str:
-        out, err = io.StringIO(), io.StringIO()
-        flags = [*args, "--url", url, *(["--cluster"] if cluster else [])]
-        with contextlib.redirect_stderr(err):
-            status = cli_main(flags, out=out)
-        if status:
-            raise RuntimeError(err.getvalue())
-        return out.getvalue()
-
     return [
-        ("cli names", lambda: run("names", PREFIX)),
-        ("cli get", lambda: run("get", PREFIX, "a")),
-        ("cli stats", lambda: run("stats", PREFIX)),
-        ("cli sweep --dry-run", lambda: run("sweep", PREFIX, "--dry-run")),
-        ("cli sweep", lambda: run("sweep", PREFIX)),
+        ("cli names", lambda: run_cli(url, cluster, "names", PREFIX)),
+        ("cli get", lambda: run_cli(url, cluster, "get", PREFIX, "a")),
+        ("cli stats", lambda: run_cli(url, cluster, "stats", PREFIX)),
+        ("cli sweep --dry-run", lambda: run_cli(url, cluster, "sweep", PREFIX, "--dry-run")),
+        ("cli sweep", lambda: run_cli(url, cluster, "sweep", PREFIX)),
     ]
 
 
@@ -386,6 +387,7 @@ class Site:
 
     def client(self, library: ClientLibrary, user: str, flavor: str) -> Any:
         options: dict[str, Any] = {"username": user, "password": PASSWORD}
+        cls: Any
         if self.cluster:
             cls = library.cluster if flavor == "sync" else library.async_cluster
             return cls(host="127.0.0.1", port=self.ports[0], **options)
@@ -418,7 +420,7 @@ def cluster(real_cluster: LocalCluster) -> Iterator[Site]:
 
 @contextlib.contextmanager
 def multimap(
-    site: Site, library: ClientLibrary, user: str, flavor: str, clock: str
+    site: Site, library: ClientLibrary, user: str, flavor: str, clock: Any
 ) -> Iterator[Any]:
     client = site.client(library, user, flavor)
     if flavor == "sync":
@@ -495,11 +497,12 @@ def test_each_role_can_do_its_work(
 
 @pytest.mark.parametrize("clock", ["client", "server"])
 @pytest.mark.parametrize("flavor", ["sync", "async"])
+@pytest.mark.parametrize("library", ["redis", "valkey"])
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_can_do_its_work_on_a_cluster(
-    cluster: Site, role: str, flavor: str, clock: str
+    cluster: Site, role: str, library: str, flavor: str, clock: str
 ) -> None:
-    works(cluster, ClientLibrary("redis"), role, flavor, clock)
+    works(cluster, ClientLibrary(library), role, flavor, clock)
 
 
 # -- without any one command --------------------------------------------------------
@@ -589,6 +592,18 @@ def test_without_any_one_command_an_operation_says_so(
     if role == WRITER:
         # All or nothing: a refused write wrote nothing.
         assert [label for label, _, changed in failures if changed] == []
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="needs the maintenance change: stats tells a refused MEMORY USAGE (NOPERM) from a "
+    "server that has none",
+)
+def test_stats_without_memory_usage_says_it_is_not_allowed(server: Site) -> None:
+    user = server.grant(OPERATOR, without="memory|usage")
+    seed(server)
+    shown = run_cli(server.url(user), False, "stats", PREFIX)
+    assert "memory unknown (no permission for MEMORY USAGE)" in shown
 
 
 @pytest.mark.parametrize("command", CLUSTER_COMMANDS)
