@@ -26,6 +26,11 @@ _SCRIPT_COMMAND = re.compile(
 )
 # Redis 7.2+ and Valkey, in a script or not: the command is named.
 _NAMED = re.compile(r"no permissions to run the '(?P<command>[^']+)' command", re.I)
+# This package's scripts, which check before writing (redis.acl_check_cmd):
+# "this user may not run TYPE, UNLINK on key ...".
+_CHECKED = re.compile(
+    r"may not run (?P<commands>[A-Z][A-Z_]*(?: [A-Z][A-Z_]*)?(?:, [A-Z][A-Z_]*(?: [A-Z][A-Z_]*)?)*)"
+)
 # A key outside the user's key patterns (top level or in a script, any server).
 _KEYS = re.compile(
     r"no permissions to access (?:a|one of the) key|can't access at least one of the keys", re.I
@@ -80,28 +85,31 @@ def describe(message: str) -> str | None:
     missing; either way they point to the rules of each role.
     """
     if DOCS in message:
-        return None  # already explained (by this module or by a script)
-    command: str | None = None
+        return None  # already explained
+    commands: list[str] = []
     named = _NAMED.search(message)
+    checked = _CHECKED.search(message)
+    in_script = _SCRIPT_COMMAND.search(message)
     if named:
-        command = named["command"].lower()
-    else:
-        in_script = _SCRIPT_COMMAND.search(message)
-        if in_script is None:
-            if _KEYS.search(message):
-                return (
-                    "no permission for a key under this prefix: the Redis user's key "
-                    "pattern must cover every key of the prefix (~PREFIX:*)"
-                )
-            if not _OTHER.search(message):
-                return None
-        elif in_script["line"]:
+        commands = [named["command"].lower()]
+    elif checked:
+        commands = [name.lower().replace(" ", "|") for name in checked["commands"].split(", ")]
+    elif in_script:
+        if in_script["line"]:
             command = script_command(in_script["sha"], int(in_script["line"]))
-    if command is None:
+            commands = [command] if command else []
+    elif _KEYS.search(message):
+        return (
+            "no permission for a key under this prefix: the Redis user's key "
+            "pattern must cover every key of the prefix (~PREFIX:*)"
+        )
+    elif not _OTHER.search(message):
+        return None
+    if not commands:
         return "a permission is missing: the Redis user lacks a command this operation needs"
-    return (
-        f"no permission to run {command.upper().replace('|', ' ')}: the Redis user needs +{command}"
-    )
+    shown = ", ".join(command.upper().replace("|", " ") for command in commands)
+    rules = " ".join(f"+{command}" for command in commands)
+    return f"no permission to run {shown}: the Redis user needs {rules}"
 
 
 def explain(error: Exception) -> Exception:
