@@ -396,8 +396,8 @@ class Site:
     def url(self, user: str) -> str:
         return f"redis://{user}:{PASSWORD}@127.0.0.1:{self.ports[0]}/0"
 
-    def client(self, library: ClientLibrary, user: str, flavor: str) -> Any:
-        options: dict[str, Any] = {"username": user, "password": PASSWORD}
+    def client(self, library: ClientLibrary, user: str, flavor: str, **options: Any) -> Any:
+        options.update(username=user, password=PASSWORD)
         cls: Any
         if self.cluster:
             cls = library.cluster if flavor == "sync" else library.async_cluster
@@ -431,9 +431,9 @@ def cluster(real_cluster: LocalCluster) -> Iterator[Site]:
 
 @contextlib.contextmanager
 def multimap(
-    site: Site, library: ClientLibrary, user: str, flavor: str, clock: Any
+    site: Site, library: ClientLibrary, user: str, flavor: str, clock: Any, **options: Any
 ) -> Iterator[Any]:
-    client = site.client(library, user, flavor)
+    client = site.client(library, user, flavor, **options)
     if flavor == "sync":
         try:
             yield MultiMapWithTTL(client, PREFIX, clock=clock)
@@ -479,10 +479,12 @@ def expected(role: str, label: str, result: Any) -> None:
         assert result == answers[label], f"{label}: {result!r}"
 
 
-def works(site: Site, library: ClientLibrary, role: str, flavor: str, clock: str) -> None:
+def works(
+    site: Site, library: ClientLibrary, role: str, flavor: str, clock: str, **options: Any
+) -> None:
     user = site.grant(role)
     seed(site)
-    with multimap(site, library, user, flavor, clock) as m:
+    with multimap(site, library, user, flavor, clock, **options) as m:
         ops = operations(role, m)
         if role == OPERATOR and flavor == "sync":
             ops += cli_ops(site.url(user), site.cluster)
@@ -498,12 +500,14 @@ def works(site: Site, library: ClientLibrary, role: str, flavor: str, clock: str
 
 @pytest.mark.parametrize("clock", ["client", "server"])
 @pytest.mark.parametrize("flavor", ["sync", "async"])
-@pytest.mark.parametrize("library", ["redis", "valkey"])
+@pytest.mark.parametrize("library", ["redis", "redis-resp3", "valkey"])
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_can_do_its_work(
     server: Site, role: str, library: str, flavor: str, clock: str
 ) -> None:
-    works(server, ClientLibrary(library), role, flavor, clock)
+    # RESP3: the client says HELLO 3 with the user's name and password first.
+    options = {"protocol": 3} if library.endswith("resp3") else {}
+    works(server, ClientLibrary(library.partition("-")[0]), role, flavor, clock, **options)
 
 
 @pytest.mark.parametrize("clock", ["client", "server"])
