@@ -53,7 +53,9 @@ def _script_lines() -> dict[str, list[str]]:
     for module in (_scripts, _maintenance):
         for value in vars(module).values():
             if isinstance(value, Script):
-                found[value.sha] = value.source.splitlines()
+                # The variant sent to servers that cannot read a "#!lua" line too.
+                for script in (value, value.without_shebang()):
+                    found[script.sha] = script.source.splitlines()
     return found
 
 
