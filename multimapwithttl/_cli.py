@@ -337,26 +337,28 @@ def _refused(error: Exception) -> bool:
 def is_cluster_node(client: Any) -> bool:
     """Whether the server ``client`` talks to is a cluster node (cluster mode enabled).
 
-    Asks INFO cluster; a user not allowed INFO is asked CLUSTER INFO, which a
-    standalone server refuses with "cluster support disabled". When neither
-    may run, the answer cannot be known: a plain client on a cluster node
-    would give a silently partial answer, so this says what to do instead.
+    Asks CLUSTER INFO, which a standalone server answers with "cluster
+    support disabled" (the narrowest grant: ``+cluster|info``); a user not
+    allowed it is asked INFO cluster. When neither may run, the answer cannot
+    be known: a plain client on a cluster node would give a silently partial
+    answer, so this says what to do instead.
     """
-    try:
-        return bool(client.info("cluster").get("cluster_enabled"))
-    except ResponseError as error:
-        if not _refused(error):
-            raise
     try:
         client.execute_command("CLUSTER", "INFO")
     except ResponseError as error:
         if not _refused(error):
             return False  # "This instance has cluster support disabled"
+    else:
+        return True
+    try:
+        return bool(client.info("cluster").get("cluster_enabled"))
+    except ResponseError as error:
+        if not _refused(error):
+            raise
         raise CommandError(
             "cannot tell whether the server is a cluster node (this user may run neither "
-            "INFO nor CLUSTER INFO): add --cluster for a cluster, or grant +info"
+            "CLUSTER INFO nor INFO): add --cluster for a cluster, or grant +cluster|info"
         ) from None
-    return True
 
 
 def _client_for(url: str, *, cluster: bool) -> Any:

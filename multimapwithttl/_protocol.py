@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ._commands import Call
+from ._permissions import explain
 from ._scripts import Script
 
 
@@ -103,4 +104,4 @@ def raise_first_error(replies: Sequence[Any]) -> None:
     """Raise the first error among ``replies`` (after every call has run)."""
     for reply in replies:
         if isinstance(reply, Exception):
-            raise reply
+            raise explain(reply)

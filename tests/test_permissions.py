@@ -62,11 +62,12 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "zrange": (WRITER, OPERATOR),
     "pexpire": (WRITER, OPERATOR),
     "type": (WRITER, OPERATOR),
-    "del": (WRITER,),
+    "unlink": (WRITER,),
     "zcard": (OPERATOR,),
     "pttl": (OPERATOR,),
-    "zremrangebyrank": (OPERATOR,),
+    "zremrangebyrank": (WRITER, OPERATOR),
     "memory|usage": (OPERATOR,),
+    "cluster|info": (OPERATOR,),
 }
 #: Each role's key pattern, for the prefix "app" (the page's example). A
 #: reader's keys are read-only (``%R~``).
@@ -525,45 +526,10 @@ def test_each_role_can_do_its_work_on_a_cluster(
 
 # -- without any one command --------------------------------------------------------
 
-# Cases that fail today: a Redis 7.0 refusal inside a script names no command
-# until _protocol.raise_first_error() passes errors through
-# _permissions.explain(); a write refused halfway stays half-applied until
-# write.lua/delete.lua check every command with redis.acl_check_cmd before
-# writing (the "scripts" change). The lead removes these marks once both landed.
-NEEDS_EXPLAIN_HOOK = pytest.mark.xfail(
-    strict=False,
-    reason="needs explain() in _protocol.raise_first_error (Redis 7.0 does not name a "
-    "command refused in a script)",
-)
-NEEDS_ACL_CHECK = pytest.mark.xfail(
-    strict=False,
-    reason="needs write.lua's redis.acl_check_cmd checks before writing (scripts change): "
-    "today the write is half-applied",
-)
-KNOWN_FAILURES = {
-    WRITER: {
-        **dict.fromkeys(["time", "zrangebyscore", "zscore", "zremrangebyscore", "type", "del"],
-                        NEEDS_EXPLAIN_HOOK),
-        **dict.fromkeys(["zcount", "zadd", "zmscore", "zrem", "zrange", "pexpire"],
-                        NEEDS_ACL_CHECK),
-    },
-    READER: dict.fromkeys(["time", "zrangebyscore", "zscore", "zcount"], NEEDS_EXPLAIN_HOOK),
-    OPERATOR: dict.fromkeys(
-        ["time", "zrangebyscore", "zcount", "zremrangebyscore", "zrange", "pexpire", "type",
-         "zcard", "pttl", "zremrangebyrank"],
-        NEEDS_EXPLAIN_HOOK,
-    ),
-}  # fmt: skip
-
 
 def _cases() -> list[Any]:
     return [
-        pytest.param(
-            role,
-            command,
-            id=f"{role}-{command}",
-            marks=[KNOWN_FAILURES[role][command]] if command in KNOWN_FAILURES[role] else [],
-        )
+        pytest.param(role, command, id=f"{role}-{command}")
         for role in ROLES
         for command in commands_of(role)
     ]
@@ -613,11 +579,6 @@ def test_without_any_one_command_an_operation_says_so(
         assert [label for label, _, changed in failures if changed] == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs the maintenance change: stats tells a refused MEMORY USAGE (NOPERM) from a "
-    "server that has none",
-)
 def test_stats_without_memory_usage_says_it_is_not_allowed(server: Site) -> None:
     user = server.grant(OPERATOR, without="memory|usage")
     seed(server)
