@@ -381,10 +381,9 @@ def test_a_key_with_more_expired_values_than_one_call_removes(
 def test_scan_duplicates_are_counted_once() -> None:
     batcher = Batcher(size=2)
     batches = [batcher.add(key) for key in [b"a", b"b", b"a", b"c", b"b", b"d", b"e"]]
-    assert [b for b in batches if b] == [[b"a", b"b"], [b"c", b"d"]]
-    assert batcher.flush() == [b"e"]
-    assert batcher.flush() is None
-    assert batcher.count == 5
+    assert [b for b in batches if b] == [[[b"a", b"b"]], [[b"c", b"d"]]]
+    assert batcher.flush() == [[b"e"]]
+    assert batcher.flush() == []
 
 
 def test_progress_is_reported_per_batch(make: Factory, raw: Any) -> None:
