@@ -315,8 +315,8 @@ def _to_nodes(operation: Operation[None]) -> Operation[None]:
     while True:
         try:
             request = operation.send(reply)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+        except StopIteration:
+            return  # a batch's operation answers nothing: its totals hold the results
         if isinstance(request, Send):
             request = SendToNodes(request.calls, request.resend)
         reply = yield request
