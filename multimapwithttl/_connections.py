@@ -23,6 +23,7 @@ from typing import Any
 
 from ._commands import Call
 from ._keys import slot_of
+from ._protocol import Send
 
 # Rounds of redirections before an error reply is given back as the answer
 # (redis-py follows at most 16 redirections of one command; a resharding moves
@@ -97,6 +98,18 @@ class Pause:
     seconds: float
 
 
+@dataclass(slots=True)
+class SendToNodes(Send):
+    """A ``Send`` whose calls go each to its slot's primary, on that node's own connection.
+
+    For many small calls of many slots (a sweep): a cluster client's
+    pipeline costs more per call than the server's work (redis-py 8 asks
+    the server COMMAND GETKEYS for every script call), and a connection per
+    node lets the nodes work at the same time. With ``resend``, calls that
+    may have run are sent again after a connection error (see ``route``).
+    """
+
+
 Step = Exchange | Refresh | Pause
 #: The routing of one batch: yields steps, receives their results, returns the replies.
 Routing = Generator[Step, Any, list[Any]]
@@ -150,7 +163,7 @@ def not_run(reply: object) -> bool:
     return _code(reply)[0] != ""
 
 
-def route(calls: Sequence[Call]) -> Routing:
+def route(calls: Sequence[Call], *, resend: bool = False) -> Routing:
     """Send ``calls`` to the primaries of their slots; follow redirections; return the replies.
 
     Only a call whose error reply says it did not run is sent again: after
@@ -161,7 +174,8 @@ def route(calls: Sequence[Call]) -> Routing:
 
     A connection failure reloads the slot table (the cluster may have failed
     over, and the client's own commands are not there to notice); if nothing
-    had been sent, the calls go again, else the error is raised.
+    had been sent, or the calls are safe to run twice (``resend``: a sweep's
+    repairs), the calls go again, else the error is raised.
     """
     replies: list[Any] = [None] * len(calls)
     targets: dict[int, Target] = {i: SlotOwner(call_slot(call)) for i, call in enumerate(calls)}
@@ -178,7 +192,7 @@ def route(calls: Sequence[Call]) -> Routing:
         got = yield Exchange(sent)
         if isinstance(got, Failed):
             yield Refresh()
-            if got.sent or round_ == MAX_ROUNDS:
+            if (got.sent and not resend) or round_ == MAX_ROUNDS:
                 raise got.error
             continue
         again: list[int] = []

@@ -9,7 +9,16 @@ from typing import Any, TypeVar, overload
 
 from ._clients import ClientKind, client_from_url
 from ._commands import SEND_GROUP, Call, pack
-from ._connections import Exchange, Failed, Refresh, SlotOwner, Target, closed_while_idle, route
+from ._connections import (
+    Exchange,
+    Failed,
+    Refresh,
+    SendToNodes,
+    SlotOwner,
+    Target,
+    closed_while_idle,
+    route,
+)
 from ._core import Clock, MultiMapCore, T, ValuePages
 from ._maintenance import AsyncMaintenance
 from ._observability import traced
@@ -117,10 +126,11 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         client: Any = self.redis
         errors = self._client.error
         if self._cluster:
-            if not request.resend:
+            if not request.resend or isinstance(request, SendToNodes):
                 # Each call on its node's own connection: the client's
-                # execute_command and pipeline resend after a lost reply.
-                return await _routed(client, calls, self._client)
+                # execute_command and pipeline resend after a lost reply,
+                # and its pipeline costs more than a sweep's small calls.
+                return await _routed(client, calls, self._client, resend=request.resend)
             if len(calls) == 1:
                 try:
                     return [await client.execute_command(*calls[0].args)]
@@ -630,10 +640,12 @@ async def _reopen_if_closed(connection: Any) -> None:
         await connection.connect()
 
 
-async def _routed(client: Any, calls: Sequence[Call], kind: ClientKind) -> list[Any]:
-    """Run ``calls`` on a cluster, each once at most (see ``_connections.route``)."""
+async def _routed(
+    client: Any, calls: Sequence[Call], kind: ClientKind, *, resend: bool
+) -> list[Any]:
+    """Run ``calls`` on a cluster, each once at most unless ``resend`` (see ``route``)."""
     await client.initialize()  # a no-op once the client knows its nodes
-    routing = route(calls)
+    routing = route(calls, resend=resend)
     result: Any = None
     try:
         while True:

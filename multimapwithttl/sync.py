@@ -9,7 +9,15 @@ from typing import Any, TypeVar, overload
 
 from ._clients import ClientKind, client_from_url
 from ._commands import SEND_GROUP, Call, pack
-from ._connections import Exchange, Failed, Refresh, SlotOwner, Target, route
+from ._connections import (
+    Exchange,
+    Failed,
+    Refresh,
+    SendToNodes,
+    SlotOwner,
+    Target,
+    route,
+)
 from ._core import Clock, MultiMapCore, T, ValuePages
 from ._maintenance import SyncMaintenance
 from ._observability import traced
@@ -148,10 +156,11 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         client: Any = self.redis
         errors = self._client.error
         if self._cluster:
-            if not request.resend:
+            if not request.resend or isinstance(request, SendToNodes):
                 # Each call on its node's own connection: the client's
-                # execute_command and pipeline resend after a lost reply.
-                return _routed(client, calls, self._client)
+                # execute_command and pipeline resend after a lost reply,
+                # and its pipeline costs more than a sweep's small calls.
+                return _routed(client, calls, self._client, resend=request.resend)
             if len(calls) == 1:
                 try:
                     return [client.execute_command(*calls[0].args)]
@@ -701,9 +710,9 @@ def _read(connection: Any, count: int, errors: type[Exception]) -> list[Any]:
     return replies
 
 
-def _routed(client: Any, calls: Sequence[Call], kind: ClientKind) -> list[Any]:
-    """Run ``calls`` on a cluster, each once at most (see ``_connections.route``)."""
-    routing = route(calls)
+def _routed(client: Any, calls: Sequence[Call], kind: ClientKind, *, resend: bool) -> list[Any]:
+    """Run ``calls`` on a cluster, each once at most unless ``resend`` (see ``route``)."""
+    routing = route(calls, resend=resend)
     result: Any = None
     try:
         while True:

@@ -32,7 +32,11 @@ from redis.cluster import RedisCluster
 
 import multimapwithttl._maintenance as maintenance
 from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL, Stats, SweepReport
+from multimapwithttl._commands import Call
+from multimapwithttl._connections import Failed, Refresh, route
+from multimapwithttl._keys import slot_of
 from multimapwithttl._maintenance import Batcher
+from multimapwithttl._reports import ACTIONS
 
 from .conftest import Backend, Factory
 from .servers import LocalCluster, RedisServer
@@ -381,10 +385,9 @@ def test_a_key_with_more_expired_values_than_one_call_removes(
 def test_scan_duplicates_are_counted_once() -> None:
     batcher = Batcher(size=2)
     batches = [batcher.add(key) for key in [b"a", b"b", b"a", b"c", b"b", b"d", b"e"]]
-    assert [b for b in batches if b] == [[b"a", b"b"], [b"c", b"d"]]
-    assert batcher.flush() == [b"e"]
-    assert batcher.flush() is None
-    assert batcher.count == 5
+    assert [b for b in batches if b] == [[[b"a", b"b"]], [[b"c", b"d"]]]
+    assert batcher.flush() == [[b"e"]]
+    assert batcher.flush() == []
 
 
 def test_progress_is_reported_per_batch(make: Factory, raw: Any) -> None:
@@ -687,7 +690,217 @@ def test_every_primary_of_the_cluster_is_swept(
         assert all(node.pttl(key) > 0 and node.zcard(key) == 1 for key in keys)
 
 
-# -- what is not a multimap ---------------------------------------------------------
+def _spread(raw: Any, prefix: str, count: int, *, tags: int = 0) -> dict[str, set[str]]:
+    """``count`` keys of every kind a sweep meets, over many slots (``tags``: over that many).
+
+    Returns the keys each action should take (and ``"fine"``: those left alone).
+    """
+    now = int(time.time())
+    kinds: dict[str, set[str]] = {action: set() for action in (*ACTIONS, "fine")}
+    pipe = raw.pipeline(transaction=False)
+    for i in range(count):
+        name = f"{{g{i % tags}}}n{i}" if tags else f"n{i}"
+        key = f"{prefix}:{name}"
+        kind = i % 5
+        if kind == 0:  # leaked by 0.1.0: no TTL, expired and live values
+            pipe.zadd(key, {"old1": now - 900, "old2": now - 800, "new": now + 900})
+            kinds["collected"].add(key)
+            kinds["ttl_fixed"].add(key)
+        elif kind == 1:  # only expired values
+            pipe.zadd(key, {"old": now - 900})
+            kinds["deleted"].add(key)
+            kinds["collected"].add(key)
+        elif kind == 2:  # a TTL ending long before its newest value
+            pipe.zadd(key, {"new": now + 900})
+            pipe.expire(key, 100)
+            kinds["ttl_fixed"].add(key)
+        elif kind == 3:
+            pipe.zadd(key, {"new": now + 900})
+            pipe.expire(key, 901)
+            kinds["fine"].add(key)
+        elif i % 2:
+            pipe.set(key, "another application's")
+            kinds["foreign"].add(key)
+        else:
+            pipe.zadd(key, {"player": 1200})  # a leaderboard
+            kinds["foreign"].add(key)
+        if i % 1000 == 999:
+            pipe.execute()
+    pipe.execute()
+    return kinds
+
+
+def _without_examples(report: Any, kinds: dict[str, set[str]]) -> Any:
+    """``report`` without examples, once they are checked: of the right action, enough."""
+    for action, keys in report.examples.items():
+        assert set(keys) <= kinds[action], action
+        assert len(keys) == min(10, len(kinds[action]))
+    return dataclasses.replace(report, examples={})
+
+
+def _contents(nodes: list[Any], prefix: str) -> dict[bytes, Any]:
+    """Every key under ``prefix`` on ``nodes``: its members and scores, and whether it has a TTL."""
+    found: dict[bytes, Any] = {}
+    for node in nodes:
+        for key in node.scan_iter(match=f"{prefix}:*", count=1000):
+            kind = node.type(key)
+            value = node.zrange(key, 0, -1, withscores=True) if kind == b"zset" else node.get(key)
+            found[key] = (kind, value, node.pttl(key) > 0)
+    return found
+
+
+def _run_all(mm: Any) -> tuple[Any, ...]:
+    return (mm.stats(), mm.sweep(dry_run=True), mm.sweep())
+
+
+def _run_all_async(port: int, prefix: str) -> tuple[Any, ...]:
+    from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+
+    async def steps() -> tuple[Any, ...]:
+        client = AsyncRedisCluster(host="127.0.0.1", port=port)
+        try:
+            mm = AsyncMultiMapWithTTL(client, prefix)
+            return (await mm.stats(), await mm.sweep(dry_run=True), await mm.sweep())
+        finally:
+            await client.aclose()
+
+    return asyncio.run(steps())
+
+
+@pytest.mark.parametrize("flavor", ["sync", "async"])
+def test_a_cluster_sweep_reports_and_repairs_as_one_server_does(
+    real_server: RedisServer, real_cluster: LocalCluster, flavor: str
+) -> None:
+    """The same keys, spread over thousands of slots (several keys to a slot, more than
+    one batch): stats, dry run and sweep say the same on a cluster as on one server, and
+    leave the same keys behind."""
+    one = real_server.client()
+    nodes = [redis.Redis(port=port) for port in real_cluster.ports]
+    for client in (one, *nodes):
+        client.flushall()
+    kinds = _spread(one, "same", 3000)
+    cluster = RedisCluster(host="127.0.0.1", port=real_cluster.ports[0])
+    try:
+        assert _spread(cluster, "same", 3000) == kinds
+        alone = _run_all(MultiMapWithTTL(one, "same"))
+        if flavor == "async":
+            spread = _run_all_async(real_cluster.ports[0], "same")
+        else:
+            spread = _run_all(MultiMapWithTTL(cluster, "same"))
+        assert alone[0].names == 2400  # what the test is about: the keys are found
+        assert alone[2].collected == 1800
+        assert dataclasses.replace(spread[0], memory_bytes=0) == dataclasses.replace(
+            alone[0], memory_bytes=0
+        )
+        assert spread[0].memory_bytes
+        assert alone[0].memory_bytes
+        for theirs, ours in zip(spread[1:], alone[1:], strict=True):
+            assert _without_examples(theirs, kinds) == _without_examples(ours, kinds)
+        assert _contents(nodes, "same") == _contents([one], "same")
+    finally:
+        cluster.close()
+        one.close()
+        for node in nodes:
+            node.close()
+
+
+def _script_calls(nodes: list[Any]) -> int:
+    """Script calls the nodes ran since their last CONFIG RESETSTAT."""
+    total = 0
+    for node in nodes:
+        stats = node.info("commandstats")
+        total += sum(
+            stats.get(f"cmdstat_{c}", {}).get("calls", 0) for c in ("evalsha", "evalsha_ro")
+        )
+    return total
+
+
+def test_a_cluster_sweep_sends_the_keys_of_one_slot_together(
+    real_cluster: LocalCluster, cluster_client: RedisCluster
+) -> None:
+    """Keys SCAN finds far apart but of one slot share a script call: a call costs the
+    server more than a key, so one key a call (as batches of SCAN order would have it)
+    would make a cluster sweep several times slower than one server."""
+    nodes = [redis.Redis(port=port) for port in real_cluster.ports]
+    for node in nodes:
+        node.flushall()
+    _spread(cluster_client, "tagged", 3000, tags=100)  # 30 keys in each of 100 slots
+    mm = MultiMapWithTTL(cluster_client, "tagged")
+    mm.stats()  # the script is loaded everywhere
+    for run in (mm.stats, lambda: mm.sweep(dry_run=True), mm.sweep):
+        for node in nodes:
+            node.config_resetstat()
+        run()
+        # A call per slot, and one more where a batch of 1,000 keys ends inside a slot.
+        assert _script_calls(nodes) <= 100 + 3
+    for node in nodes:
+        node.close()
+
+
+def test_a_slot_moved_during_a_cluster_sweep_is_swept_where_it_went(
+    real_server: RedisServer, real_cluster: LocalCluster, cluster_client: RedisCluster
+) -> None:
+    """A slot migrated to another primary after SCAN saw its keys, before they were
+    swept: the calls sent to the old owner are refused (MOVED), nothing ran, and they go
+    to the new owner. The report and what is left are as on one server."""
+    one = real_server.client()
+    nodes = [redis.Redis(port=port) for port in real_cluster.ports]
+    for client in (one, *nodes):
+        client.flushall()
+    kinds = _spread(one, "moving", 3000)
+    _spread(cluster_client, "moving", 3000)
+    keys = [key for found in kinds.values() for key in found]
+    slot = max(slot_of(key) for key in keys)  # keys are swept in slot order: the last batch
+    moved = [key for key in keys if slot_of(key) == slot]
+    owner = cluster_client.nodes_manager.get_node_from_slot(slot).port
+    source = next(n for n in nodes if n.connection_pool.connection_kwargs["port"] == owner)
+    target = next(n for n in nodes if n is not source)
+    source_id, target_id = (n.execute_command("CLUSTER", "MYID") for n in (source, target))
+    migrated: list[int] = []
+
+    def migrate(_done: int) -> None:
+        if migrated:
+            return
+        target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        port = target.connection_pool.connection_kwargs["port"]
+        source.execute_command("MIGRATE", "127.0.0.1", port, "", 0, 5000, "KEYS", *moved)
+        for node in (target, source, *(n for n in nodes if n not in (source, target))):
+            node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        migrated.append(slot)
+
+    try:
+        report = MultiMapWithTTL(cluster_client, "moving").sweep(progress=migrate)
+        assert migrated
+        assert target.exists(*moved) + len(kinds["deleted"] & set(moved)) == len(moved)
+        alone = MultiMapWithTTL(one, "moving").sweep()
+        assert _without_examples(report, kinds) == _without_examples(alone, kinds)
+        assert _contents(nodes, "moving") == _contents([one], "moving")
+    finally:
+        for node in nodes:
+            node.flushall()  # a node gives a slot away only once it is empty
+        for node in (source, target, *(n for n in nodes if n not in (source, target))):
+            node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", source_id)
+        real_cluster.wait_ok()
+        one.close()
+        for node in nodes:
+            node.close()
+
+
+def test_resendable_calls_go_again_after_a_lost_connection() -> None:
+    """A sweep's calls are repairs that may run twice: after a connection error that may
+    have come after they were sent, they are sent again (once the slot table is
+    reloaded), where a write's would raise."""
+    call = Call(("EVALSHA", "0" * 40, 1, b"k", "sweep"))
+    assert call.resend
+    lost = redis.ConnectionError("Connection closed by server.")
+    routing = route([call], resend=True)
+    first = next(routing)
+    assert routing.send(Failed(lost, sent=True)) == Refresh()
+    assert next(routing) == first
+    with pytest.raises(StopIteration) as done:
+        routing.send([1])
+    assert done.value.value == [1]
 
 
 def _foreign_sets(raw: Any, now: int) -> dict[str, Any]:
