@@ -4,6 +4,6 @@ from ._reports import Stats, SweepReport
 from .aio import AsyncMultiMapWithTTL
 from .sync import MultiMapWithTTL
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = ["AsyncMultiMapWithTTL", "MultiMapWithTTL", "Stats", "SweepReport", "__version__"]
