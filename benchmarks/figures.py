@@ -177,6 +177,7 @@ def _build() -> dict[str, Figure]:
                 f"wall.{short}_x",
                 f"{key}: 0.1.0's median time over the project's",
                 _wall_table_x(key),
+                TIMES,
             )
         )
         add(
@@ -184,6 +185,7 @@ def _build() -> dict[str, Figure]:
                 f"wall.{short}_async_x",
                 f"{key}: raw async time over project async",
                 _wall_async_x(key),
+                TIMES,
             )
         )
     for key in ("add/1", "get/1"):
@@ -193,6 +195,7 @@ def _build() -> dict[str, Figure]:
                 f"wall.{short}_latency_x",
                 f"{key}: the project's latency over 0.1.0's",
                 _wall_x(key, single=True),
+                TIMES,
             )
         )
     for names in (1000, 100_000):
@@ -382,6 +385,7 @@ def _build() -> dict[str, Figure]:
                     lambda r, op=op, w=what: (
                         r["figures"][f"{op}/project"][w] / r["figures"][f"{op}/0.1.0"][w]
                     ),
+                    TIMES,
                 )
             )
 
