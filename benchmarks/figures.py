@@ -44,7 +44,7 @@ class Figure:
 
     name: str
     about: str
-    compute: Callable[[Report], float]
+    compute: Callable[..., float]  # called with the report only (defaults bind the loop)
     unit: str = ""  # as written after the number: TIMES, " ms", " keys/s", " B", " %", " M", " k"
     digits: int = 2  # decimals the docs show by default
 

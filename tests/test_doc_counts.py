@@ -102,7 +102,7 @@ def claims() -> list[tuple[str, str]]:
         (g, f"≥ {writers} OS processes write {per_writer} values each"),
         (g, f"over {names} shared names while {readers} processes read"),
         (g, f"{writers} writers + {readers} readers, 0 missing"),
-        (g, f"SIGKILLed mid-stream, {WORDS[kills]} times"),
+        (g, f"SIGKILLed mid-stream, {WORDS[int(kills)]} times"),
         (g, f"{kills} kills survived, {acknowledged}+ acknowledged values"),
         (g, f"({cut_low} B {dash} {cut_high // 1000} KB) during {batch}-name batches"),
         (g, f"{rounds} sync rounds + {async_rounds} async rounds"),
