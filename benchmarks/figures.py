@@ -198,6 +198,16 @@ def _build() -> dict[str, Figure]:
                 TIMES,
             )
         )
+        for sub, label in (("project", "project"), ("old", "0.1.0")):
+            add(
+                Figure(
+                    f"wall.{short}.{sub}_us",
+                    f"{key}, {label}: median µs",
+                    lambda r, k=key, lab=label: r["medians_s"][k][lab] * 1e6,
+                    " µs",
+                    0,
+                )
+            )
     for names in (1000, 100_000):
         add(
             Figure(
