@@ -303,6 +303,26 @@ def _build() -> dict[str, Figure]:
                 )
             )
 
+    add(
+        Figure(
+            "server.add_many_1000_per_value",
+            "server instructions per value written by add_many of 1000 names x 10 values (k)",
+            lambda r: _server_row(r, "add_many/1000", "project", "default") / 10_000 / 1e3,
+            " k",
+            1,
+        )
+    )
+    add(
+        Figure(
+            "server.add_many_1000_inverse",
+            "server instructions add_many/1000: 0.1.0's over the project's",
+            lambda r: (
+                _server_row(r, "add_many/1000", "0.1.0", "default")
+                / _server_row(r, "add_many/1000", "project", "default")
+            ),
+        )
+    )
+
     # big_values.json: 1000 names x 1 value of 1 KB / 10 KB / 100 KB
     for short, size in BIG_SIZES.items():
         for op in ("add_many", "get_many"):
