@@ -10,16 +10,21 @@ Parts (each also runs on its own: ``python benchmarks/<part>.py [--quick]``):
 - ``big`` (big_values.py): 1 KB / 10 KB / 100 KB values, wall time and the
   longest server command.
 - ``saturation`` (saturation.py): 4 client processes hammering one server.
+- ``sweep`` (sweep_rate.py): ``stats()`` and ``sweep()`` over 100,000 keys as 0.1.0 leaks them.
+- ``iter_values`` (iter_values.py): ``iter_values`` vs ``get`` on one name of 200,000 values.
+- ``big_name`` (big_name.py): one write on a name of 2,000,000 expired members.
 
 Every part starts its own redis-server on 127.0.0.1 and installs 0.1.0 from
 PyPI into ``benchmarks/.old010`` (same package name: loaded by path under
 another). Results go to ``benchmarks/results/<part>.json`` and
 ``results/summary.md`` (``quick.*`` files with ``--quick``, so a quick run never
-replaces the full run the documentation quotes).
+replaces the full run the documentation quotes). ``summary.md`` ends with every
+figure the README and docs quote (``figures.py``), as they write it.
 
-    python benchmarks/run.py                    # everything (~8 min)
-    python benchmarks/run.py --quick            # everything, smaller (< 1 min)
+    python benchmarks/run.py                    # everything (~10 min)
+    python benchmarks/run.py --quick            # everything, smaller (~1 min)
     python benchmarks/run.py --parts wall,big   # some parts
+    python benchmarks/run.py --summary-only     # summary.md again from the stored results
 """
 
 from __future__ import annotations
@@ -34,11 +39,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import big_name
 import big_values
+import figures
+import iter_values
 import redis
 import redis.asyncio
 import saturation
 import server_work
+import sweep_rate
 from _common import (
     RESULTS,
     ROOT,
@@ -54,7 +63,8 @@ from _common import (
 from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL
 
 LABELS = ("project", "0.1.0", "raw pipeline", "project async", "raw pipeline async")
-PARTS = ("wall", "server", "big", "saturation")
+PARTS = ("wall", "server", "big", "saturation", "sweep", "iter_values", "big_name")
+FILES = figures.FILES  # part -> results/<stem>.json
 
 
 # -- the raw floor: 0.1.0's exact commands, straight on a redis-py pipeline ----------
@@ -363,13 +373,42 @@ def targets(reports: dict[str, dict[str, Any]]) -> list[tuple[str, str, bool | N
                     (f"{op} {kb} KB values: no command > 10 ms", f"{longest / 1000:.1f} ms",
                      longest <= 10_000)
                 )  # fmt: skip
+    if it := reports.get("iter_values"):
+        for clock, entry in it["clocks"].items():
+            for label, row in entry.items():
+                if label.startswith("iter_values") and not label.endswith("=10000"):
+                    longest = row["longest_command_us"]
+                    out.append(
+                        (f"{label}, {clock} clock: no command > 10 ms",
+                         f"{longest / 1000:.1f} ms", longest <= 10_000)
+                    )  # fmt: skip
+    if name := reports.get("big_name"):
+        for row in name["rows"]:
+            out.append(
+                (f"{row['operation']} on {name['members']:,} expired members: no command > 10 ms",
+                 f"{row['longest_ms']:.2f} ms", row["longest_ms"] <= name["target_ms"])
+            )  # fmt: skip
     return out
+
+
+def measured_code(reports: dict[str, dict[str, Any]]) -> list[str]:
+    """Which code each part measured: the docs should quote one clean commit."""
+    code = {part: report.get("project", "?") for part, report in reports.items()}
+    lines = [f"- {part}: {where}" for part, where in code.items()]
+    commits = {where.rpartition("(")[2].rstrip(")") for where in code.values()}
+    if len(commits) > 1 or any(c.endswith("-dirty") for c in commits):
+        lines.append(
+            "- **not one clean commit**: run `python benchmarks/run.py` on the release commit"
+            " (clean tree) before quoting these"
+        )
+    return lines
 
 
 def summary(reports: dict[str, dict[str, Any]]) -> str:
     env = next(iter(reports.values()))
+    quick = bool(env.get("quick"))
     lines = [
-        f"# Benchmarks ({'quick' if env['quick'] else 'full'} run, {env['when']})",
+        f"# Benchmarks ({'quick' if quick else 'full'} run, {env['when']})",
         "",
         "Each section says when it ran and which code it measured; the targets take each"
         " section's latest results.",
@@ -392,12 +431,30 @@ def summary(reports: dict[str, dict[str, Any]]) -> str:
         ("server", "Server instructions per operation (callgrind)", server_work.table),
         ("big", "Big values", big_values.table),
         ("saturation", "Saturation", saturation.table),
+        ("sweep", "Sweep", sweep_rate.table),
+        ("iter_values", "iter_values on one big name", iter_values.table),
+        ("big_name", "One name of many expired members", big_name.table),
     )
     for part, title, table in sections:
         if part in reports:
             report = reports[part]
             took = f"{report['duration_s']:.0f} s, {report['when']}, {report['project']}"
             lines += ["", f"## {title} ({took})", "", *table(report)]
+    if not quick:  # the docs quote the full run
+        lines += [
+            "",
+            "## Figures quoted in the docs",
+            "",
+            "Every figure README.md and docs/*.md state, marked `<!-- fig: NAME -->` after it,"
+            " with its value from the results above, as the docs write it"
+            " (tests/test_doc_figures.py checks the pages against the results).",
+            "",
+            "Code measured:",
+            "",
+            *measured_code(reports),
+            "",
+            *figures.quoted_table(reports),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -409,6 +466,11 @@ def main() -> int:
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated: {PARTS}")
     parser.add_argument("--replot", action="store_true", help="redraw the plot of wall.json")
     parser.add_argument(
+        "--summary-only",
+        action="store_true",
+        help="rebuild results/summary.md from the stored results, running nothing",
+    )
+    parser.add_argument(
         "--check", action="store_true", help="exit 1 when a target the run measured is not met"
     )
     args = parser.parse_args()
@@ -418,7 +480,7 @@ def main() -> int:
             plot(report["medians_s"], wall_sizes(report), path)
         print("\n".join(wall_table(report)))
         return 0
-    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    parts = [] if args.summary_only else [p.strip() for p in args.parts.split(",") if p.strip()]
     if unknown := set(parts) - set(PARTS):
         parser.error(f"unknown parts {sorted(unknown)}; choose from {PARTS}")
     runners = {
@@ -426,21 +488,18 @@ def main() -> int:
         "server": server_work.run,
         "big": big_values.run,
         "saturation": saturation.run,
-    }
-    files = {
-        "wall": "wall",
-        "server": "server_work",
-        "big": "big_values",
-        "saturation": "saturation",
+        "sweep": sweep_rate.run,
+        "iter_values": iter_values.run,
+        "big_name": lambda quick: big_name.run(200_000 if quick else 2_000_000),
     }
     reports: dict[str, dict[str, Any]] = {}
     for part in PARTS:
         if part in parts:
             print(f"== {part}", flush=True)
             reports[part] = runners[part](args.quick)
-            save(files[part], args.quick, reports[part])
+            save(FILES[part], args.quick, reports[part])
     for part in PARTS:  # parts not run now: their latest results of the same kind, if any
-        stored = RESULTS / f"{'quick.' if args.quick else ''}{files[part]}.json"
+        stored = RESULTS / f"{'quick.' if args.quick else ''}{FILES[part]}.json"
         if part not in reports and stored.exists():
             reports[part] = json.loads(stored.read_text())
     reports = {part: reports[part] for part in PARTS if part in reports}

@@ -1,0 +1,115 @@
+"""The benchmark figures the README and docs quote are those of the committed results.
+
+Each figure a page states carries an invisible ``<!-- fig: NAME -->`` right after
+it; ``benchmarks/figures.py`` computes NAME from ``benchmarks/results/*.json``.
+These tests read files only (no server, no benchmark run).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+def load_figures() -> ModuleType:
+    # benchmarks/ is a directory of scripts, not a package: load the registry by path
+    spec = importlib.util.spec_from_file_location(
+        "benchmark_figures", ROOT / "benchmarks" / "figures.py"
+    )
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+figures = load_figures()
+
+pytestmark = pytest.mark.skipif(
+    not (ROOT / "benchmarks" / "results" / "wall.json").exists(),
+    reason="no benchmark results in this tree (an sdist without benchmarks/results/)",
+)
+
+
+def report(title: str, problems: list[str]) -> str:
+    return f"{title} ({len(problems)}):\n  " + "\n  ".join(problems)
+
+
+def test_every_quoted_figure_is_the_committed_results_to_the_digits_stated() -> None:
+    problems = figures.mismatches(figures.load_reports())
+    assert not problems, report(
+        "figures in the docs that differ from benchmarks/results/ "
+        "(fix the page, or the registry in benchmarks/figures.py)",
+        problems,
+    )
+
+
+def test_the_docs_quote_figures() -> None:
+    found, _ = figures.quotes()
+    pages = {q.path for q in found}
+    assert {"README.md", "docs/index.md", "docs/performance.md", "docs/operations.md"} <= pages
+    readme = {q.name for q in found if q.path == "README.md"}
+    assert {"wall.add_many_1000_x", "wall.get_many_1000_x", "wall.longest_ms"} <= readme
+
+
+def test_every_figure_in_the_linted_pages_carries_a_marker() -> None:
+    problems = figures.unmarked()
+    assert not problems, report(
+        "figures without a <!-- fig: NAME --> marker (add one naming a figure of "
+        "benchmarks/figures.py, or reword a bound as one: 'over 10 ms')",
+        problems,
+    )
+
+
+def test_the_lint_sees_a_new_unmarked_figure(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    for rel in figures.LINTED:
+        (tmp_path / rel).write_text("Nothing measured here.\n")
+    (tmp_path / "docs" / "performance.md").write_text(
+        f"Writes run 2.6x as fast, reads **1.8{TIMES}**,\nno call over ~6 ms, a sweep at\n"
+        f"100,000 keys/s; a target: over 10 ms; `3.0x` in code; 2 {TIMES} 30 sequences.\n"
+        f"Marked: 1.95{TIMES}<!-- fig: wall.add_many_1000_x -->.\n"
+    )
+    assert [line.split(": ", 1)[1] for line in figures.unmarked(tmp_path)] == [
+        "'2.6x' has no <!-- fig: NAME --> marker",
+        f"'1.8{TIMES}' has no <!-- fig: NAME --> marker",
+        "'6 ms' has no <!-- fig: NAME --> marker",
+        "'100,000 keys/s' has no <!-- fig: NAME --> marker",
+    ]
+
+
+def test_a_wrong_or_unknown_figure_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    reports = figures.load_reports()
+    right = figures.FIGURES["wall.add_many_1000_x"].value(reports)
+    (tmp_path / "README.md").write_text(
+        f"ok {right:.2f}{TIMES}<!-- fig: wall.add_many_1000_x -->, "
+        f"ok {right:.1f}x<!-- fig: wall.add_many_1000_x -->, "
+        f"wrong {right + 0.5:.2f}{TIMES}<!-- fig: wall.add_many_1000_x -->, "
+        "unknown 3 ms<!-- fig: wall.no_such -->, "
+        "loose <!-- fig: wall.add_many_1000_x -->.\n"
+    )
+    problems = figures.mismatches(reports, tmp_path)
+    assert len(problems) == 3, problems
+    assert any(f"the results say {right:.2f}{TIMES}" in p for p in problems), problems
+    assert any("wall.no_such: no such figure" in p for p in problems), problems
+    assert any("is not right after a number" in p for p in problems), problems
+
+
+def test_summary_lists_the_quoted_figures_as_the_docs_write_them() -> None:
+    summary = (ROOT / "benchmarks" / "results" / "summary.md").read_text()
+    assert "## Figures quoted in the docs" in summary
+    section = summary.split("## Figures quoted in the docs", 1)[1]
+    expected = figures.quoted_table(figures.load_reports())
+    missing = [line for line in expected if line not in section]
+    assert not missing, report(
+        "summary.md is out of date (python benchmarks/run.py --summary-only)", missing
+    )
