@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -695,6 +696,37 @@ def quoted_table(reports: dict[str, Report], root: Path = ROOT) -> list[str]:
     return lines
 
 
+def rewrite(reports: dict[str, Report], root: Path = ROOT) -> list[str]:
+    """Set every marked number in the pages to its figure, to the digits each page shows.
+
+    For a new results run: the prose around a figure is the writer's to check,
+    the numbers are not. Returns ``path: old -> new`` for each number changed.
+    """
+    changed = []
+    for page in doc_pages(root):
+        raw = page.read_text()
+        blank = _blank_code(raw)
+        pieces, last = [], 0
+        for m in MARKER.finditer(blank):
+            fig = FIGURES.get(m["name"])
+            if fig is None or fig.part not in reports:
+                continue
+            number = m["num"]
+            digits = len(number.replace(",", "").partition(".")[2])
+            value = fig.value(reports)
+            # Thousands separated where the page separates them.
+            new = f"{value:,.{digits}f}" if "," in number else f"{value:.{digits}f}"
+            if new != number:
+                changed.append(f"{page.relative_to(root).as_posix()}: {number} -> {new}")
+            pieces += [raw[last : m.start("num")], new]
+            last = m.end("num")
+        page.write_text("".join(pieces) + raw[last:])
+    return changed
+
+
 if __name__ == "__main__":
-    for name, value in values().items():
-        print(f"{name:50} {FIGURES[name].format(value)}")
+    if sys.argv[1:] == ["--rewrite-docs"]:
+        print("\n".join(rewrite(load_reports())) or "every figure already matches")
+    else:
+        for name, value in values().items():
+            print(f"{name:50} {FIGURES[name].format(value)}")
