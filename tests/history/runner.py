@@ -1,0 +1,95 @@
+"""Runs one history: a server, the fault proxy, the client processes, the nemesis, the sampler."""
+
+from __future__ import annotations
+
+import multiprocessing
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..servers import RedisServer
+from .checker import Verdict, check
+from .faults import Nemesis, Proxy
+from .recorder import History, Sampler, load
+from .report import details, summary
+from .workload import PREFIX, ClientSpec, run_client
+
+#: The standard mix: sync and asyncio clients on both clocks, skews of up to 1.5 s
+#: either way, clients with and without redis-py's retries, and 0.1.0's writer.
+STANDARD = [
+    ClientSpec("s1", "sync", "client", skew=1.0),
+    ClientSpec("s2", "sync", "client", skew=-1.0, retries=False),
+    ClientSpec("s3", "sync", "server", skew=1.5),
+    ClientSpec("a1", "async", "client", skew=0.5, tasks=2),
+    ClientSpec("a2", "async", "server", skew=-1.5, tasks=2, retries=False),
+    ClientSpec("old", "old010", "client", skew=0.0),
+]
+FAULTS = ["kill-aof", "kill-noaof", "proxy-cut", "proxy-drop", "client-pause", "sigstop"]
+
+
+@dataclass
+class Config:
+    seconds: float = 60.0
+    seed: int = 1
+    clients: list[ClientSpec] = field(default_factory=lambda: list(STANDARD))
+    faults: list[str] = field(default_factory=lambda: list(FAULTS))
+    interval: float = 4.0
+    directory: Path | None = None
+
+
+@dataclass
+class Result:
+    verdict: Verdict
+    history: History
+    summary: str
+    details: str
+
+
+def run(config: Config) -> Result:
+    """Run the history described by ``config`` and check it."""
+    with tempfile.TemporaryDirectory(prefix="history-") as scratch:
+        directory = config.directory or Path(scratch)
+        directory.mkdir(parents=True, exist_ok=True)
+        server = RedisServer(
+            directory / "server", None, "--appendonly", "yes", "--appendfsync", "always"
+        ).start()
+        proxy = Proxy(server.port)
+        sampler = Sampler(lambda: server.port, PREFIX)
+        nemesis = Nemesis(server, proxy, config.faults, config.seed, config.interval)
+        ctx = multiprocessing.get_context("spawn")
+        processes = [
+            ctx.Process(
+                target=run_client,
+                args=(spec, proxy.port, config.seconds, config.seed, str(directory / f"client-{spec.label}")),
+                daemon=True,
+            )
+            for spec in config.clients
+        ]
+        try:
+            for process in processes:
+                process.start()
+            sampler.start()
+            nemesis.start()
+            deadline = time.monotonic() + config.seconds + 120
+            for process in processes:
+                process.join(max(1.0, deadline - time.monotonic()))
+        finally:
+            nemesis.stopped.set()
+            nemesis.join(30)
+            sampler.stopped.set()
+            sampler.join(10)
+            for process in processes:
+                if process.is_alive():  # bounded: never leave a child behind
+                    process.kill()
+                    process.join()
+            proxy.close()
+            server.stop()
+        if nemesis.error is not None:
+            raise RuntimeError("the nemesis failed") from nemesis.error
+        failed = [p.exitcode for p in processes if p.exitcode != 0]
+        if failed:
+            raise RuntimeError(f"client processes failed: exit codes {failed}")
+        history = load(str(directory), sampler.samples, nemesis.faults)
+    verdict = check(history)
+    return Result(verdict, history, summary(verdict), details(verdict, history))
