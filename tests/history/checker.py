@@ -199,7 +199,8 @@ def _effects_add_many_with_ttl(op: dict[str, Any], who: Writer) -> list[Effect]:
             anchor = ahead and op["outcome"] == OK and mode in (frozenset(), frozenset({"gt"}))
             effect = Effect(op, name, v, "store", mode, True, at, at + RESOLUTION, anchor)
             effect.may_remove = removing and not ahead
-            effect.removes = removing and past
+            # Certainly removed only in plain mode: xx removes it only if the writer saw it live.
+            effect.removes = past and mode <= {"ch"}
             out.append(effect)
     return out
 
