@@ -292,7 +292,12 @@ class Model:
         ]
 
     def bounds(
-        self, name: str, value: int, op: dict[str, Any], skew: float, lower_skew: float | None = None
+        self,
+        name: str,
+        value: int,
+        op: dict[str, Any],
+        skew: float,
+        lower_skew: float | None = None,
     ) -> Bounds:
         """``must``/``may`` of ``value`` for a reader whose clock is ``skew`` off the server's."""
         inv, comp = op["inv"], op["comp"]
@@ -302,9 +307,9 @@ class Model:
         anchor: Effect | None = None
         kill_after = -math.inf
         for e in effects:
-            if e.anchor and e.comp < inv and e.s_min > high:
-                if anchor is None or e.inv > anchor.inv:
-                    anchor = e
+            later = anchor is None or e.inv > anchor.inv
+            if e.anchor and e.comp < inv and e.s_min > high and later:
+                anchor = e
             if e.ok and e.comp < inv and self._kills(e, low):
                 kill_after = max(kill_after, e.inv)
         must = anchor is not None
@@ -319,9 +324,7 @@ class Model:
                 if anchor.inv < fault["end"] and fault["start"] < comp:
                     lost_to = fault["kind"]
         alive = [
-            e
-            for e in effects
-            if e.kind == "store" and e.s_max > low and e.comp_eff >= kill_after
+            e for e in effects if e.kind == "store" and e.s_max > low and e.comp_eff >= kill_after
         ]
         return Bounds(must and lost_to is None, lost_to if must else None, anchor, alive)
 
@@ -371,7 +374,9 @@ class Checker:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _anomaly(self, kind: str, message: str, op: Any, name: Any = None, value: Any = None) -> None:
+    def _anomaly(
+        self, kind: str, message: str, op: Any, name: Any = None, value: Any = None
+    ) -> None:
         self.verdict.anomalies.append(Anomaly(kind, message, op, name, value))
 
     def _lost(self, bounds: Bounds, name: str, value: int) -> None:
@@ -427,16 +432,22 @@ class Checker:
         if b.must and not op["result"]:
             self._anomaly("missing", f"{name}: contains({value}) False while live", op, name, value)
         if op["result"] and not b.may:
-            self._anomaly("unexpected", f"{name}: contains({value}) True, cannot be live", op, name, value)
+            self._anomaly(
+                "unexpected", f"{name}: contains({value}) True, cannot be live", op, name, value
+            )
         if not op["result"]:
             self._lost(b, name, value)
 
-    def _check_expiry(self, name: str, pairs: list[list[Any]], op: dict[str, Any], who: Writer) -> None:
+    def _check_expiry(
+        self, name: str, pairs: list[list[Any]], op: dict[str, Any], who: Writer
+    ) -> None:
         self._check_set(name, [v for v, _ in pairs], op, who)
         for v, at in pairs:
             b = self.model.bounds(name, int(v), op, who.skew)
             if b.may and not any(e.s_min - EPS <= at <= e.s_max + EPS for e in b.alive):
-                self._anomaly("expiry", f"{name}: {v} expires at {at:.3f}, no write gave that", op, name, v)
+                self._anomaly(
+                    "expiry", f"{name}: {v} expires at {at:.3f}, no write gave that", op, name, v
+                )
 
     def _get_with_expiry(self, op: dict[str, Any], who: Writer) -> None:
         self.verdict.reads += 1
@@ -453,7 +464,9 @@ class Checker:
         for name in self.model.values:
             bounds = [self.model.bounds(name, v, op, 0.0) for v in self.model.values[name]]
             if any(b.must for b in bounds) and name not in got:
-                self._anomaly("missing", f"names() lacks {name!r}, which holds live values", op, name)
+                self._anomaly(
+                    "missing", f"names() lacks {name!r}, which holds live values", op, name
+                )
         for name in got:
             if name in self.model.old_touched:
                 continue  # 0.1.0 leaves keys without a TTL: they may stay for ever
@@ -463,7 +476,9 @@ class Checker:
                 for e in self.model.window(name, v, op)
                 if e.kind == "store"
             ):
-                self._anomaly("unexpected", f"names() lists {name!r}, which holds no live value", op, name)
+                self._anomaly(
+                    "unexpected", f"names() lists {name!r}, which holds no live value", op, name
+                )
 
     def _stats(self, op: dict[str, Any], who: Writer) -> None:
         self.verdict.reads += 1
@@ -480,7 +495,9 @@ class Checker:
                 low += b.must
                 high += b.may
         if not low <= stats["live_values"] <= high:
-            self._anomaly("stats", f"stats live_values {stats['live_values']} not in [{low}, {high}]", op)
+            self._anomaly(
+                "stats", f"stats live_values {stats['live_values']} not in [{low}, {high}]", op
+            )
 
     def _sweep(self, op: dict[str, Any], who: Writer) -> None:
         if op["result"]["foreign"]:
@@ -506,8 +523,10 @@ class Checker:
                 low += not b.may
                 high += not b.must
         if not low <= op["result"] <= high:
-            what = f"{op['op']} {dict(mode) if mode else ''} reported {op['result']} new"
-            self._anomaly("new-count", f"{what}, not in [{low}, {high}]", op, data[0][0], data[0][1][0])
+            what = f"{op['op']} {sorted(mode) if mode else ''} reported {op['result']} new"
+            self._anomaly(
+                "new-count", f"{what}, not in [{low}, {high}]", op, data[0][0], data[0][1][0]
+            )
 
     def _remove(self, op: dict[str, Any], who: Writer) -> None:
         self.verdict.write_results += 1
@@ -519,7 +538,10 @@ class Checker:
             high += b.may
         if not low <= op["result"] <= high:
             self._anomaly(
-                "remove-count", f"{name}: remove reported {op['result']} live, not in [{low}, {high}]", op, name
+                "remove-count",
+                f"{name}: remove reported {op['result']} live, not in [{low}, {high}]",
+                op,
+                name,
             )
 
     # -- key TTL samples ------------------------------------------------------------------
@@ -541,7 +563,7 @@ class Checker:
                 )
 
     def _old_since_library(self, name: str, s: dict[str, Any]) -> bool:
-        """Did 0.1.0 write ``name`` with no library write after it (the key's TTL is then 0.1.0's)?"""
+        """Did 0.1.0 write ``name`` with no library write since (the key's TTL is 0.1.0's)?"""
         olds = [op for op in self.model.old_touched.get(name, []) if op["inv"] < s["comp"]]
         if not olds:
             return False

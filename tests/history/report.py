@@ -23,7 +23,9 @@ def summary(verdict: Verdict) -> str:
         f"{len(verdict.anomalies)} anomalies",
     ]
     kinds = verdict.fault_kinds or ["faults"]
-    parts += [f"{len(verdict.lost.get(kind, ()))} acknowledged writes lost to {kind}" for kind in kinds]
+    parts += [
+        f"{len(verdict.lost.get(kind, ()))} acknowledged writes lost to {kind}" for kind in kinds
+    ]
     return ", ".join(parts)
 
 
@@ -55,7 +57,8 @@ def _touches(op: dict[str, Any], name: str, value: int | None) -> bool:
         return any(n == name and (value is None or value in vs) for n, vs in args["data"])
     if op["op"] == "add_many_with_ttl":
         return any(
-            n == name and (value is None or any(v == value for _, v in ps)) for n, ps in args["data"]
+            n == name and (value is None or any(v == value for _, v in ps))
+            for n, ps in args["data"]
         )
     return False
 

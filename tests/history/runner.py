@@ -61,7 +61,13 @@ def run(config: Config) -> Result:
         processes = [
             ctx.Process(
                 target=run_client,
-                args=(spec, proxy.port, config.seconds, config.seed, str(directory / f"client-{spec.label}")),
+                args=(
+                    spec,
+                    proxy.port,
+                    config.seconds,
+                    config.seed,
+                    str(directory / f"client-{spec.label}"),
+                ),
                 daemon=True,
             )
             for spec in config.clients

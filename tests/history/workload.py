@@ -17,12 +17,13 @@ each operation is the checker's table (``checker.EFFECTS``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .recorder import OK, Recorder, classify
 
@@ -46,7 +47,7 @@ class ClientSpec:
 
     label: str
     kind: str = "sync"  # "sync" | "async" | "old010"
-    clock: str = "client"  # "client" | "server"
+    clock: Literal["client", "server"] = "client"
     skew: float = 0.0
     retries: bool = True  # redis-py's default Retry, or none at all
     tasks: int = 1
@@ -305,7 +306,7 @@ def _skew_clock(skew: float) -> Callable[[], float]:
     """Make this process's clock run ``skew`` seconds off; return the real clock."""
     real = time.time
     if skew:
-        time.time = lambda: real() + skew  # type: ignore[assignment]
+        time.time = lambda: real() + skew
     return real
 
 
@@ -374,7 +375,11 @@ def run_client(spec: ClientSpec, port: int, seconds: float, seed: int, path: str
     from multimapwithttl import MultiMapWithTTL
 
     mm = MultiMapWithTTL(
-        raw, PREFIX, ttl=1, resolution=RESOLUTION, clock=spec.clock  # type: ignore[arg-type]
+        raw,
+        PREFIX,
+        ttl=1,
+        resolution=RESOLUTION,
+        clock=spec.clock,
     )
     features = _probe_retrying(lambda: _probe(mm))
     FEATURES.update(features)
@@ -393,10 +398,8 @@ def run_client(spec: ClientSpec, port: int, seconds: float, seed: int, path: str
             continue
         recorder.finish(record, OK, result)
         if spec.sabotage and op.writes:
-            try:
+            with contextlib.suppress(Exception):  # a sabotage step lost to a fault is fine
                 _sabotage(spec, raw, name, args)
-            except Exception:  # noqa: S110 - a sabotage step lost to a fault is fine
-                pass
         time.sleep(spec.pause)
     recorder.save(_header(spec, features))
 
@@ -430,7 +433,10 @@ def _loop_old(old: Any, recorder: Recorder, rng: random.Random, seconds: float) 
     spec = recorder.spec
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        args = {"data": [[n, _values(rng, 2)] for n in _names(rng, 2)], "ttl": OLD_TTL}
+        args: dict[str, Any] = {
+            "data": [[n, _values(rng, 2)] for n in _names(rng, 2)],
+            "ttl": OLD_TTL,
+        }
         record = recorder.start("old_add", args)
         try:
             old.add_many([(n, list(vs)) for n, vs in args["data"]])
@@ -456,7 +462,11 @@ async def _run_async(
 
     raw = redis.asyncio.Redis(host="127.0.0.1", port=port, **_client_options(spec))
     amm = AsyncMultiMapWithTTL(
-        raw, PREFIX, ttl=1, resolution=RESOLUTION, clock=spec.clock  # type: ignore[arg-type]
+        raw,
+        PREFIX,
+        ttl=1,
+        resolution=RESOLUTION,
+        clock=spec.clock,
     )
     features = {n for n in ("iter_values", "get_many_with_expiry") if hasattr(amm, n)}
     for flag in ("lt", "ch"):
