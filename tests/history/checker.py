@@ -244,10 +244,11 @@ class Bounds:
     lost_to: str | None  # would be certainly live but for this lossy fault
     anchor: Effect | None
     alive: list[Effect]  # stores that may explain the value being live
+    revived: list[Effect]  # stores that may be live again if a lossy fault undid a removal
 
     @property
     def may(self) -> bool:
-        return bool(self.alive)
+        return bool(self.alive or self.revived)
 
 
 class Model:
@@ -305,28 +306,34 @@ class Model:
         low = inv + (skew if lower_skew is None else lower_skew) - EPS  # expired before
         effects = self.window(name, value, op)
         anchor: Effect | None = None
-        kill_after = -math.inf
+        kill_after = kill_kept = -math.inf  # all killers; those no lossy fault can undo
         for e in effects:
             later = anchor is None or e.inv > anchor.inv
             if e.anchor and e.comp < inv and e.s_min > high and later:
                 anchor = e
             if e.ok and e.comp < inv and self._kills(e, low):
                 kill_after = max(kill_after, e.inv)
+                if self._undone_by(e, comp) is None:
+                    kill_kept = max(kill_kept, e.inv)
         must = anchor is not None
         if anchor is not None:
             for e in effects:
                 if e is not anchor and e.comp_eff > anchor.inv and not e.safe(high):
                     must = False
                     break
-        lost_to = None
-        if must and anchor is not None:
-            for fault in self.lossy:
-                if anchor.inv < fault["end"] and fault["start"] < comp:
-                    lost_to = fault["kind"]
-        alive = [
-            e for e in effects if e.kind == "store" and e.s_max > low and e.comp_eff >= kill_after
-        ]
-        return Bounds(must and lost_to is None, lost_to if must else None, anchor, alive)
+        lost_to = self._undone_by(anchor, comp) if must and anchor is not None else None
+        stores = [e for e in effects if e.kind == "store" and e.s_max > low]
+        alive = [e for e in stores if e.comp_eff >= kill_after]
+        revived = [e for e in stores if e.comp_eff >= kill_kept and e not in alive]
+        return Bounds(must and lost_to is None, lost_to, anchor, alive, revived)
+
+    def _undone_by(self, e: Effect, before: float) -> str | None:
+        """The lossy fault (if any) that may have undone ``e`` before ``before``."""
+        kind = None
+        for fault in self.lossy:
+            if e.inv < fault["end"] and fault["start"] < before:
+                kind = fault["kind"]
+        return kind
 
     @staticmethod
     def _kills(e: Effect, low: float) -> bool:
@@ -384,6 +391,19 @@ class Checker:
             lost = self.verdict.lost.setdefault(bounds.lost_to, set())
             lost.add((bounds.anchor.op["id"], name, value))
 
+    def _revived(self, bounds: Bounds, op: dict[str, Any], name: str, value: int) -> None:
+        """A value back after its acknowledged removal: the removal was lost to a fault."""
+        killers = [
+            e
+            for e in self.model.window(name, value, op)
+            if e.ok and e.comp < op["inv"] and Model._kills(e, -math.inf)
+        ]
+        for killer in killers[-1:]:
+            fault = self.model._undone_by(killer, op["comp"])
+            if fault is not None:
+                lost = self.verdict.lost.setdefault(fault, set())
+                lost.add((killer.op["id"], name, value))
+
     def _all_bounds(self, name: str, op: dict[str, Any], who: Writer) -> dict[int, Bounds]:
         return {v: self.model.bounds(name, v, op, who.skew) for v in self.model.values[name]}
 
@@ -399,7 +419,9 @@ class Checker:
                 else:
                     self._lost(b, name, v)
         for v in values:
-            if v not in bounds or not bounds[v].may:
+            if v in bounds and not bounds[v].alive and bounds[v].revived:
+                self._revived(bounds[v], op, name, v)
+            elif v not in bounds or not bounds[v].may:
                 self._anomaly("unexpected", f"{name}: value {v} cannot be live", op, name, v)
 
     # -- reads ---------------------------------------------------------------------------
@@ -444,7 +466,7 @@ class Checker:
         self._check_set(name, [v for v, _ in pairs], op, who)
         for v, at in pairs:
             b = self.model.bounds(name, int(v), op, who.skew)
-            if b.may and not any(e.s_min - EPS <= at <= e.s_max + EPS for e in b.alive):
+            if b.may and not any(e.s_min - EPS <= at <= e.s_max + EPS for e in b.alive + b.revived):
                 self._anomaly(
                     "expiry", f"{name}: {v} expires at {at:.3f}, no write gave that", op, name, v
                 )

@@ -30,6 +30,9 @@ LOSSY = {
     "proxy-drop": False,  # requests delivered, replies dropped, then the connections cut
     "client-pause": False,  # CLIENT PAUSE for 1.5 s
     "sigstop": False,  # SIGSTOP for 2.5 s (longer than the clients' socket timeout), SIGCONT
+    # kill -9 of the primary, its replica promoted (REPLICAOF NO ONE), clients sent there;
+    # what the replica had not received yet is lost: asynchronous replication.
+    "failover": True,
 }
 
 
@@ -106,9 +109,12 @@ class Nemesis(threading.Thread):
         seed: int,
         interval: float = 4.0,
         quiet: float = 2.0,
+        replica: RedisServer | None = None,
     ) -> None:
         super().__init__(daemon=True)
         self.server, self.proxy, self.kinds = server, proxy, kinds
+        self.replica = replica
+        self.base = server.extra  # the primary's options, without --replicaof
         self.rng = random.Random(f"nemesis-{seed}")
         self.interval, self.quiet = interval, quiet
         self.faults: list[dict[str, Any]] = []
@@ -141,6 +147,27 @@ class Nemesis(threading.Thread):
                     path.unlink()
         self.server.start()
         _wait_loaded(self.server.port)
+
+    def _failover(self) -> None:
+        old, new = self.server, self.replica
+        if new is None:
+            return
+        old.kill()
+        with redis.Redis(port=new.port, socket_timeout=2) as client:
+            client.execute_command("REPLICAOF", "NO", "ONE")
+        new.extra = self.base  # a later restart keeps it a primary
+        self.server, self.replica = new, old
+        self.proxy.upstream_port = new.port
+        self.proxy.cut_all()  # clients reconnect, now to the new primary
+        old.extra = (*self.base, "--replicaof", "127.0.0.1", str(new.port))
+        self.server_restarted_as_replica(old)
+
+    @staticmethod
+    def server_restarted_as_replica(server: RedisServer) -> None:
+        """The old primary comes back as a replica; it drops its data for the new primary's."""
+        for path in server.directory.glob("appendonly*"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        server.start()
 
     def _kill_aof(self) -> None:
         self._restart(wipe=False)

@@ -26,6 +26,8 @@ STANDARD = [
     ClientSpec("old", "old010", "client", skew=0.0),
 ]
 FAULTS = ["kill-aof", "kill-noaof", "proxy-cut", "proxy-drop", "client-pause", "sigstop"]
+#: With a replica: the primary killed and the replica promoted.
+FAILOVER = ["failover", "kill-aof", "proxy-cut"]
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Config:
     faults: list[str] = field(default_factory=lambda: list(FAULTS))
     interval: float = 4.0
     directory: Path | None = None
+    replica: bool = False  # a replica beside the primary (needed by the "failover" fault)
 
 
 @dataclass
@@ -51,12 +54,17 @@ def run(config: Config) -> Result:
     with tempfile.TemporaryDirectory(prefix="history-") as scratch:
         directory = config.directory or Path(scratch)
         directory.mkdir(parents=True, exist_ok=True)
-        server = RedisServer(
-            directory / "server", None, "--appendonly", "yes", "--appendfsync", "always"
-        ).start()
+        durable = ("--appendonly", "yes", "--appendfsync", "always")
+        server = RedisServer(directory / "server", None, *durable).start()
+        replica = None
+        if config.replica or "failover" in config.faults:
+            following = ("--replicaof", "127.0.0.1", str(server.port))
+            replica = RedisServer(directory / "replica", None, *durable, *following).start()
         proxy = Proxy(server.port)
-        sampler = Sampler(lambda: server.port, PREFIX)
-        nemesis = Nemesis(server, proxy, config.faults, config.seed, config.interval)
+        nemesis = Nemesis(
+            server, proxy, config.faults, config.seed, config.interval, replica=replica
+        )
+        sampler = Sampler(lambda: nemesis.server.port, PREFIX)
         ctx = multiprocessing.get_context("spawn")
         processes = [
             ctx.Process(
@@ -91,6 +99,8 @@ def run(config: Config) -> Result:
                     process.join()
             proxy.close()
             server.stop()
+            if replica is not None:
+                replica.stop()
         if nemesis.error is not None:
             raise RuntimeError("the nemesis failed") from nemesis.error
         failed = [p.exitcode for p in processes if p.exitcode != 0]
