@@ -113,6 +113,10 @@ class Effect:
         return not self.timed and self.mode in NEVER_SHORTEN
 
 
+#: Effects sorted by invocation time, and those times (for bisection).
+Window = tuple[list[float], list["Effect"]]
+
+
 @dataclass
 class Anomaly:
     kind: str
@@ -120,6 +124,7 @@ class Anomaly:
     op: dict[str, Any] | None
     name: str | None = None
     value: int | None = None
+    since: float | None = None  # where the sub-history that shows it starts
 
 
 @dataclass
@@ -261,6 +266,13 @@ class Model:
         self.old_touched: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.lib_writes: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.lossy = [f for f in history.faults if f["lossy"]]
+        # Names a capped client writes: values may be evicted, so none is certainly live,
+        # and every read holds at most the cap.
+        self.caps: dict[str, int] = {}
+        for header in history.clients.values():
+            if header.get("max_values") and "max_values" in header.get("features", ()):
+                for name in header.get("names") or ():
+                    self.caps[name] = header["max_values"]
         for op in history.ops:
             make = EFFECTS.get(op["op"])
             if make is None or op["outcome"] == FAIL:
@@ -275,22 +287,30 @@ class Model:
                 written = self.old_touched if op["op"] == "old_add" else self.lib_writes
                 if not written[effect.name] or written[effect.name][-1] is not op:
                     written[effect.name].append(op)
-        self.index: dict[tuple[str, int], tuple[list[float], list[Effect], list[Effect]]] = {}
+        # Per pair, two lists sorted by invocation: quick acknowledged calls, looked for in
+        # a short window before each read, and the rest (unknown outcomes, long calls, long
+        # lives) in a long one; both found by bisection, so a long history checks in linear time.
+        self.index: dict[tuple[str, int], tuple[Window, Window]] = {}
         for (name, value), effects in self.by_pair.items():
             merged = sorted(effects + self.deletes.get(name, []), key=lambda e: e.inv)
             fast = [e for e in merged if not e.slow]
             slow = [e for e in merged if e.slow]
-            self.index[(name, value)] = ([e.inv for e in fast], fast, slow)
+            self.index[(name, value)] = (
+                ([e.inv for e in fast], fast),
+                ([e.inv for e in slow], slow),
+            )
 
     def window(self, name: str, value: int, op: dict[str, Any]) -> list[Effect]:
         """The effects on ``(name, value)`` that may bear on what ``op`` saw."""
-        times, fast, slow = self.index.get((name, value), ([], [], []))
-        lo = bisect.bisect_left(times, op["inv"] - FAST_WINDOW)
-        hi = bisect.bisect_left(times, op["comp"])
-        start, end = op["inv"] - WINDOW, op["comp"]
-        return [e for e in fast[lo:hi] if e.op is not op] + [
-            e for e in slow if start < e.inv < end and e.op is not op
-        ]
+        empty: Window = ([], [])
+        (fast_times, fast), (slow_times, slow) = self.index.get((name, value), (empty, empty))
+        end = op["comp"]
+        lo = bisect.bisect_left(fast_times, op["inv"] - FAST_WINDOW)
+        hi = bisect.bisect_left(fast_times, end)
+        slow_lo = bisect.bisect_left(slow_times, op["inv"] - WINDOW)
+        slow_hi = bisect.bisect_left(slow_times, end)
+        chosen = fast[lo:hi] + slow[slow_lo:slow_hi]
+        return [e for e in chosen if e.op is not op]
 
     def bounds(
         self,
@@ -325,6 +345,7 @@ class Model:
         stores = [e for e in effects if e.kind == "store" and e.s_max > low]
         alive = [e for e in stores if e.comp_eff >= kill_after]
         revived = [e for e in stores if e.comp_eff >= kill_kept and e not in alive]
+        must = must and name not in self.caps
         return Bounds(must and lost_to is None, lost_to, anchor, alive, revived)
 
     def _undone_by(self, e: Effect, before: float) -> str | None:
@@ -382,9 +403,15 @@ class Checker:
     # -- helpers -----------------------------------------------------------------------
 
     def _anomaly(
-        self, kind: str, message: str, op: Any, name: Any = None, value: Any = None
+        self,
+        kind: str,
+        message: str,
+        op: Any,
+        name: Any = None,
+        value: Any = None,
+        since: float | None = None,
     ) -> None:
-        self.verdict.anomalies.append(Anomaly(kind, message, op, name, value))
+        self.verdict.anomalies.append(Anomaly(kind, message, op, name, value, since))
 
     def _lost(self, bounds: Bounds, name: str, value: int) -> None:
         if bounds.lost_to and bounds.anchor is not None:
@@ -409,13 +436,17 @@ class Checker:
 
     def _check_set(self, name: str, got: list[Any], op: dict[str, Any], who: Writer) -> None:
         values = [int(v) for v in got]
+        cap = self.model.caps.get(name)
+        if cap is not None and len(values) > cap:
+            self._anomaly("cap", f"{name}: {len(values)} values, over max_values={cap}", op, name)
         if len(set(values)) != len(values):
             self._anomaly("duplicate", f"{name}: a value returned twice: {values}", op, name)
         bounds = self._all_bounds(name, op, who)
         for v, b in bounds.items():
             if v not in values:
-                if b.must:
-                    self._anomaly("missing", f"{name}: live value {v} not returned", op, name, v)
+                if b.must and b.anchor is not None:
+                    message = f"{name}: live value {v} not returned"
+                    self._anomaly("missing", message, op, name, v, since=b.anchor.inv)
                 else:
                     self._lost(b, name, v)
         for v in values:
@@ -444,6 +475,7 @@ class Checker:
         name = op["args"]["name"]
         bounds = self._all_bounds(name, op, who).values()
         low, high = sum(b.must for b in bounds), sum(b.may for b in bounds)
+        high = min(high, self.model.caps.get(name, high))
         if not low <= op["result"] <= high:
             self._anomaly("count", f"{name}: count {op['result']} not in [{low}, {high}]", op, name)
 
@@ -533,6 +565,8 @@ class Checker:
             return
         a = op["args"]
         data = [(a["name"], a["values"])] if op["op"] == "add" else a["data"]
+        if any(name in self.model.caps for name, _ in data):
+            return  # a value evicted at once is not new: the cap makes the count unknowable
         self.verdict.write_results += 1
         if "xx" in mode:
             if op["result"] != 0:

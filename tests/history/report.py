@@ -66,13 +66,28 @@ def _touches(op: dict[str, Any], name: str, value: int | None) -> bool:
 def sub_history(anomaly: Anomaly, history: History) -> list[str]:
     """The operations that touch the anomaly's name (and value) around it, oldest first."""
     op = anomaly.op
+    if op is not None and anomaly.value is None and op["op"] == "remove":
+        # A wrong count of a remove: the values it named are the ones to look at.
+        return _around(op, anomaly.name, op["args"]["values"], history, None)
     if op is None or anomaly.name is None:
         return [_line(op, history, 0.0)] if op else []
-    start, end = op["inv"] - CONTEXT, op["comp"]
+    return _around(op, anomaly.name, [anomaly.value], history, anomaly.since)
+
+
+def _around(
+    op: dict[str, Any],
+    name: str | None,
+    values: list[int | None],
+    history: History,
+    since: float | None,
+) -> list[str]:
+    """``op`` and the operations on ``name``/``values`` from ``since`` (or CONTEXT before)."""
+    start, end = (op["inv"] - CONTEXT if since is None else since - 0.001), op["comp"]
     chosen = [
         other
         for other in history.ops
-        if _touches(other, anomaly.name, anomaly.value)
+        if name is not None
+        and any(_touches(other, name, value) for value in values)
         and other["inv"] < end
         and other["comp"] + (LAG if other["outcome"] == UNKNOWN else 0) > start
     ]

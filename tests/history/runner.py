@@ -24,6 +24,8 @@ STANDARD = [
     ClientSpec("a1", "async", "client", skew=0.5, tasks=2),
     ClientSpec("a2", "async", "server", skew=-1.5, tasks=2, retries=False),
     ClientSpec("old", "old010", "client", skew=0.0),
+    # Switches on when the library has max_values; until then it sits the run out.
+    ClientSpec("cap", "sync", "client", skew=0.3, max_values=3, names=["cap0", "cap1"]),
 ]
 FAULTS = ["kill-aof", "kill-noaof", "proxy-cut", "proxy-drop", "client-pause", "sigstop"]
 #: With a replica: the primary killed and the replica promoted.

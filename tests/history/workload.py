@@ -54,6 +54,8 @@ class ClientSpec:
     sabotage: str | None = None  # "client-clock-gc" | "persist": a deliberately broken build
     ops: list[str] | None = None  # restrict to these operations (None: all that exist)
     pause: float = 0.02  # seconds between operations: keeps the history checkable
+    max_values: int | None = None  # a capped client (needs the max_values feature)
+    names: list[str] | None = None  # its own names (a cap holds only if every writer has it)
 
 
 @dataclass
@@ -374,14 +376,15 @@ def run_client(spec: ClientSpec, port: int, seconds: float, seed: int, path: str
         return
     from multimapwithttl import MultiMapWithTTL
 
-    mm = MultiMapWithTTL(
-        raw,
-        PREFIX,
-        ttl=1,
-        resolution=RESOLUTION,
-        clock=spec.clock,
-    )
-    features = _probe_retrying(lambda: _probe(mm))
+    if spec.names:
+        NAMES[:] = spec.names  # this process's draws use its own names
+    capped: dict[str, Any] = {"max_values": spec.max_values} if spec.max_values else {}
+    try:
+        mm = MultiMapWithTTL(raw, PREFIX, ttl=1, resolution=RESOLUTION, clock=spec.clock, **capped)
+    except TypeError:  # no max_values in this build yet: this client sits the run out
+        recorder.save(_header(spec, set()))
+        return
+    features = _probe_retrying(lambda: _probe(mm)) | ({"max_values"} if capped else set())
     FEATURES.update(features)
     table = _table(spec, features)
     deadline = time.monotonic() + seconds
