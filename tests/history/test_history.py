@@ -54,3 +54,12 @@ def test_a_write_without_its_ttl_step_is_caught() -> None:
     print(result.summary)
     kinds = {a.kind for a in result.verdict.anomalies}
     assert "no-ttl" in kinds, result.details
+
+
+def test_a_write_rerun_unseen_is_caught() -> None:
+    # Each write sent twice, the caller told the second answer: what a client that re-runs
+    # a write whose reply was lost does. Its "how many are new" counts then come out wrong.
+    result = run(_sabotaged("rerun"))
+    print(result.summary)
+    kinds = {a.kind for a in result.verdict.anomalies}
+    assert kinds & {"new-count", "remove-count"}, result.details

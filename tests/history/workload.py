@@ -51,7 +51,7 @@ class ClientSpec:
     skew: float = 0.0
     retries: bool = True  # redis-py's default Retry, or none at all
     tasks: int = 1
-    sabotage: str | None = None  # "client-clock-gc" | "persist": a deliberately broken build
+    sabotage: str | None = None  # "client-clock-gc" | "persist" | "rerun": a broken build
     ops: list[str] | None = None  # restrict to these operations (None: all that exist)
     pause: float = 0.02  # seconds between operations: keeps the history checkable
     max_values: int | None = None  # a capped client (needs the max_values feature)
@@ -395,6 +395,9 @@ def run_client(spec: ClientSpec, port: int, seconds: float, seed: int, path: str
         record = recorder.start(name, args)
         try:
             result = op.sync(mm, args)
+            if spec.sabotage == "rerun" and op.writes:
+                # A lost reply re-run unseen: the caller gets the second run's answer.
+                result = op.sync(mm, args)
         except Exception as error:  # every failure is recorded, none stops the run
             recorder.finish(record, classify(error), repr(error)[:200])
             time.sleep(0.05)  # the server may be down: do not spin
