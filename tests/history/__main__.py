@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .runner import FAULTS, Config, run
+from .runner import CLUSTER_FAULTS, FAULTS, Config, run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,15 +14,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--faults",
-        default=",".join(FAULTS),
+        default=None,
         help=f"comma-separated fault kinds, or 'none' (default: {','.join(FAULTS)})",
     )
     parser.add_argument("--interval", type=float, default=4.0, help="seconds between faults")
-    args = parser.parse_args(argv)
-    faults = [] if args.faults == "none" else args.faults.split(",")
-    result = run(
-        Config(seconds=args.minutes * 60, seed=args.seed, faults=faults, interval=args.interval)
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help=f"a local 3-master cluster (default faults there: {','.join(CLUSTER_FAULTS)})",
     )
+    args = parser.parse_args(argv)
+    chosen = args.faults or ",".join(CLUSTER_FAULTS if args.cluster else FAULTS)
+    faults = [] if chosen == "none" else chosen.split(",")
+    config = Config(
+        seconds=args.minutes * 60,
+        seed=args.seed,
+        faults=faults,
+        interval=args.interval,
+        cluster=args.cluster,
+    )
+    result = run(config)
     print(result.summary)
     print(result.details)
     return 1 if result.verdict.anomalies else 0

@@ -33,6 +33,9 @@ LOSSY = {
     # kill -9 of the primary, its replica promoted (REPLICAOF NO ONE), clients sent there;
     # what the replica had not received yet is lost: asynchronous replication.
     "failover": True,
+    # Cluster only: a name's slot moved to another master while clients write (MIGRATE,
+    # ASK/MOVED redirections, TRYAGAIN on multi-key commands mid-move).
+    "migrate": False,
 }
 
 
@@ -208,3 +211,64 @@ def _wait_loaded(port: int) -> None:
             except redis.BusyLoadingError:
                 pass
             time.sleep(0.05)
+
+
+class ClusterNemesis(Nemesis):
+    """The nemesis of a LocalCluster: slot migration, and pauses or stops of one node."""
+
+    def __init__(self, cluster: Any, kinds: list[str], seed: int, interval: float = 4.0) -> None:
+        self.cluster = cluster
+        node = cluster.nodes[0]
+        super().__init__(node, None, kinds, seed, interval)  # type: ignore[arg-type]
+
+    def _pick_node(self) -> RedisServer:
+        node: RedisServer = self.rng.choice(self.cluster.nodes)
+        self.server = node
+        return node
+
+    def _client_pause(self) -> None:
+        self._pick_node()
+        super()._client_pause()
+
+    def _sigstop(self) -> None:
+        self._pick_node()
+        # Shorter than the cluster's node timeout (5 s): no node is marked failed.
+        super()._sigstop()
+
+    def _migrate(self) -> None:
+        from redis.crc import key_slot
+
+        from .workload import NAMES, PREFIX
+
+        slot = key_slot(f"{PREFIX}:{self.rng.choice(NAMES)}".encode())
+        clients: dict[int, Any] = {
+            n.port: redis.Redis(port=n.port, socket_timeout=5) for n in self.cluster.nodes
+        }
+        try:
+            ids = {port: c.execute_command("CLUSTER", "MYID") for port, c in clients.items()}
+            ids = {p: (i.decode() if isinstance(i, bytes) else i) for p, i in ids.items()}
+            source = _owner(clients[self.cluster.ports[0]], slot)
+            target = self.rng.choice([p for p in clients if p != source])
+            clients[target].execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
+            clients[source].execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+            while True:
+                keys = clients[source].execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100)
+                if not keys:
+                    break
+                clients[source].execute_command(
+                    "MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys
+                )
+                time.sleep(0.05)  # clients meet the slot half-moved for a while
+            for client in clients.values():
+                client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target])
+        finally:
+            for client in clients.values():
+                client.close()
+
+
+def _owner(client: Any, slot: int) -> int:
+    """The port of the master serving ``slot``."""
+    for start, end, *nodes in client.execute_command("CLUSTER", "SLOTS"):
+        if int(start) <= slot <= int(end):
+            return int(nodes[0][1])
+    raise RuntimeError(f"slot {slot} has no owner")

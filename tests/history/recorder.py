@@ -97,7 +97,9 @@ class Sampler(threading.Thread):
     server is down.
     """
 
-    def __init__(self, port: Callable[[], int], prefix: str, period: float = 0.25) -> None:
+    def __init__(
+        self, port: Callable[[], int | list[int]], prefix: str, period: float = 0.25
+    ) -> None:
         super().__init__(daemon=True)
         self.port, self.prefix, self.period = port, prefix, period
         self.samples: list[dict[str, Any]] = []
@@ -107,11 +109,13 @@ class Sampler(threading.Thread):
         import redis
 
         while not self.stopped.wait(self.period):
-            try:
-                with redis.Redis(port=self.port(), socket_timeout=1) as client:
-                    self._round(client)
-            except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
-                continue
+            ports = self.port()  # the primary, or every master of a cluster
+            for port in ports if isinstance(ports, list) else [ports]:
+                try:
+                    with redis.Redis(port=port, socket_timeout=1) as client:
+                        self._round(client)
+                except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+                    continue
 
     def _round(self, client: Any) -> None:
         for key in client.scan_iter(match=f"{self.prefix}:*", count=100):

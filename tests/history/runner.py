@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..servers import RedisServer
+from ..servers import LocalCluster, RedisServer
 from .checker import Verdict, check
-from .faults import Nemesis, Proxy
+from .faults import ClusterNemesis, Nemesis, Proxy
 from .recorder import History, Sampler, load
 from .report import details, summary
 from .workload import PREFIX, ClientSpec, run_client
@@ -30,6 +32,8 @@ STANDARD = [
 FAULTS = ["kill-aof", "kill-noaof", "proxy-cut", "proxy-drop", "client-pause", "sigstop"]
 #: With a replica: the primary killed and the replica promoted.
 FAILOVER = ["failover", "kill-aof", "proxy-cut"]
+#: On the 3-master cluster.
+CLUSTER_FAULTS = ["migrate", "client-pause", "sigstop"]
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Config:
     interval: float = 4.0
     directory: Path | None = None
     replica: bool = False  # a replica beside the primary (needed by the "failover" fault)
+    cluster: bool = False  # a local 3-master cluster instead of one server
 
 
 @dataclass
@@ -53,6 +58,8 @@ class Result:
 
 def run(config: Config) -> Result:
     """Run the history described by ``config`` and check it."""
+    if config.cluster:
+        return _run_cluster(config)
     with tempfile.TemporaryDirectory(prefix="history-") as scratch:
         directory = config.directory or Path(scratch)
         directory.mkdir(parents=True, exist_ok=True)
@@ -111,3 +118,61 @@ def run(config: Config) -> Result:
         history = load(str(directory), sampler.samples, nemesis.faults)
     verdict = check(history)
     return Result(verdict, history, summary(verdict), details(verdict, history))
+
+
+def _run_cluster(config: Config) -> Result:
+    """The same workload on a LocalCluster: cluster clients, straight to the nodes."""
+    with tempfile.TemporaryDirectory(prefix="history-") as scratch:
+        directory = config.directory or Path(scratch)
+        directory.mkdir(parents=True, exist_ok=True)
+        cluster = LocalCluster(directory / "cluster").start()
+        nemesis = ClusterNemesis(cluster, config.faults, config.seed, config.interval)
+        sampler = Sampler(lambda: cluster.ports, PREFIX)
+        ctx = multiprocessing.get_context("spawn")
+        processes = [
+            ctx.Process(
+                target=run_client,
+                args=(
+                    dataclasses.replace(spec, cluster=True),
+                    cluster.ports[0],
+                    config.seconds,
+                    config.seed,
+                    str(directory / f"client-{spec.label}"),
+                ),
+                daemon=True,
+            )
+            for spec in config.clients
+        ]
+        try:
+            _drive(processes, sampler, nemesis, config.seconds)
+        finally:
+            cluster.stop()
+        history = load(str(directory), sampler.samples, nemesis.faults)
+    verdict = check(history)
+    return Result(verdict, history, summary(verdict), details(verdict, history))
+
+
+def _drive(processes: list[Any], sampler: Sampler, nemesis: Nemesis, seconds: float) -> None:
+    """Start everything, wait for the clients, stop everything (bounded), report failures."""
+    try:
+        for process in processes:
+            process.start()
+        sampler.start()
+        nemesis.start()
+        deadline = time.monotonic() + seconds + 120
+        for process in processes:
+            process.join(max(1.0, deadline - time.monotonic()))
+    finally:
+        nemesis.stopped.set()
+        nemesis.join(30)
+        sampler.stopped.set()
+        sampler.join(10)
+        for process in processes:
+            if process.is_alive():  # bounded: never leave a child behind
+                process.kill()
+                process.join()
+    if nemesis.error is not None:
+        raise RuntimeError("the nemesis failed") from nemesis.error
+    failed = [p.exitcode for p in processes if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"client processes failed: exit codes {failed}")

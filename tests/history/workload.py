@@ -56,6 +56,7 @@ class ClientSpec:
     pause: float = 0.02  # seconds between operations: keeps the history checkable
     max_values: int | None = None  # a capped client (needs the max_values feature)
     names: list[str] | None = None  # its own names (a cap holds only if every writer has it)
+    cluster: bool = False  # a cluster client, given one node's port
 
 
 @dataclass
@@ -364,7 +365,13 @@ def run_client(spec: ClientSpec, port: int, seconds: float, seed: int, path: str
         return
     import redis
 
-    raw = redis.Redis(host="127.0.0.1", port=port, **_client_options(spec))
+    raw: Any
+    if spec.cluster:
+        from redis.cluster import RedisCluster
+
+        raw = RedisCluster(host="127.0.0.1", port=port, **_client_options(spec))
+    else:
+        raw = redis.Redis(host="127.0.0.1", port=port, **_client_options(spec))
     recorder = Recorder(spec, path, real_time)
     rng = random.Random(f"{seed}-{spec.label}")
     if spec.kind == "old010":
@@ -466,7 +473,13 @@ async def _run_async(
 
     from multimapwithttl import AsyncMultiMapWithTTL
 
-    raw = redis.asyncio.Redis(host="127.0.0.1", port=port, **_client_options(spec))
+    raw: Any
+    if spec.cluster:
+        from redis.asyncio.cluster import RedisCluster
+
+        raw = RedisCluster(host="127.0.0.1", port=port, **_client_options(spec))
+    else:
+        raw = redis.asyncio.Redis(host="127.0.0.1", port=port, **_client_options(spec))
     amm = AsyncMultiMapWithTTL(
         raw,
         PREFIX,
