@@ -573,15 +573,24 @@ class Checker:
                 self._anomaly("new-count", f"xx write returned {op['result']}, not 0", op)
             return
         low = high = 0
+        surely_new: tuple[str, int] | None = None  # a value certainly not live before
         for name, values in data:
             for v in set(values):
                 b = self.model.bounds(name, v, op, who.skew)
                 low += not b.may
                 high += not b.must
+                if not b.may and surely_new is None:
+                    surely_new = (name, v)
         if not low <= op["result"] <= high:
             what = f"{op['op']} {sorted(mode) if mode else ''} reported {op['result']} new"
+            name, value = surely_new or (data[0][0], data[0][1][0])
             self._anomaly(
-                "new-count", f"{what}, not in [{low}, {high}]", op, data[0][0], data[0][1][0]
+                "new-count",
+                f"{what}, not in [{low}, {high}]",
+                op,
+                name,
+                value,
+                since=op["inv"] - 1.0,
             )
 
     def _remove(self, op: dict[str, Any], who: Writer) -> None:
