@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from .runner import CLUSTER_FAULTS, FAULTS, Config, run
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}")  # runs the runner's clean-up
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _stop)
     parser = argparse.ArgumentParser(prog="python -m tests.history", description=__doc__)
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=1)

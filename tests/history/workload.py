@@ -369,7 +369,7 @@ def run_client(spec: ClientSpec, port: int, seconds: float, seed: int, path: str
     if spec.cluster:
         from redis.cluster import RedisCluster
 
-        raw = RedisCluster(host="127.0.0.1", port=port, **_client_options(spec))
+        raw = _retrying(lambda: RedisCluster(host="127.0.0.1", port=port, **_client_options(spec)))
     else:
         raw = redis.Redis(host="127.0.0.1", port=port, **_client_options(spec))
     recorder = Recorder(spec, path, real_time)
@@ -415,6 +415,16 @@ def run_client(spec: ClientSpec, port: int, seconds: float, seed: int, path: str
                 _sabotage(spec, raw, name, args)
         time.sleep(spec.pause)
     recorder.save(_header(spec, features))
+
+
+def _retrying(connect: Callable[[], Any]) -> Any:
+    """A cluster client reads the slot map when built: the node may be paused or stopped."""
+    for _ in range(100):
+        try:
+            return connect()
+        except Exception:
+            time.sleep(0.2)
+    return connect()
 
 
 def _probe_retrying(probe: Callable[[], set[str]]) -> set[str]:
@@ -477,6 +487,7 @@ async def _run_async(
     if spec.cluster:
         from redis.asyncio.cluster import RedisCluster
 
+        # The asyncio cluster client connects on first use: nothing to retry here.
         raw = RedisCluster(host="127.0.0.1", port=port, **_client_options(spec))
     else:
         raw = redis.asyncio.Redis(host="127.0.0.1", port=port, **_client_options(spec))
