@@ -26,7 +26,7 @@ SEED = 19
 
 def test_a_history_under_faults_has_no_anomaly() -> None:
     # Standalone faults plus a failover to a replica (whose losses are counted, not failed).
-    result = run(Config(seconds=55, seed=SEED, faults=[*FAULTS, "failover"], interval=3.0))
+    result = run(Config(seconds=45, seed=SEED, faults=[*FAULTS, "failover"], interval=2.5))
     print(result.summary)
     print(result.details)
     assert result.verdict.reads > 1000
@@ -37,7 +37,7 @@ def _sabotaged(how: str) -> Config:
     """The standard clients, one of which (clock 1 s ahead) runs a broken build."""
     clients = [dataclasses.replace(c, sabotage=how) if c.label == "s1" else c for c in STANDARD]
     assert any(c.sabotage for c in clients)
-    return Config(seconds=10, seed=SEED, faults=[], clients=clients)
+    return Config(seconds=8, seed=SEED, faults=[], clients=clients)
 
 
 def test_collection_by_the_client_clock_only_is_caught() -> None:
