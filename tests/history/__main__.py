@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from pathlib import Path
 
 from .runner import CLUSTER_FAULTS, FAULTS, Config, run
 
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated fault kinds, or 'none' (default: {','.join(FAULTS)})",
     )
     parser.add_argument("--interval", type=float, default=4.0, help="seconds between faults")
+    parser.add_argument("--keep", type=Path, help="keep the recorded history in this directory")
     parser.add_argument(
         "--cluster",
         action="store_true",
@@ -38,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         faults=faults,
         interval=args.interval,
         cluster=args.cluster,
+        directory=args.keep,
     )
     result = run(config)
     print(result.summary)

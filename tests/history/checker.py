@@ -265,7 +265,8 @@ class Model:
         self.values: dict[str, set[int]] = defaultdict(set)
         self.old_touched: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.lib_writes: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.lossy = [f for f in history.faults if f["lossy"]]
+        self.lossy = sorted((f for f in history.faults if f["lossy"]), key=lambda f: f["start"])
+        self.lossy_starts = [f["start"] for f in self.lossy]
         # Names a capped client writes: values may be evicted, so none is certainly live,
         # and every read holds at most the cap.
         self.caps: dict[str, int] = {}
@@ -350,11 +351,12 @@ class Model:
 
     def _undone_by(self, e: Effect, before: float) -> str | None:
         """The lossy fault (if any) that may have undone ``e`` before ``before``."""
-        kind = None
-        for fault in self.lossy:
-            if e.inv < fault["end"] and fault["start"] < before:
-                kind = fault["kind"]
-        return kind
+        # The nemesis injects one fault at a time: among those begun before ``before``, the
+        # last one ends last, so it alone can end after ``e`` began.
+        last = bisect.bisect_left(self.lossy_starts, before) - 1
+        if last >= 0 and self.lossy[last]["end"] > e.inv:
+            return str(self.lossy[last]["kind"])
+        return None
 
     @staticmethod
     def _kills(e: Effect, low: float) -> bool:
