@@ -74,47 +74,14 @@ def run(config: Config) -> Result:
             server, proxy, config.faults, config.seed, config.interval, replica=replica
         )
         sampler = Sampler(lambda: nemesis.server.port, PREFIX)
-        ctx = multiprocessing.get_context("spawn")
-        processes = [
-            ctx.Process(
-                target=run_client,
-                args=(
-                    spec,
-                    proxy.port,
-                    config.seconds,
-                    config.seed,
-                    str(directory / f"client-{spec.label}"),
-                ),
-                daemon=True,
-            )
-            for spec in config.clients
-        ]
+        processes = _clients(config, proxy.port, directory, cluster=False)
         try:
-            for process in processes:
-                process.start()
-            sampler.start()
-            nemesis.start()
-            deadline = time.monotonic() + config.seconds + 120
-            for process in processes:
-                process.join(max(1.0, deadline - time.monotonic()))
+            _drive(processes, sampler, nemesis, config.seconds)
         finally:
-            nemesis.stopped.set()
-            nemesis.join(30)
-            sampler.stopped.set()
-            sampler.join(10)
-            for process in processes:
-                if process.is_alive():  # bounded: never leave a child behind
-                    process.kill()
-                    process.join()
             proxy.close()
             server.stop()
             if replica is not None:
                 replica.stop()
-        if nemesis.error is not None:
-            raise RuntimeError("the nemesis failed") from nemesis.error
-        failed = [p.exitcode for p in processes if p.exitcode != 0]
-        if failed:
-            raise RuntimeError(f"client processes failed: exit codes {failed}")
         history = load(str(directory), sampler.samples, nemesis.faults)
     verdict = check(history)
     return Result(verdict, history, summary(verdict), details(verdict, history))
@@ -128,21 +95,7 @@ def _run_cluster(config: Config) -> Result:
         cluster = LocalCluster(directory / "cluster").start()
         nemesis = ClusterNemesis(cluster, config.faults, config.seed, config.interval)
         sampler = Sampler(lambda: cluster.ports, PREFIX)
-        ctx = multiprocessing.get_context("spawn")
-        processes = [
-            ctx.Process(
-                target=run_client,
-                args=(
-                    dataclasses.replace(spec, cluster=True),
-                    cluster.ports[0],
-                    config.seconds,
-                    config.seed,
-                    str(directory / f"client-{spec.label}"),
-                ),
-                daemon=True,
-            )
-            for spec in config.clients
-        ]
+        processes = _clients(config, cluster.ports[0], directory, cluster=True)
         try:
             _drive(processes, sampler, nemesis, config.seconds)
         finally:
@@ -150,6 +103,25 @@ def _run_cluster(config: Config) -> Result:
         history = load(str(directory), sampler.samples, nemesis.faults)
     verdict = check(history)
     return Result(verdict, history, summary(verdict), details(verdict, history))
+
+
+def _clients(config: Config, port: int, directory: Path, *, cluster: bool) -> list[Any]:
+    """One (not yet started) process per client spec, talking to ``port``."""
+    ctx = multiprocessing.get_context("spawn")
+    return [
+        ctx.Process(
+            target=run_client,
+            args=(
+                dataclasses.replace(spec, cluster=cluster),
+                port,
+                config.seconds,
+                config.seed,
+                str(directory / f"client-{spec.label}"),
+            ),
+            daemon=True,
+        )
+        for spec in config.clients
+    ]
 
 
 def _drive(processes: list[Any], sampler: Sampler, nemesis: Nemesis, seconds: float) -> None:
