@@ -1,0 +1,661 @@
+"""The checker: is a recorded history explainable by the documented semantics?
+
+The model is the multimap of the spec, with clock uncertainty. An operation took
+effect at some instant between its invocation and its completion (real time); an
+operation whose outcome is unknown may have taken effect at any instant from its
+invocation until ``LAG`` seconds after it completed (a command queued in a stopped
+server runs when the server resumes), or never.
+
+Each write becomes *effects* on ``(name, value)`` pairs (table :data:`EFFECTS`): a
+*store* with the range of scores it may have stored, a *remove*, or a *delete* of
+the whole name. A store's score comes from the writer's clock (the client's, skewed
+by a known amount, or the server's) plus its ttl, rounded up to the resolution; or
+from the ``expire_at`` given.
+
+For every read ``R`` (window ``[inv, comp]``, reader clock skew ``k``; 0 for the
+server clock) and every value ``v`` of the name:
+
+* ``v`` **must** be live when some acknowledged store ``A`` that certainly left a
+  score ``>= s`` (plain or gt modes, nx when it reported every value new, 0.1.0's
+  ZADD) completed before ``R`` began, ``s > comp + max(k, 0) + EPS`` (live by the
+  reader's clock *and* by the server's, whose key expiry could otherwise take it),
+  and every other operation that may have taken effect between ``A`` and ``R`` is
+  safe: it cannot remove ``v`` or make its expiry earlier than that bound (a store
+  whose smallest score is beyond the bound; a gt or nx store from a ttl, which only
+  ever lengthens a life; xx with gt). remove, delete, plain/xx/lt stores with an
+  earlier score are not safe.
+* ``v`` **may** be live when some store that may have taken effect before ``R``
+  ended may have stored a score ``> inv + k - EPS``, and no acknowledged remove,
+  delete or plain store of an earlier score came entirely after it and before ``R``.
+
+A read must contain every value that must be live and only values that may be;
+``count`` lies between the two sizes, ``contains`` agrees with them, an expiry
+returned lies within the score range of a store that may be live. A write's
+result is checked the same way as a read made by the writer: ``add``'s "how many
+are new" (nx values reported new twice within one life are caught here) and
+``remove``'s "how many were live".
+
+A sampler looks at every key under the prefix a few times a second: a key
+without a TTL is an anomaly (unless 0.1.0's writer, which leaks such keys by
+design, wrote that name since the library last did), and so is a key whose TTL
+ends before its newest live member (server clock).
+
+A value that must be live but is missing, when every store that made it so came
+before a lossy fault (a restart without persistence), is counted as an
+acknowledged write lost to that fault, not as an anomaly.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .recorder import FAIL, OK, UNKNOWN, History
+from .workload import OLD_TTL, RESOLUTION
+
+#: Slack for float rounding and for reading a clock just before or after the server.
+EPS = 0.02
+#: How long after an unknown outcome its operation may still take effect.
+LAG = 10.0
+#: How far back a read looks for operations that can explain it.
+WINDOW = LAG + OLD_TTL + 15.0
+#: The longest life a library write gives (ttl 3 s or expire_at 2.5 s ahead, skew 1.5 s):
+#: a quick acknowledged call that stored no later than this is looked for only in a
+#: short window before each read; the others are kept in a list looked at every time.
+FAST_LIFE = 4.6
+FAST_WINDOW = FAST_LIFE + 1.0 + EPS
+#: Modes of a store from a ttl (not a given expire_at) that never shorten a live value.
+NEVER_SHORTEN = ({"nx"}, {"gt"}, {"xx", "gt"}, {"gt", "ch"}, {"nx", "ch"}, {"xx", "gt", "ch"})
+
+
+@dataclass(slots=True)
+class Effect:
+    """What one operation may have done to one ``(name, value)`` (value None: all)."""
+
+    op: dict[str, Any]
+    name: str
+    value: int | None
+    kind: str  # "store" | "remove" | "delete"
+    mode: frozenset[str] = frozenset()
+    timed: bool = False  # the score was a given expire_at
+    s_min: float = 0.0
+    s_max: float = 0.0
+    anchor: bool = False  # an acknowledged store that certainly left a score >= s_min
+    ok: bool = False
+    inv: float = 0.0
+    comp: float = 0.0
+    comp_eff: float = 0.0  # the latest instant the effect may have happened
+    may_remove: bool = False  # an expire_at that may be past by the writer's clock: removes
+    removes: bool = False  # an expire_at certainly past: removes the value (plain, xx, lt)
+
+    def __post_init__(self) -> None:
+        self.ok = self.op["outcome"] == OK
+        self.inv, self.comp = float(self.op["inv"]), float(self.op["comp"])
+        self.comp_eff = self.comp + (0.0 if self.ok else LAG)
+
+    @property
+    def slow(self) -> bool:
+        """Outside the short window: unknown outcomes, long calls, 0.1.0's long lives."""
+        return not self.ok or self.comp - self.inv > 1.0 or self.s_max - self.comp > FAST_LIFE
+
+    def safe(self, bound: float) -> bool:
+        """Can this effect not take a value live beyond ``bound`` below it?"""
+        if self.kind != "store" or self.may_remove:
+            return False
+        if self.s_min > bound:
+            return True
+        if {"xx", "gt"} <= self.mode:
+            return True
+        return not self.timed and self.mode in NEVER_SHORTEN
+
+
+#: Effects sorted by invocation time, and those times (for bisection).
+Window = tuple[list[float], list["Effect"]]
+
+
+@dataclass
+class Anomaly:
+    kind: str
+    message: str
+    op: dict[str, Any] | None
+    name: str | None = None
+    value: int | None = None
+    since: float | None = None  # where the sub-history that shows it starts
+
+
+@dataclass
+class Verdict:
+    ops: int = 0
+    reads: int = 0
+    write_results: int = 0
+    samples: int = 0
+    anomalies: list[Anomaly] = field(default_factory=list)
+    #: fault kind -> the acknowledged stores ``(op id, name, value)`` it was seen to lose
+    lost: dict[str, set[tuple[str, str, int]]] = field(default_factory=dict)
+    fault_kinds: list[str] = field(default_factory=list)
+    unknown: int = 0
+    failed: int = 0
+
+
+class Writer:
+    """The clock facts of the client that ran an operation."""
+
+    def __init__(self, header: dict[str, Any]) -> None:
+        self.server_clock = header.get("clock") == "server" and header["kind"] != "old010"
+        self.skew = 0.0 if self.server_clock else float(header.get("skew", 0.0))
+        self.kind = header["kind"]
+
+
+def _ceil(x: float) -> float:
+    return math.ceil(x / RESOLUTION - 1e-9) * RESOLUTION
+
+
+def _ttl_range(op: dict[str, Any], who: Writer, ttl: float) -> tuple[float, float]:
+    late = op["comp"] + (LAG if op["outcome"] == UNKNOWN and who.server_clock else 0.0)
+    return op["inv"] + who.skew + ttl, late + who.skew + ttl + RESOLUTION
+
+
+def _mode(op: dict[str, Any]) -> frozenset[str]:
+    return frozenset(flag for flag, on in op["args"].get("mode", {}).items() if on)
+
+
+def _anchor_mode(op: dict[str, Any], mode: frozenset[str], values: int) -> bool:
+    if op["outcome"] != OK:
+        return False
+    if mode in (frozenset(), frozenset({"ch"}), frozenset({"gt"}), frozenset({"gt", "ch"})):
+        return True
+    # nx leaves a live value's earlier expiry; only when every value was new is each one stored.
+    return mode == frozenset({"nx"}) and op["result"] == values
+
+
+def _stores(
+    op: dict[str, Any], who: Writer, data: Iterable[tuple[str, list[int]]], ttl: float
+) -> list[Effect]:
+    pairs = [(name, v) for name, values in data for v in values]
+    mode = _mode(op)
+    low, high = _ttl_range(op, who, ttl)
+    anchor = _anchor_mode(op, mode, len(pairs))
+    return [Effect(op, n, v, "store", mode, False, low, high, anchor) for n, v in pairs]
+
+
+def _effects_add(op: dict[str, Any], who: Writer) -> list[Effect]:
+    a = op["args"]
+    return _stores(op, who, [(a["name"], a["values"])], a["ttl"])
+
+
+def _effects_add_many(op: dict[str, Any], who: Writer) -> list[Effect]:
+    return _stores(op, who, op["args"]["data"], op["args"]["ttl"])
+
+
+def _effects_add_many_with_ttl(op: dict[str, Any], who: Writer) -> list[Effect]:
+    mode = _mode(op)
+    # An expire_at already past by the writer's clock removes a value in the modes that
+    # replace (plain, xx without gt, lt); it is ignored with nx and gt.
+    removing = not ({"nx", "gt"} & mode)
+    out = []
+    for name, pairs in op["args"]["data"]:
+        for at, v in pairs:
+            ahead = at > op["comp"] + who.skew + EPS  # certainly still ahead when it ran
+            past = at <= op["inv"] + who.skew - EPS  # certainly past already
+            anchor = ahead and op["outcome"] == OK and mode in (frozenset(), frozenset({"gt"}))
+            effect = Effect(op, name, v, "store", mode, True, at, at + RESOLUTION, anchor)
+            effect.may_remove = removing and not ahead
+            # Certainly removed only in plain mode: xx removes it only if the writer saw it live.
+            effect.removes = past and mode <= {"ch"}
+            out.append(effect)
+    return out
+
+
+def _effects_remove(op: dict[str, Any], who: Writer) -> list[Effect]:
+    a = op["args"]
+    return [Effect(op, a["name"], v, "remove") for v in a["values"]]
+
+
+def _effects_delete(op: dict[str, Any], who: Writer) -> list[Effect]:
+    return [Effect(op, name, None, "delete") for name in op["args"]["names"]]
+
+
+def _effects_old_add(op: dict[str, Any], who: Writer) -> list[Effect]:
+    # 0.1.0: ZADD score int(now) + ttl, now from the writer's clock; a plain overwrite.
+    low = int(op["inv"] + who.skew) + OLD_TTL
+    high = int(op["comp"] + who.skew) + OLD_TTL
+    return [
+        Effect(op, name, v, "store", frozenset(), False, low, high, op["outcome"] == OK)
+        for name, values in op["args"]["data"]
+        for v in values
+    ]
+
+
+#: How the model applies each operation: op name -> its effects. Reads have none.
+EFFECTS: dict[str, Callable[[dict[str, Any], Writer], list[Effect]]] = {
+    "add": _effects_add,
+    "add_many": _effects_add_many,
+    "add_many_with_ttl": _effects_add_many_with_ttl,
+    "remove": _effects_remove,
+    "delete": _effects_delete,
+    "old_add": _effects_old_add,
+}
+
+
+@dataclass
+class Bounds:
+    """What one reader may see of one value."""
+
+    must: bool  # certainly live
+    lost_to: str | None  # would be certainly live but for this lossy fault
+    anchor: Effect | None
+    alive: list[Effect]  # stores that may explain the value being live
+    revived: list[Effect]  # stores that may be live again if a lossy fault undid a removal
+
+    @property
+    def may(self) -> bool:
+        return bool(self.alive or self.revived)
+
+
+class Model:
+    def __init__(self, history: History) -> None:
+        self.history = history
+        self.writers = {label: Writer(h) for label, h in history.clients.items()}
+        self.by_pair: dict[tuple[str, int], list[Effect]] = defaultdict(list)
+        self.deletes: dict[str, list[Effect]] = defaultdict(list)
+        self.values: dict[str, set[int]] = defaultdict(set)
+        self.old_touched: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.lib_writes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.lossy = sorted((f for f in history.faults if f["lossy"]), key=lambda f: f["start"])
+        self.lossy_starts = [f["start"] for f in self.lossy]
+        # Names a capped client writes: values may be evicted, so none is certainly live,
+        # and every read holds at most the cap.
+        self.caps: dict[str, int] = {}
+        for header in history.clients.values():
+            if header.get("max_values") and "max_values" in header.get("features", ()):
+                for name in header.get("names") or ():
+                    self.caps[name] = header["max_values"]
+        for op in history.ops:
+            make = EFFECTS.get(op["op"])
+            if make is None or op["outcome"] == FAIL:
+                continue
+            for effect in make(op, self.writers[op["proc"]]):
+                if effect.kind == "delete":
+                    self.deletes[effect.name].append(effect)
+                else:
+                    assert effect.value is not None
+                    self.by_pair[(effect.name, effect.value)].append(effect)
+                    self.values[effect.name].add(effect.value)
+                written = self.old_touched if op["op"] == "old_add" else self.lib_writes
+                if not written[effect.name] or written[effect.name][-1] is not op:
+                    written[effect.name].append(op)
+        # Per pair, two lists sorted by invocation: quick acknowledged calls, looked for in
+        # a short window before each read, and the rest (unknown outcomes, long calls, long
+        # lives) in a long one; both found by bisection, so a long history checks in linear time.
+        self.index: dict[tuple[str, int], tuple[Window, Window]] = {}
+        for (name, value), effects in self.by_pair.items():
+            merged = sorted(effects + self.deletes.get(name, []), key=lambda e: e.inv)
+            fast = [e for e in merged if not e.slow]
+            slow = [e for e in merged if e.slow]
+            self.index[(name, value)] = (
+                ([e.inv for e in fast], fast),
+                ([e.inv for e in slow], slow),
+            )
+
+    def window(self, name: str, value: int, op: dict[str, Any]) -> list[Effect]:
+        """The effects on ``(name, value)`` that may bear on what ``op`` saw."""
+        empty: Window = ([], [])
+        (fast_times, fast), (slow_times, slow) = self.index.get((name, value), (empty, empty))
+        end = op["comp"]
+        lo = bisect.bisect_left(fast_times, op["inv"] - FAST_WINDOW)
+        hi = bisect.bisect_left(fast_times, end)
+        slow_lo = bisect.bisect_left(slow_times, op["inv"] - WINDOW)
+        slow_hi = bisect.bisect_left(slow_times, end)
+        chosen = fast[lo:hi] + slow[slow_lo:slow_hi]
+        return [e for e in chosen if e.op is not op]
+
+    def bounds(
+        self,
+        name: str,
+        value: int,
+        op: dict[str, Any],
+        skew: float,
+        lower_skew: float | None = None,
+    ) -> Bounds:
+        """``must``/``may`` of ``value`` for a reader whose clock is ``skew`` off the server's."""
+        inv, comp = op["inv"], op["comp"]
+        high = comp + max(skew, 0.0) + EPS  # live beyond this by the reader's and server's clock
+        low = inv + (skew if lower_skew is None else lower_skew) - EPS  # expired before
+        effects = self.window(name, value, op)
+        anchor: Effect | None = None
+        kill_after = kill_kept = -math.inf  # all killers; those no lossy fault can undo
+        for e in effects:
+            later = anchor is None or e.inv > anchor.inv
+            if e.anchor and e.comp < inv and e.s_min > high and later:
+                anchor = e
+            if e.ok and e.comp < inv and self._kills(e, low):
+                kill_after = max(kill_after, e.inv)
+                if self._undone_by(e, comp) is None:
+                    kill_kept = max(kill_kept, e.inv)
+        must = anchor is not None
+        if anchor is not None:
+            for e in effects:
+                if e is not anchor and e.comp_eff > anchor.inv and not e.safe(high):
+                    must = False
+                    break
+        lost_to = self._undone_by(anchor, comp) if must and anchor is not None else None
+        stores = [e for e in effects if e.kind == "store" and e.s_max > low]
+        alive = [e for e in stores if e.comp_eff >= kill_after]
+        revived = [e for e in stores if e.comp_eff >= kill_kept and e not in alive]
+        must = must and name not in self.caps
+        return Bounds(must and lost_to is None, lost_to, anchor, alive, revived)
+
+    def _undone_by(self, e: Effect, before: float) -> str | None:
+        """The lossy fault (if any) that may have undone ``e`` before ``before``."""
+        # The nemesis injects one fault at a time: among those begun before ``before``, the
+        # last one ends last, so it alone can end after ``e`` began.
+        last = bisect.bisect_left(self.lossy_starts, before) - 1
+        if last >= 0 and self.lossy[last]["end"] > e.inv:
+            return str(self.lossy[last]["kind"])
+        return None
+
+    @staticmethod
+    def _kills(e: Effect, low: float) -> bool:
+        if e.kind in ("remove", "delete") or e.removes:
+            return True
+        return e.kind == "store" and not e.mode and e.s_max <= low
+
+
+class Checker:
+    def __init__(self, history: History) -> None:
+        self.history = history
+        self.model = Model(history)
+        self.verdict = Verdict()
+        self.checks: dict[str, Callable[[dict[str, Any], Writer], None]] = {
+            "get": self._get,
+            "get_many": self._get_many,
+            "iter_values": self._get,
+            "count": self._count,
+            "contains": self._contains,
+            "get_with_expiry": self._get_with_expiry,
+            "get_many_with_expiry": self._get_many_with_expiry,
+            "names": self._names,
+            "stats": self._stats,
+            "sweep": self._sweep,
+            "add": self._add,
+            "add_many": self._add,
+            "remove": self._remove,
+        }
+
+    def run(self) -> Verdict:
+        v = self.verdict
+        v.ops = len(self.history.ops)
+        v.fault_kinds = sorted({f["kind"] for f in self.history.faults})
+        for op in self.history.ops:
+            if op["outcome"] == UNKNOWN:
+                v.unknown += 1
+            elif op["outcome"] == FAIL:
+                v.failed += 1
+            check = self.checks.get(op["op"])
+            if check is not None and op["outcome"] == OK:
+                check(op, self.model.writers[op["proc"]])
+        for sample in self.history.samples:
+            self._sample(sample)
+        return v
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _anomaly(
+        self,
+        kind: str,
+        message: str,
+        op: Any,
+        name: Any = None,
+        value: Any = None,
+        since: float | None = None,
+    ) -> None:
+        self.verdict.anomalies.append(Anomaly(kind, message, op, name, value, since))
+
+    def _lost(self, bounds: Bounds, name: str, value: int) -> None:
+        if bounds.lost_to and bounds.anchor is not None:
+            lost = self.verdict.lost.setdefault(bounds.lost_to, set())
+            lost.add((bounds.anchor.op["id"], name, value))
+
+    def _revived(self, bounds: Bounds, op: dict[str, Any], name: str, value: int) -> None:
+        """A value back after its acknowledged removal: the removal was lost to a fault."""
+        killers = [
+            e
+            for e in self.model.window(name, value, op)
+            if e.ok and e.comp < op["inv"] and Model._kills(e, -math.inf)
+        ]
+        for killer in killers[-1:]:
+            fault = self.model._undone_by(killer, op["comp"])
+            if fault is not None:
+                lost = self.verdict.lost.setdefault(fault, set())
+                lost.add((killer.op["id"], name, value))
+
+    def _all_bounds(self, name: str, op: dict[str, Any], who: Writer) -> dict[int, Bounds]:
+        return {v: self.model.bounds(name, v, op, who.skew) for v in self.model.values[name]}
+
+    def _check_set(self, name: str, got: list[Any], op: dict[str, Any], who: Writer) -> None:
+        values = [int(v) for v in got]
+        cap = self.model.caps.get(name)
+        if cap is not None and len(values) > cap:
+            self._anomaly("cap", f"{name}: {len(values)} values, over max_values={cap}", op, name)
+        if len(set(values)) != len(values):
+            self._anomaly("duplicate", f"{name}: a value returned twice: {values}", op, name)
+        bounds = self._all_bounds(name, op, who)
+        for v, b in bounds.items():
+            if v not in values:
+                if b.must and b.anchor is not None:
+                    message = f"{name}: live value {v} not returned"
+                    self._anomaly("missing", message, op, name, v, since=b.anchor.inv)
+                else:
+                    self._lost(b, name, v)
+        for v in values:
+            if v in bounds and not bounds[v].alive and bounds[v].revived:
+                self._revived(bounds[v], op, name, v)
+            elif v not in bounds or not bounds[v].may:
+                self._anomaly("unexpected", f"{name}: value {v} cannot be live", op, name, v)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def _get(self, op: dict[str, Any], who: Writer) -> None:
+        self.verdict.reads += 1
+        self._check_set(op["args"]["name"], op["result"], op, who)
+
+    def _get_many(self, op: dict[str, Any], who: Writer) -> None:
+        self.verdict.reads += 1
+        names = op["args"]["names"]
+        if len(op["result"]) != len(names):
+            self._anomaly("shape", f"{len(op['result'])} answers for {len(names)} names", op)
+            return
+        for name, got in zip(names, op["result"], strict=True):
+            self._check_set(name, got, op, who)
+
+    def _count(self, op: dict[str, Any], who: Writer) -> None:
+        self.verdict.reads += 1
+        name = op["args"]["name"]
+        bounds = self._all_bounds(name, op, who).values()
+        low, high = sum(b.must for b in bounds), sum(b.may for b in bounds)
+        high = min(high, self.model.caps.get(name, high))
+        if not low <= op["result"] <= high:
+            self._anomaly("count", f"{name}: count {op['result']} not in [{low}, {high}]", op, name)
+
+    def _contains(self, op: dict[str, Any], who: Writer) -> None:
+        self.verdict.reads += 1
+        name, value = op["args"]["name"], op["args"]["value"]
+        b = self.model.bounds(name, value, op, who.skew)
+        if b.must and not op["result"]:
+            self._anomaly("missing", f"{name}: contains({value}) False while live", op, name, value)
+        if op["result"] and not b.may:
+            self._anomaly(
+                "unexpected", f"{name}: contains({value}) True, cannot be live", op, name, value
+            )
+        if not op["result"]:
+            self._lost(b, name, value)
+
+    def _check_expiry(
+        self, name: str, pairs: list[list[Any]], op: dict[str, Any], who: Writer
+    ) -> None:
+        self._check_set(name, [v for v, _ in pairs], op, who)
+        for v, at in pairs:
+            b = self.model.bounds(name, int(v), op, who.skew)
+            if b.may and not any(e.s_min - EPS <= at <= e.s_max + EPS for e in b.alive + b.revived):
+                self._anomaly(
+                    "expiry", f"{name}: {v} expires at {at:.3f}, no write gave that", op, name, v
+                )
+
+    def _get_with_expiry(self, op: dict[str, Any], who: Writer) -> None:
+        self.verdict.reads += 1
+        self._check_expiry(op["args"]["name"], op["result"], op, who)
+
+    def _get_many_with_expiry(self, op: dict[str, Any], who: Writer) -> None:
+        self.verdict.reads += 1
+        for name, pairs in zip(op["args"]["names"], op["result"], strict=True):
+            self._check_expiry(name, pairs, op, who)
+
+    def _names(self, op: dict[str, Any], who: Writer) -> None:
+        self.verdict.reads += 1
+        got = set(op["result"]) - {"probe"}
+        for name in self.model.values:
+            bounds = [self.model.bounds(name, v, op, 0.0) for v in self.model.values[name]]
+            if any(b.must for b in bounds) and name not in got:
+                self._anomaly(
+                    "missing", f"names() lacks {name!r}, which holds live values", op, name
+                )
+        for name in got:
+            if name in self.model.old_touched:
+                continue  # 0.1.0 leaves keys without a TTL: they may stay for ever
+            if not any(
+                e.s_max + RESOLUTION + EPS > op["inv"]
+                for v in self.model.values.get(name, ())
+                for e in self.model.window(name, v, op)
+                if e.kind == "store"
+            ):
+                self._anomaly(
+                    "unexpected", f"names() lists {name!r}, which holds no live value", op, name
+                )
+
+    def _stats(self, op: dict[str, Any], who: Writer) -> None:
+        self.verdict.reads += 1
+        stats = op["result"]
+        if stats["foreign_keys"]:
+            self._anomaly("stats", f"stats found {stats['foreign_keys']} foreign keys", op)
+        if stats["keys_without_ttl"] > len(self.model.old_touched):
+            self._anomaly("no-ttl", f"stats: {stats['keys_without_ttl']} keys without a TTL", op)
+        low = high = 0
+        for name, values in self.model.values.items():
+            for v in values:
+                # stats counts a value live until expired by both clocks.
+                b = self.model.bounds(name, v, op, who.skew, lower_skew=min(who.skew, 0.0))
+                low += b.must
+                high += b.may
+        if not low <= stats["live_values"] <= high:
+            self._anomaly(
+                "stats", f"stats live_values {stats['live_values']} not in [{low}, {high}]", op
+            )
+
+    def _sweep(self, op: dict[str, Any], who: Writer) -> None:
+        if op["result"]["foreign"]:
+            self._anomaly("sweep", f"sweep found {op['result']['foreign']} foreign keys", op)
+
+    # -- write results ---------------------------------------------------------------------
+
+    def _add(self, op: dict[str, Any], who: Writer) -> None:
+        mode = _mode(op)
+        if "ch" in mode:
+            return
+        a = op["args"]
+        data = [(a["name"], a["values"])] if op["op"] == "add" else a["data"]
+        if any(name in self.model.caps for name, _ in data):
+            return  # a value evicted at once is not new: the cap makes the count unknowable
+        self.verdict.write_results += 1
+        if "xx" in mode:
+            if op["result"] != 0:
+                self._anomaly("new-count", f"xx write returned {op['result']}, not 0", op)
+            return
+        low = high = 0
+        surely_new: tuple[str, int] | None = None  # a value certainly not live before
+        for name, values in data:
+            for v in set(values):
+                b = self.model.bounds(name, v, op, who.skew)
+                low += not b.may
+                high += not b.must
+                if not b.may and surely_new is None:
+                    surely_new = (name, v)
+        if not low <= op["result"] <= high:
+            what = f"{op['op']} {sorted(mode) if mode else ''} reported {op['result']} new"
+            name, value = surely_new or (data[0][0], data[0][1][0])
+            self._anomaly(
+                "new-count",
+                f"{what}, not in [{low}, {high}]",
+                op,
+                name,
+                value,
+                since=op["inv"] - 1.0,
+            )
+
+    def _remove(self, op: dict[str, Any], who: Writer) -> None:
+        self.verdict.write_results += 1
+        name = op["args"]["name"]
+        low = high = 0
+        for v in set(op["args"]["values"]):
+            b = self.model.bounds(name, v, op, who.skew)
+            low += b.must
+            high += b.may
+        if not low <= op["result"] <= high:
+            self._anomaly(
+                "remove-count",
+                f"{name}: remove reported {op['result']} live, not in [{low}, {high}]",
+                op,
+                name,
+            )
+
+    # -- key TTL samples ------------------------------------------------------------------
+
+    def _sample(self, s: dict[str, Any]) -> None:
+        self.verdict.samples += 1
+        name = s["key"].split(":", 1)[1]
+        if s["pttl"] == -1:
+            if not self._old_since_library(name, s):
+                self._anomaly("no-ttl", f"key {s['key']} has no TTL", _sample_op(s), name)
+        elif s["pttl"] >= 0 and s["newest"] is not None and s["newest"] > s["server"]:
+            ends = s["server"] + s["pttl"] / 1000
+            # 0.1.0's pipeline is not atomic: its ZADD can land after a library write's TTL
+            # step (its own EXPIREAT went first), leaving a short TTL the library never set.
+            if ends < s["newest"] - 0.002 and not self._old_since_library(name, s):
+                self._anomaly(
+                    "short-ttl",
+                    f"key {s['key']} ends at {ends:.3f}, before its newest value {s['newest']:.3f}",
+                    _sample_op(s),
+                    name,
+                )
+
+    def _old_since_library(self, name: str, s: dict[str, Any]) -> bool:
+        """Did 0.1.0 write ``name`` with no library write since (the key's TTL is 0.1.0's)?"""
+        olds = [op for op in self.model.old_touched.get(name, []) if op["inv"] < s["comp"]]
+        if not olds:
+            return False
+        last_old = max(op["comp"] + (LAG if op["outcome"] == UNKNOWN else 0) for op in olds)
+        return not any(
+            last_old < op["inv"] and op["comp"] < s["inv"] and op["outcome"] == OK
+            for op in self.model.lib_writes.get(name, [])
+        )
+
+
+def _sample_op(s: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "sampler",
+        "proc": "sampler",
+        "op": "sample",
+        "args": {"key": s["key"]},
+        "inv": s["inv"],
+        "comp": s["comp"],
+        "outcome": OK,
+        "result": {"pttl": s["pttl"], "newest": s["newest"], "server": s["server"]},
+    }
+
+
+def check(history: History) -> Verdict:
+    """Check a whole history; the verdict lists every anomaly and every counted loss."""
+    return Checker(history).run()

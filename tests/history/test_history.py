@@ -1,0 +1,142 @@
+"""The short form of the history checks: ``pytest -m history`` (about 90 s, fixed seed).
+
+One history of a minute under every fault kind must hold no anomaly. Two short
+histories against deliberately broken builds must be caught: the checker is
+only worth its silence if it speaks when the library is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from ..servers import REDIS_SERVER
+from .checker import check
+from .recorder import History
+from .runner import FAULTS, STANDARD, Config, run
+
+pytestmark = [
+    pytest.mark.history,
+    pytest.mark.skipif(not REDIS_SERVER, reason="needs a redis-server binary"),
+]
+SEED = 19
+
+
+def test_a_history_under_faults_has_no_anomaly() -> None:
+    # Standalone faults plus a failover to a replica (whose losses are counted, not failed).
+    result = run(Config(seconds=45, seed=SEED, faults=[*FAULTS, "failover"], interval=2.5))
+    print(result.summary)
+    print(result.details)
+    assert result.verdict.reads > 1000
+    assert result.verdict.anomalies == [], result.details
+
+
+def _sabotaged(how: str) -> Config:
+    """The standard clients, one of which (clock 1 s ahead) runs a broken build."""
+    clients = [dataclasses.replace(c, sabotage=how) if c.label == "s1" else c for c in STANDARD]
+    assert any(c.sabotage for c in clients)
+    return Config(seconds=8, seed=SEED, faults=[], clients=clients)
+
+
+def test_collection_by_the_client_clock_only_is_caught() -> None:
+    # After each write, ZREMRANGEBYSCORE by the writer's own clock (1 s ahead): values
+    # still live by the server's clock disappear, as a build that ignored the server's
+    # clock when collecting would make them.
+    result = run(_sabotaged("client-clock-gc"))
+    print(result.summary)
+    kinds = {a.kind for a in result.verdict.anomalies}
+    assert "missing" in kinds, result.details
+
+
+def test_a_write_without_its_ttl_step_is_caught() -> None:
+    # After each write, PERSIST: the key lives for ever, as a build whose write dropped
+    # its TTL step would leave it.
+    result = run(_sabotaged("persist"))
+    print(result.summary)
+    kinds = {a.kind for a in result.verdict.anomalies}
+    assert "no-ttl" in kinds, result.details
+
+
+def test_a_write_rerun_unseen_is_caught() -> None:
+    # Each write sent twice, the caller told the second answer: what a client that re-runs
+    # a write whose reply was lost does. Its "how many are new" counts then come out wrong.
+    result = run(_sabotaged("rerun"))
+    print(result.summary)
+    kinds = {a.kind for a in result.verdict.anomalies}
+    assert kinds & {"new-count", "remove-count"}, result.details
+
+
+# -- the checker on hand-written histories (no server): what it calls an anomaly, a loss
+
+
+T0 = 1_800_000_000.0
+HEADER = {"kind": "sync", "clock": "client", "skew": 0.0}
+
+
+def _op(
+    n: int, op: str, args: dict[str, Any], at: float, result: Any, outcome: str = "ok"
+) -> dict[str, Any]:
+    return {
+        "id": f"c-{n}",
+        "proc": "c",
+        "op": op,
+        "args": args,
+        "inv": T0 + at,
+        "comp": T0 + at + 0.001,
+        "outcome": outcome,
+        "result": result,
+    }
+
+
+def _history(*ops: dict[str, Any], faults: list[dict[str, Any]] | None = None) -> History:
+    return History({"c": {"label": "c", **HEADER}}, list(ops), [], faults or [])
+
+
+ADD = {"name": "a", "values": [1], "ttl": 3.0, "mode": {}}
+
+
+def test_checker_a_live_value_missing_is_an_anomaly() -> None:
+    verdict = check(_history(_op(1, "add", ADD, 0.0, 1), _op(2, "get", {"name": "a"}, 1.0, [])))
+    assert [a.kind for a in verdict.anomalies] == ["missing"]
+
+
+def test_checker_an_expired_or_removed_value_is_not_required() -> None:
+    expired = _op(2, "get", {"name": "a"}, 3.5, [])
+    removed = [
+        _op(2, "remove", {"name": "a", "values": [1]}, 0.5, 1),
+        _op(3, "get", {"name": "a"}, 1.0, []),
+    ]
+    assert check(_history(_op(1, "add", ADD, 0.0, 1), expired)).anomalies == []
+    assert check(_history(_op(1, "add", ADD, 0.0, 1), *removed)).anomalies == []
+
+
+def test_checker_a_value_back_after_its_removal_is_an_anomaly() -> None:
+    ops = [
+        _op(1, "add", ADD, 0.0, 1),
+        _op(2, "remove", {"name": "a", "values": [1]}, 0.5, 1),
+        _op(3, "get", {"name": "a"}, 1.0, [1]),
+    ]
+    assert [a.kind for a in check(_history(*ops)).anomalies] == ["unexpected"]
+
+
+def test_checker_an_unknown_outcome_may_or_may_not_have_happened() -> None:
+    unknown = _op(1, "add", ADD, 0.0, "TimeoutError", outcome="unknown")
+    for seen in ([], [1]):
+        assert check(_history(unknown, _op(2, "get", {"name": "a"}, 1.0, seen))).anomalies == []
+
+
+def test_checker_a_value_lost_to_a_restart_without_persistence_is_counted_not_failed() -> None:
+    wipe = {"kind": "kill-noaof", "start": T0 + 0.5, "end": T0 + 0.6, "lossy": True}
+    verdict = check(
+        _history(_op(1, "add", ADD, 0.0, 1), _op(2, "get", {"name": "a"}, 1.0, []), faults=[wipe])
+    )
+    assert verdict.anomalies == []
+    assert verdict.lost == {"kill-noaof": {("c-1", "a", 1)}}
+
+
+def test_checker_nx_reported_new_twice_in_one_life_is_an_anomaly() -> None:
+    nx = {**ADD, "mode": {"nx": True}}
+    ops = [_op(1, "add", nx, 0.0, 1), _op(2, "add", nx, 1.0, 1)]
+    assert [a.kind for a in check(_history(*ops)).anomalies] == ["new-count"]
