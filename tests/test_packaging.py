@@ -160,7 +160,15 @@ def test_upgrade_in_place_from_0_1_0_and_uninstall_leave_one_owner(wheel: Path, 
         venv.python, "-c", "import multimapwithttl; print(multimapwithttl.__version__)"
     )
     assert version.strip() == VERSION
-    assert not (site / "multimapwithttl" / "multimapwithttl.py").exists()  # 0.1.0's file is gone
+    # 0.1.0's module path stays importable: the file is now this release's re-export.
+    compat = (site / "multimapwithttl" / "multimapwithttl.py").read_text()
+    assert "from .sync import MultiMapWithTTL" in compat
+    old_path = venv.run(
+        venv.python,
+        "-c",
+        "from multimapwithttl.multimapwithttl import MultiMapWithTTL; print(MultiMapWithTTL)",
+    )
+    assert "multimapwithttl.sync.MultiMapWithTTL" in old_path
     script = venv.path / "bin" / "multimapwithttl"
     assert VERSION in venv.run(script, "--version")
     assert VERSION in venv.run(venv.python, "-m", "multimapwithttl", "--version")
