@@ -56,6 +56,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -67,6 +68,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -78,6 +80,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         cast_fn: Callable[[Any], T],
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None: ...
     def __init__(
         self,
@@ -88,8 +91,17 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None:
-        super().__init__(redis_client, key_prefix, ttl, cast_fn, resolution=resolution, clock=clock)
+        super().__init__(
+            redis_client,
+            key_prefix,
+            ttl,
+            cast_fn,
+            resolution=resolution,
+            clock=clock,
+            max_values=max_values,
+        )
 
     async def _run(self, operation: Operation[Any]) -> Any:
         reply: Any = None
@@ -149,6 +161,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int:
         """Add ``values`` under ``name``.
 
@@ -167,7 +181,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
-        return int(await self._run(self._op_add_many([(name, values)], ttl, nx, xx, gt)))
+        return int(await self._run(self._op_add_many([(name, values)], ttl, nx, xx, gt, lt, ch)))
 
     # As in the sync class: one overload per kind of mapping key: a Mapping's key type is invariant
     # (dict[str, ...] is no Mapping[str | int, ...]), and mypy infers a dict
@@ -181,6 +195,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     async def add_many(
@@ -191,6 +207,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     async def add_many(
@@ -201,6 +219,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     async def add_many(
@@ -211,6 +231,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     async def add_many(
         self,
@@ -220,6 +242,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int:
         """Add many names' values.
 
@@ -238,7 +262,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
-        return int(await self._run(self._op_add_many(data, ttl, nx, xx, gt)))
+        return int(await self._run(self._op_add_many(data, ttl, nx, xx, gt, lt, ch)))
 
     @overload
     async def add_many_with_ttl(
@@ -248,6 +272,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     async def add_many_with_ttl(
@@ -257,6 +283,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     async def add_many_with_ttl(
@@ -266,6 +294,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     async def add_many_with_ttl(
@@ -275,6 +305,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     async def add_many_with_ttl(
         self,
@@ -283,6 +315,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int:
         """Add values with absolute expiry times.
 
@@ -302,7 +336,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
-        return int(await self._run(self._op_add_many_with_ttl(data, nx, xx, gt)))
+        return int(await self._run(self._op_add_many_with_ttl(data, nx, xx, gt, lt, ch)))
 
     async def get(self, name: Name) -> list[T]:
         """The live values under ``name``.
@@ -471,6 +505,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> AsyncMultiMapWithTTL[int]: ...
@@ -485,6 +520,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> AsyncMultiMapWithTTL[_V]: ...
@@ -499,6 +535,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         cast_fn: Callable[[Any], _V],
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> AsyncMultiMapWithTTL[_V]: ...
@@ -512,6 +549,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> AsyncMultiMapWithTTL[Any]:
@@ -531,9 +569,17 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             ValueError: an unknown URL scheme, or a bad setting.
 
         """
-        cls._check_settings(key_prefix, ttl, cast_fn, resolution, clock)
+        cls._check_settings(key_prefix, ttl, cast_fn, resolution, clock, max_values)
         client = client_from_url(url, asyncio=True, cluster=cluster, options=options)
-        return cls(client, key_prefix, ttl, cast_fn, resolution=resolution, clock=clock)
+        return cls(
+            client,
+            key_prefix,
+            ttl,
+            cast_fn,
+            resolution=resolution,
+            clock=clock,
+            max_values=max_values,
+        )
 
     async def names(self) -> AsyncIterator[str]:
         """Every name under this prefix.

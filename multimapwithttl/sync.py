@@ -87,6 +87,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -98,6 +99,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -109,6 +111,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         cast_fn: Callable[[Any], T],
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None: ...
     def __init__(
         self,
@@ -119,8 +122,17 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None:
-        super().__init__(redis_client, key_prefix, ttl, cast_fn, resolution=resolution, clock=clock)
+        super().__init__(
+            redis_client,
+            key_prefix,
+            ttl,
+            cast_fn,
+            resolution=resolution,
+            clock=clock,
+            max_values=max_values,
+        )
 
     def _run(self, operation: Operation[Any]) -> Any:
         reply: Any = None
@@ -179,6 +191,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int:
         """Add ``values`` under ``name``, each living ``ttl`` seconds from now.
 
@@ -211,7 +225,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
                 untouched (valkey clients raise their own ResponseError).
 
         """
-        return int(self._run(self._op_add_many([(name, values)], ttl, nx, xx, gt)))
+        return int(self._run(self._op_add_many([(name, values)], ttl, nx, xx, gt, lt, ch)))
 
     # One overload per kind of mapping key: a Mapping's key type is invariant
     # (dict[str, ...] is no Mapping[str | int, ...]), and mypy infers a dict
@@ -225,6 +239,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     def add_many(
@@ -235,6 +251,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     def add_many(
@@ -245,6 +263,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     def add_many(
@@ -255,6 +275,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     def add_many(
         self,
@@ -264,6 +286,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int:
         """Add many names' values at once, in one round trip (one per node on a cluster).
 
@@ -291,7 +315,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
                 left untouched, the other names are written.
 
         """
-        return int(self._run(self._op_add_many(data, ttl, nx, xx, gt)))
+        return int(self._run(self._op_add_many(data, ttl, nx, xx, gt, lt, ch)))
 
     @overload
     def add_many_with_ttl(
@@ -301,6 +325,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     def add_many_with_ttl(
@@ -310,6 +336,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     def add_many_with_ttl(
@@ -319,6 +347,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     def add_many_with_ttl(
@@ -328,6 +358,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     def add_many_with_ttl(
         self,
@@ -336,6 +368,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int:
         """Add values with their own absolute expiry times.
 
@@ -362,7 +396,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
-        return int(self._run(self._op_add_many_with_ttl(data, nx, xx, gt)))
+        return int(self._run(self._op_add_many_with_ttl(data, nx, xx, gt, lt, ch)))
 
     def get(self, name: Name) -> Iterator[T]:
         """The live values under ``name``, soonest-expiring first.
@@ -532,6 +566,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[int]: ...
@@ -546,6 +581,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[_V]: ...
@@ -560,6 +596,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         cast_fn: Callable[[Any], _V],
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[_V]: ...
@@ -573,6 +610,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[Any]:
@@ -605,9 +643,17 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             ValueError: an unknown URL scheme, or a bad setting.
 
         """
-        cls._check_settings(key_prefix, ttl, cast_fn, resolution, clock)
+        cls._check_settings(key_prefix, ttl, cast_fn, resolution, clock, max_values)
         client = client_from_url(url, asyncio=False, cluster=cluster, options=options)
-        return cls(client, key_prefix, ttl, cast_fn, resolution=resolution, clock=clock)
+        return cls(
+            client,
+            key_prefix,
+            ttl,
+            cast_fn,
+            resolution=resolution,
+            clock=clock,
+            max_values=max_values,
+        )
 
     def names(self) -> Iterator[str]:
         """Every name that has a key under this prefix (SCAN; every primary on a cluster).
