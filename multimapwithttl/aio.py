@@ -169,12 +169,13 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         The asyncio twin of [MultiMapWithTTL.add()][multimapwithttl.MultiMapWithTTL.add].
 
         Returns:
-            How many of ``values`` were not live before and are live now.
+            How many of ``values`` were not live before and are live now
+            (with ``ch``, plus the live values whose expiry changed).
 
         Raises:
             TypeError: a bad name, value or ttl, before anything is written.
             ValueError: a bad ttl, a value that cannot be encoded, or ``nx``
-                with ``xx``/``gt``; nothing is written.
+                with ``xx``/``gt`` (``lt`` with ``gt``/``nx``); nothing is written.
             redis.ConnectionError: the connection broke after the write was
                 sent, so it may have run: it is never resent unseen (a resend
                 with ``nx=True`` counts only the values still missing).
@@ -255,7 +256,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         Raises:
             TypeError: a bad name, value or ttl, before anything is written.
             ValueError: a bad ttl, a value that cannot be encoded, or ``nx``
-                with ``xx``/``gt``; nothing is written.
+                with ``xx``/``gt`` (``lt`` with ``gt``/``nx``); nothing is written.
             redis.ConnectionError: the connection broke after the write was
                 sent, so it may have run: it is never resent unseen (a resend
                 with ``nx=True`` counts only the values still missing).

@@ -58,6 +58,10 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             0.1.0) uses this machine's clock; ``"server"`` uses the Redis
             server's ``TIME`` for every expiry score, collection and read, so
             clients whose clocks disagree agree on what is live.
+        max_values: At most this many live values per name after every
+            write: those that expire last (among equal expiries, the values
+            whose stored bytes sort last) are kept, the others removed in the
+            same atomic step. ``None`` (the default): no cap.
 
     Raises:
         TypeError: ``key_prefix`` is not a str, ``ttl``/``resolution`` is
@@ -65,7 +69,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             an asyncio client (use
             [AsyncMultiMapWithTTL][multimapwithttl.AsyncMultiMapWithTTL]).
         ValueError: ``ttl`` or ``resolution`` is not positive and finite (or
-            out of range), or ``clock`` is neither ``"client"`` nor ``"server"``.
+            out of range), ``clock`` is neither ``"client"`` nor ``"server"``,
+            or ``max_values`` is not positive (TypeError if not an int).
 
     Attributes:
         redis (Any): The client given; every call reads it, so it may be
@@ -208,16 +213,22 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             xx: Only give live values the new expiry; add nothing new.
             gt: Only ever lengthen a live value's expiry; values that are not
                 live are added. Combines with ``xx``, not with ``nx``.
+            lt: Only ever shorten a live value's expiry; values that are not
+                live are added. Combines with ``xx``, not with ``nx``/``gt``.
+            ch: Also count the live values whose expiry changed (ZADD's CH):
+                with ``xx=True``, how many were refreshed.
 
         Returns:
             How many of ``values`` were not live before and are live now
-            (a value given twice counts once; always 0 with ``xx``).
+            (a value given twice counts once; 0 with ``xx``), plus with
+            ``ch`` the live values whose expiry changed. With ``max_values``,
+            a value evicted at once counts as neither.
 
         Raises:
             TypeError: a bad name, value or ttl, before anything is written.
             ValueError: a bad ttl, a value that cannot be encoded (a str with
-                a lone surrogate), or ``nx`` with ``xx``/``gt``; nothing is
-                written.
+                a lone surrogate), or ``nx`` with ``xx``/``gt`` (``lt`` with
+                ``gt``/``nx``); nothing is written.
             redis.ConnectionError: the connection broke after the write was
                 sent, so it may have run: it is never resent unseen (a resend
                 with ``nx=True`` counts only the values still missing).
@@ -298,6 +309,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             nx: As in [add][multimapwithttl.MultiMapWithTTL.add].
             xx: As in [add][multimapwithttl.MultiMapWithTTL.add].
             gt: As in [add][multimapwithttl.MultiMapWithTTL.add].
+            lt: As in [add][multimapwithttl.MultiMapWithTTL.add].
+            ch: As in [add][multimapwithttl.MultiMapWithTTL.add].
 
         Returns:
             How many of the given values were not live under their name
@@ -382,6 +395,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             nx: As in [add][multimapwithttl.MultiMapWithTTL.add].
             xx: As in [add][multimapwithttl.MultiMapWithTTL.add].
             gt: As in [add][multimapwithttl.MultiMapWithTTL.add].
+            lt: As in [add][multimapwithttl.MultiMapWithTTL.add].
+            ch: As in [add][multimapwithttl.MultiMapWithTTL.add].
 
         Returns:
             How many of the given values were not live before and are live now.
@@ -389,7 +404,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         Raises:
             TypeError: a malformed item, before anything is written.
             ValueError: an ``expire_at`` out of range, a value that cannot be
-                encoded, or ``nx`` with ``xx``/``gt``; nothing is written.
+                encoded, or ``nx`` with ``xx``/``gt`` (``lt`` with ``gt``/``nx``);
+                nothing is written.
             redis.ConnectionError: the connection broke after the write was
                 sent, so it may have run: it is never resent unseen (a resend
                 with ``nx=True`` counts only the values still missing).
@@ -630,6 +646,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             cast_fn: As in the constructor.
             resolution: As in the constructor.
             clock: As in the constructor.
+            max_values: As in the constructor.
             cluster: Build the cluster client whatever the scheme.
             **options: Passed to the client class's ``from_url``
                 (``decode_responses``, ``socket_timeout``, ...).
