@@ -207,6 +207,22 @@ def test_a_cap_counts_with_ch_and_over_many_names(make: Factory) -> None:
     assert sorted(mm.get("e")) == [2, 3]
 
 
+@CLOCKS
+def test_a_cap_holds_when_an_expired_value_is_given_again(
+    make: Factory, raw: Any, clock: str
+) -> None:
+    mm = make("capagain", clock=clock, resolution=0.001, max_values=2)
+    now = time.time()
+    # Two live values and a third about to expire, stored without the cap.
+    plain = make("capagain", resolution=0.001)
+    plain.add_many_with_ttl([("a", [(now + 0.2, 1), (now + 50, 2), (now + 60, 3)])])
+    make.backend.advance(0.3)  # type: ignore[attr-defined]
+    assert raw.zcard("capagain:a") == 3  # 1 is dead but still stored
+    assert mm.add("a", 1, ttl=100) == 1  # new again, and 2 (the earliest) goes
+    assert sorted(mm.get("a")) == [1, 3]
+    assert raw.zcard("capagain:a") == 2
+
+
 def test_a_cap_with_expired_uncollected_values_keeps_the_key_ttl(make: Factory, raw: Any) -> None:
     mm = make("capdead", resolution=0.001, max_values=2)
     now = time.time()

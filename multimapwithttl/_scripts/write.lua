@@ -304,7 +304,7 @@ for i = 1, #KEYS do
     -- What collecting does: everything expired, or (over budget) the
     -- oldest `left` members, all expired; then the key is "partial".
     local partial = expired > left
-    local slow = partial or cap ~= nil or (past ~= nil and ends)
+    local slow = partial or (past ~= nil and ends)
     if not slow and band and count > 0 then
       slow = redis.call('ZCOUNT', key, '(' .. base_text, ARGV[1]) > 0
     end
@@ -328,9 +328,12 @@ for i = 1, #KEYS do
         -- (ZCOUNT, which every key reads, has just run on this one.)
         wanted = { 'ZRANGE', 'ZMSCORE', 'ZADD', 'PEXPIRE', 'ZREMRANGEBYSCORE', 'ZREMRANGEBYRANK' }
         if shape ~= 's' then
-          wanted[7] = 'ZREM'
+          wanted[#wanted + 1] = 'ZREM'
         end
-      elseif slow then
+        if cap then
+          wanted[#wanted + 1] = 'ZCARD'
+        end
+      elseif slow or cap then
         wanted = { 'ZMSCORE', 'PEXPIRE', 'ZRANGE', 'ZREM' }
         if shape ~= 'r' then
           wanted[5] = 'ZADD'
@@ -338,8 +341,11 @@ for i = 1, #KEYS do
         if expired > 0 then
           wanted[#wanted + 1] = partial and 'ZREMRANGEBYRANK' or 'ZREMRANGEBYSCORE'
         end
-        if cap and not (expired > 0 and partial) then
-          wanted[#wanted + 1] = 'ZREMRANGEBYRANK'
+        if cap then
+          wanted[#wanted + 1] = 'ZCARD'
+          if not (expired > 0 and partial) then
+            wanted[#wanted + 1] = 'ZREMRANGEBYRANK'
+          end
         end
       else
         wanted = { 'PEXPIRE' }
@@ -367,7 +373,37 @@ for i = 1, #KEYS do
 
     local scores = nil
     local asked = nil
-    if slow then
+    if cap and not slow then
+      -- A cap costs a write that keeps the name within it one ZCARD (every
+      -- member is live here: the expired are all about to be collected),
+      -- and then the write goes on as without a cap. Else the members'
+      -- liveness (read as the slow way below does) tells how many the
+      -- write adds: only a write that takes the name over the cap goes the
+      -- slow way, which evicts and counts exactly.
+      local live = redis.call('ZCARD', key) - expired
+      if live + count > cap then
+        past = past or {}
+        asked = {}
+        for j = 1, count do
+          asked[j] = zadd[2 * j]
+        end
+        for k = 1, #past do
+          asked[count + k] = past[k]
+        end
+        scores = redis.call('ZMSCORE', key, unpack(asked))
+        local adds = 0
+        if not xx_mode then
+          for j = 1, count do
+            local old = scores[j] -- an expired member is about to go: then it is added
+            if not (old and old + 0 > now) then
+              adds = adds + 1
+            end
+          end
+        end
+        slow = live + adds > cap
+      end
+    end
+    if slow and scores == nil then
       -- Each member's liveness decides what the mode does with it: read
       -- before anything is written.
       if shape == 'r' then

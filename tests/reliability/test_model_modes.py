@@ -48,6 +48,9 @@ class ModesModel(RuleBasedStateMachine):
         self.mm = MultiMapWithTTL(
             self.client, "m", clock=self.pick_clock(), max_values=self.max_values
         )
+        # Another writer on the same keys without the cap: names may then
+        # hold more than it, until the next capped write.
+        self.uncapped = MultiMapWithTTL(self.client, "m", clock=self.pick_clock())
         self.model: dict[str, dict[int, float]] = {}
 
     def pick_clock(self) -> Any:
@@ -68,7 +71,13 @@ class ModesModel(RuleBasedStateMachine):
     def live(self, name: str) -> dict[int, float]:
         return {v: s for v, s in self.model.get(name, {}).items() if s > self.now}
 
-    def apply(self, name: str, scored: list[tuple[int, float]], mode: dict[str, bool]) -> int:
+    def apply(
+        self,
+        name: str,
+        scored: list[tuple[int, float]],
+        mode: dict[str, bool],
+        capped: bool = True,
+    ) -> int:
         """Apply one write to the model; return what it returns.
 
         How many values it made new; with ``ch``, plus the live values whose
@@ -99,7 +108,7 @@ class ModesModel(RuleBasedStateMachine):
                 if ch and new != old:
                     result += 1
                     counted.append(value)
-        if self.max_values is not None and len(stored) > self.max_values:
+        if capped and self.max_values is not None and len(stored) > self.max_values:
             # The earliest expiring go; among equals, the lower member bytes.
             order = sorted(stored, key=lambda v: (stored[v], str(v).encode()))
             for value in order[: len(stored) - self.max_values]:
@@ -116,6 +125,12 @@ class ModesModel(RuleBasedStateMachine):
         score = float(math.ceil(self.now + ttl))
         expected = self.apply(name, [(v, score) for v in values], mode) if values else 0
         assert self.mm.add(name, *values, ttl=ttl, **mode) == expected
+
+    @rule(name=NAMES, values=VALUES, ttl=TTLS)
+    def add_uncapped(self, name: str, values: list[int], ttl: float) -> None:
+        score = float(math.ceil(self.now + ttl))
+        expected = self.apply(name, [(v, score) for v in values], {}, capped=False) if values else 0
+        assert self.uncapped.add(name, *values, ttl=ttl) == expected
 
     @rule(
         name=NAMES,
