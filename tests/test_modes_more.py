@@ -115,8 +115,8 @@ def test_xx_with_ch_tells_refreshed_from_expired(make: Factory, raw: Any, clock:
 
 def test_ch_counts_an_expired_uncollected_value_as_new_not_changed(make: Factory, raw: Any) -> None:
     mm = make("chdead", resolution=0.001)
-    mm.add_many_with_ttl([("a", [(time.time() + 0.2, 1), (time.time() + 60, 2)])])
-    make.backend.advance(0.3)  # type: ignore[attr-defined]
+    mm.add_many_with_ttl([("a", [(time.time() + 1, 1), (time.time() + 60, 2)])])
+    make.backend.advance(1.5)  # type: ignore[attr-defined]
     assert raw.zcard("chdead:a") == 2  # 1 is dead but still stored
     assert mm.add("a", 1, ttl=60, xx=True, ch=True) == 0  # not live: xx leaves it
     assert mm.add("a", 1, ttl=60, ch=True) == 1  # new, counted once
@@ -215,8 +215,8 @@ def test_a_cap_holds_when_an_expired_value_is_given_again(
     now = time.time()
     # Two live values and a third about to expire, stored without the cap.
     plain = make("capagain", resolution=0.001)
-    plain.add_many_with_ttl([("a", [(now + 0.2, 1), (now + 50, 2), (now + 60, 3)])])
-    make.backend.advance(0.3)  # type: ignore[attr-defined]
+    plain.add_many_with_ttl([("a", [(now + 1, 1), (now + 50, 2), (now + 60, 3)])])
+    make.backend.advance(1.5)  # type: ignore[attr-defined]
     assert raw.zcard("capagain:a") == 3  # 1 is dead but still stored
     assert mm.add("a", 1, ttl=100) == 1  # new again, and 2 (the earliest) goes
     assert sorted(mm.get("a")) == [1, 3]
@@ -226,8 +226,8 @@ def test_a_cap_holds_when_an_expired_value_is_given_again(
 def test_a_cap_with_expired_uncollected_values_keeps_the_key_ttl(make: Factory, raw: Any) -> None:
     mm = make("capdead", resolution=0.001, max_values=2)
     now = time.time()
-    mm.add_many_with_ttl([("a", [(now + 0.2, "d1"), (now + 50, 1), (now + 60, 2)])])
-    make.backend.advance(0.3)  # type: ignore[attr-defined]
+    mm.add_many_with_ttl([("a", [(now + 1, "d1"), (now + 50, 1), (now + 60, 2)])])
+    make.backend.advance(1.5)  # type: ignore[attr-defined]
     honest = make("capdead", resolution=0.001, max_values=2)
     ahead = make("capdead", resolution=0.001, max_values=2)
     ahead._now = lambda: time.time() + 55  # 1 is dead for it, live on the server

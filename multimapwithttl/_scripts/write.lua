@@ -330,9 +330,6 @@ for i = 1, #KEYS do
         if shape ~= 's' then
           wanted[#wanted + 1] = 'ZREM'
         end
-        if cap then
-          wanted[#wanted + 1] = 'ZCARD'
-        end
       elseif slow or cap then
         wanted = { 'ZMSCORE', 'PEXPIRE', 'ZRANGE', 'ZREM' }
         if shape ~= 'r' then
@@ -341,11 +338,8 @@ for i = 1, #KEYS do
         if expired > 0 then
           wanted[#wanted + 1] = partial and 'ZREMRANGEBYRANK' or 'ZREMRANGEBYSCORE'
         end
-        if cap then
-          wanted[#wanted + 1] = 'ZCARD'
-          if not (expired > 0 and partial) then
-            wanted[#wanted + 1] = 'ZREMRANGEBYRANK'
-          end
+        if cap and not (expired > 0 and partial) then
+          wanted[#wanted + 1] = 'ZREMRANGEBYRANK'
         end
       else
         wanted = { 'PEXPIRE' }
@@ -374,13 +368,13 @@ for i = 1, #KEYS do
     local scores = nil
     local asked = nil
     if cap and not slow then
-      -- A cap costs a write that keeps the name within it one ZCARD (every
-      -- member is live here: the expired are all about to be collected),
-      -- and then the write goes on as without a cap. Else the members'
+      -- A cap costs a write that keeps the name within it one ZCOUNT (of
+      -- the live: the writer's ACL rules have it), and then the write goes
+      -- on as without a cap. Else the members'
       -- liveness (read as the slow way below does) tells how many the
       -- write adds: only a write that takes the name over the cap goes the
       -- slow way, which evicts and counts exactly.
-      local live = redis.call('ZCARD', key) - expired
+      local live = redis.call('ZCOUNT', key, '(' .. now_text, '+inf')
       if live + count > cap then
         past = past or {}
         asked = {}
