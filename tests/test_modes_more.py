@@ -244,8 +244,9 @@ def test_a_cap_with_expired_uncollected_values_keeps_the_key_ttl(make: Factory, 
     assert raw.pttl("capdead:a") >= pttl - 5000
 
 
+@pytest.mark.parametrize("ttl", [300, 900], ids=["below-the-newest", "the-newest"])
 def test_a_capped_write_without_zremrangebyrank_is_refused_untouched(
-    make: Factory, raw: Any, acl_user: Callable[..., None]
+    make: Factory, raw: Any, acl_user: Callable[..., None], ttl: float
 ) -> None:
     now = time.time()
     raw.zadd("acl:a", {"live": now + 600, "old": now + 60})
@@ -253,5 +254,5 @@ def test_a_capped_write_without_zremrangebyrank_is_refused_untouched(
     mm = make("acl", username="mmuser", password="pw", max_values=2)
     before = exact_state(make.backend)
     with pytest.raises(make.backend.exceptions.ResponseError, match="ZREMRANGEBYRANK"):
-        mm.add("a", "new", ttl=300)
+        mm.add("a", "new", ttl=ttl)
     assert exact_state(make.backend) == before

@@ -312,6 +312,17 @@ for i = 1, #KEYS do
       slow = true
     end
 
+    -- Whether to evict over the cap after a fast write: none of the members
+    -- evicted then is one the write counts.
+    local trim = false
+    if cap and not slow and shape == 's' and over == 0 and mode ~= 'LT' and mode ~= 'XXLT' then
+      -- One score, nothing above it: every member the write counts ends
+      -- at that score, the highest. Unless the members there could
+      -- outnumber the cap, the lowest ranks evicted are none of them: the
+      -- cap then costs two ZCOUNTs (this one, the live after writing).
+      trim = redis.call('ZCOUNT', key, score, score) + count <= cap
+    end
+
     -- Whether the key's TTL will follow from the highest score given,
     -- with no read after writing (see `surely` below).
     local known_ttl = not slow and count > 0 and over == 0 and (mode == '' or mode == 'GT')
@@ -322,7 +333,7 @@ for i = 1, #KEYS do
       -- much as a small command, so a call of one key checks only what its
       -- own path needs; a call of many keys, once, what any key's may.
       local wanted
-      if #KEYS == 1 and known_ttl and expired == 0 then
+      if #KEYS == 1 and known_ttl and expired == 0 and not cap then
         wanted = acl('PEXPIRE', key) or { 'PEXPIRE' } -- the common write, spelled out
       elseif #KEYS > 1 then
         -- (ZCOUNT, which every key reads, has just run on this one.)
@@ -330,7 +341,7 @@ for i = 1, #KEYS do
         if shape ~= 's' then
           wanted[#wanted + 1] = 'ZREM'
         end
-      elseif slow or cap then
+      elseif slow or (cap and not trim) then
         wanted = { 'ZMSCORE', 'PEXPIRE', 'ZRANGE', 'ZREM' }
         if shape ~= 'r' then
           wanted[5] = 'ZADD'
@@ -348,6 +359,9 @@ for i = 1, #KEYS do
         end
         if not known_ttl and not (read_top and over == 0) then
           wanted[#wanted + 1] = 'ZRANGE'
+        end
+        if trim then
+          wanted[#wanted + 1] = 'ZREMRANGEBYRANK'
         end
       end
       local denied = nil
@@ -367,10 +381,9 @@ for i = 1, #KEYS do
 
     local scores = nil
     local asked = nil
-    if cap and not slow then
-      -- A cap costs a write that keeps the name within it one ZCOUNT (of
-      -- the live: the writer's ACL rules have it), and then the write goes
-      -- on as without a cap. Else the members'
+    if cap and not slow and not trim then
+      -- Else a write that keeps the name within the cap costs one ZCOUNT
+      -- (of the live), and then goes on as without a cap. Else the members'
       -- liveness (read as the slow way below does) tells how many the
       -- write adds: only a write that takes the name over the cap goes the
       -- slow way, which evicts and counts exactly.
@@ -568,6 +581,13 @@ for i = 1, #KEYS do
           err = added
         else
           total = total + added
+          if trim then
+            local live = redis.call('ZCOUNT', key, '(' .. now_text, '+inf')
+            if live > cap then
+              redis.call('ZREMRANGEBYRANK', key, string.format('%d', -live),
+                string.format('%d', -cap - 1))
+            end
+          end
         end
       end
       if err == nil then
