@@ -82,35 +82,41 @@ local acl = redis.acl_check_cmd
 
 local mode, shape = ARGV[2], ARGV[3]
 -- The flags that came after ZADD's: parsed once per call, and only when
--- there are some (a plain write pays one comparison).
-local ch, cap, opts = false, nil, nil
-local bar = mode ~= '' and string.find(mode, '|', 1, true)
-if bar then
-  local extra = string.sub(mode, bar + 1)
-  mode = string.sub(mode, 1, bar - 1)
-  if string.sub(extra, 1, 1) == 'C' then
-    ch = mode ~= 'NX' -- NX changes no live member: CH adds nothing to it
-    extra = string.sub(extra, 2)
+-- there are some (the default write pays one comparison).
+-- `ends`: the mode lets an expiry in the past end a live value;
+-- `xx_mode`: XX, XXGT or XXLT; `opts`: ZADD's options for the fast path
+-- where the plain ones (none, NX, GT) do not do.
+local ch, cap, opts, ends, xx_mode = false, nil, nil, true, false
+if mode ~= '' then
+  local bar = string.find(mode, '|', 1, true)
+  if bar then
+    local extra = string.sub(mode, bar + 1)
+    mode = string.sub(mode, 1, bar - 1)
+    if string.sub(extra, 1, 1) == 'C' then
+      ch = mode ~= 'NX' -- NX changes no live member: CH adds nothing to it
+      extra = string.sub(extra, 2)
+    end
+    if extra ~= '' then
+      cap = extra + 0
+    end
   end
-  if extra ~= '' then
-    cap = extra + 0
-  end
-end
--- The modes whose expiry may end a live value (an expire_at in the past).
-local ends = mode == '' or mode == 'XX' or mode == 'LT' or mode == 'XXLT'
-local xx_mode = string.sub(mode, 1, 2) == 'XX'
-if ch or (mode ~= '' and mode ~= 'NX' and mode ~= 'GT') then
-  -- ZADD's options where the plain ones do not do: the XX modes always ask
-  -- for CH (it tells whether a member took the call's one score).
-  opts = {}
-  if xx_mode then
-    opts[1] = 'XX'
-  end
-  if string.sub(mode, -2) == 'GT' or string.sub(mode, -2) == 'LT' then
-    opts[#opts + 1] = string.sub(mode, -2)
-  end
-  if ch or xx_mode then
-    opts[#opts + 1] = 'CH'
+  ends = mode == '' or mode == 'XX' or mode == 'LT' or mode == 'XXLT'
+  xx_mode = mode == 'XX' or mode == 'XXGT' or mode == 'XXLT'
+  if ch or (mode ~= '' and mode ~= 'NX' and mode ~= 'GT') then
+    -- The XX modes always ask for CH: it tells whether a member took the
+    -- call's one score.
+    opts = {}
+    if xx_mode then
+      opts[1] = 'XX'
+    end
+    if mode == 'GT' or mode == 'XXGT' then
+      opts[#opts + 1] = 'GT'
+    elseif mode == 'LT' or mode == 'XXLT' then
+      opts[#opts + 1] = 'LT'
+    end
+    if ch or xx_mode then
+      opts[#opts + 1] = 'CH'
+    end
   end
 end
 local t = redis.pcall('TIME')
@@ -149,7 +155,7 @@ end
 -- still holds live: they are not collected, but they count as not live.
 local band = now > base
 -- The live range's bound, for a cap.
-local now_text = ARGV[1] ~= '' and ARGV[1] or base_text
+local now_text = cap and (ARGV[1] ~= '' and ARGV[1] or base_text)
 
 if shape == 's' then
   if score == nil then -- the server's clock: now + ttl, up to the grain
