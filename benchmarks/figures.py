@@ -100,6 +100,10 @@ SERVER_ROWS = {
     "add_many_1000_nx": ("add_many/1000", "project", "nx"),
     "add_many_1000_xx": ("add_many/1000", "project", "xx"),
     "add_many_1000_gt": ("add_many/1000", "project", "gt"),
+    "add_many_1000_lt": ("add_many/1000", "project", "lt"),
+    "add_many_1000_ch": ("add_many/1000", "project", "ch"),
+    "add_many_1000_capped": ("add_many/1000", "project", "max_values=10"),
+    "add_1_capped": ("add/1", "project", "max_values=10"),
     "add_many_1000_server_clock": ("add_many/1000", "project", "clock=server"),
     "get_many_1000_server_clock": ("get_many/1000", "project", "clock=server"),
 }
@@ -282,7 +286,7 @@ def _build() -> dict[str, Figure]:
                 )
             )
         else:
-            base = "add_many/1000" if key.startswith("add") else "get_many/1000"
+            base = key  # the same operation on the default path
             add(
                 Figure(
                     f"server.{short}_x",

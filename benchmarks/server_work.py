@@ -57,14 +57,15 @@ class Figure:
     repeats: int = 3
     kwargs: dict[str, Any] = field(default_factory=dict)  # write flags of the mode
     server_clock: bool = False
+    options: dict[str, Any] = field(default_factory=dict)  # constructor settings (max_values)
 
 
-def make(subject: str, client: Any, server_clock: bool) -> Any:
+def make(subject: str, client: Any, server_clock: bool, options: dict[str, Any]) -> Any:
     if subject == "0.1.0":
         return load_010()(client, "bench", TTL)
     if server_clock:
-        return MultiMapWithTTL(client, "bench", TTL, clock="server")  # type: ignore[call-arg]
-    return MultiMapWithTTL(client, "bench", TTL)
+        options = {**options, "clock": "server"}
+    return MultiMapWithTTL(client, "bench", TTL, **options)
 
 
 def plan(fig: Figure, mm: Any) -> tuple[Callable[[], object], list[Callable[[], object]]]:
@@ -141,10 +142,20 @@ def figures(quick: bool) -> list[Figure]:
                 Figure("add_many_new/1000", "add_many, 1000 new names x 10", subject, repeats=2),
             ]
     if not quick:
-        for flag in ("nx", "xx", "gt"):
+        for flag in ("nx", "xx", "gt", "lt", "ch"):
             out.append(
                 Figure("add_many/1000", f"add_many {flag}=True", "project", flag, 3, {flag: True})
             )
+        # The refresh workload with a cap: every name holds its 10 values, so
+        # nothing is evicted; what the cap costs when it holds.
+        out.append(
+            Figure("add_many/1000", "add_many, max_values=10", "project", "max_values=10", 3,
+                   options={"max_values": 10})
+        )  # fmt: skip
+        out.append(
+            Figure("add/1", "single add, max_values=10 (evicts one)", "project", "max_values=10",
+                   500, options={"max_values": 10})
+        )  # fmt: skip
         out.append(
             Figure("add_many/1000", 'add_many clock="server"', "project", "clock=server", 3,
                    server_clock=True)
@@ -161,7 +172,7 @@ def measure(fig: Figure, keep: Path | None = None) -> dict[str, Any]:
     started = time.monotonic()
     with Server(callgrind=True) as server, server.client() as client:
         try:
-            mm = make(fig.subject, client, fig.server_clock)
+            mm = make(fig.subject, client, fig.server_clock, fig.options)
             warm, calls = plan(fig, mm)
             warm()
         except TypeError as error:  # a keyword the project does not have (yet)

@@ -83,10 +83,27 @@ class WriteMode:
     nx: bool = False
     xx: bool = False
     gt: bool = False
+    lt: bool = False
+    #: Count live members whose expiry changed too (ZADD's CH).
+    ch: bool = False
+    #: The multimap's ``max_values``: live members a key keeps at most.
+    cap: int | None = None
 
     def arg(self) -> str:
-        """The mode as ``write.lua`` takes it: ``""``, ``NX``, ``XX``, ``GT`` or ``XXGT``."""
-        return ("NX" if self.nx else "") + ("XX" if self.xx else "") + ("GT" if self.gt else "")
+        """The mode as ``write.lua`` takes it.
+
+        ``""``, ``NX``, ``XX``, ``GT``, ``XXGT``, ``LT`` or ``XXLT``; then,
+        only when set, ``|``, ``C`` for ``ch`` and the cap's digits.
+        """
+        base = (
+            ("NX" if self.nx else "")
+            + ("XX" if self.xx else "")
+            + ("GT" if self.gt else "")
+            + ("LT" if self.lt else "")
+        )
+        if not self.ch and self.cap is None:
+            return base
+        return f"{base}|{'C' if self.ch else ''}{'' if self.cap is None else self.cap}"
 
 
 class KeyWrite:

@@ -73,10 +73,26 @@ def _text(member: bytes | str) -> str:
     return member.decode("utf-8") if isinstance(member, bytes) else member
 
 
-def _check_mode(nx: bool, xx: bool, gt: bool) -> WriteMode:
+def _check_mode(
+    nx: bool, xx: bool, gt: bool, lt: bool = False, ch: bool = False, cap: int | None = None
+) -> WriteMode:
     if nx and (xx or gt):
         raise ValueError("nx=True cannot be combined with xx=True or gt=True")
-    return WriteMode(bool(nx), bool(xx), bool(gt))
+    if lt and (gt or nx):
+        # As ZADD: GT, LT and NX options at the same time are not compatible.
+        raise ValueError("lt=True cannot be combined with gt=True or nx=True")
+    return WriteMode(bool(nx), bool(xx), bool(gt), bool(lt), bool(ch), cap)
+
+
+def check_max_values(max_values: object) -> int | None:
+    """``max_values`` if it is None or a positive int (bool refused)."""
+    if max_values is None:
+        return None
+    if isinstance(max_values, bool) or not isinstance(max_values, int):
+        raise TypeError(f"max_values must be a positive int or None, got {max_values!r}")
+    if max_values <= 0:
+        raise ValueError(f"max_values must be a positive int or None, got {max_values!r}")
+    return int(max_values)
 
 
 def _pairs(reply: Sequence[Any]) -> list[tuple[Any, Any]]:
@@ -101,6 +117,7 @@ class MultiMapCore(Generic[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None:
         check_ttl(ttl)
         check_cast_fn(cast_fn)
@@ -108,6 +125,7 @@ class MultiMapCore(Generic[T]):
         if clock not in _CLOCKS:
             raise ValueError(f"clock must be 'client' or 'server', got {clock!r}")
         grain = Grain(check_resolution(resolution))
+        cap = check_max_values(max_values)
         kind = self._check_client(redis_client)
         #: The client every call goes through (read at call time; never closed here).
         self.redis: Any = redis_client
@@ -119,6 +137,7 @@ class MultiMapCore(Generic[T]):
         self.cast_fn: Callable[[Any], T] | None = cast_fn
         self._grain = grain
         self._clock: Clock = clock
+        self._max_values = cap
         self._conversation = Conversation()
         self._seen_client: object = redis_client
         self._kind = kind
@@ -150,6 +169,11 @@ class MultiMapCore(Generic[T]):
     def clock(self) -> Clock:
         """Where "now" comes from: ``"client"`` (this machine) or ``"server"`` (read-only)."""
         return self._clock
+
+    @property
+    def max_values(self) -> int | None:
+        """Live values a name keeps at most after every write (read-only); None: no cap."""
+        return self._max_values
 
     # -- helpers -----------------------------------------------------------
 
@@ -300,9 +324,16 @@ class MultiMapCore(Generic[T]):
     # -- operations ----------------------------------------------------------
 
     def _op_add_many(
-        self, data: object, ttl: float | None, nx: bool, xx: bool, gt: bool
+        self,
+        data: object,
+        ttl: float | None,
+        nx: bool,
+        xx: bool,
+        gt: bool,
+        lt: bool = False,
+        ch: bool = False,
     ) -> Operation[int]:
-        mode = _check_mode(nx, xx, gt)
+        mode = _check_mode(nx, xx, gt, lt, ch, self._max_values)
         seconds = check_ttl(self.ttl if ttl is None else ttl)
         now = self._now()
         writes = self._writes_with_ttl(data)
@@ -311,8 +342,10 @@ class MultiMapCore(Generic[T]):
         score = None if self._clock == "server" else self._grain.round_up(now + seconds)
         return (yield from self._write(writes, self._header(now, mode, "s", score, seconds)))
 
-    def _op_add_many_with_ttl(self, data: object, nx: bool, xx: bool, gt: bool) -> Operation[int]:
-        mode = _check_mode(nx, xx, gt)
+    def _op_add_many_with_ttl(
+        self, data: object, nx: bool, xx: bool, gt: bool, lt: bool = False, ch: bool = False
+    ) -> Operation[int]:
+        mode = _check_mode(nx, xx, gt, lt, ch, self._max_values)
         writes = self._writes_at(data)
         return (yield from self._write(writes, self._header(self._now(), mode, "p")))
 
@@ -416,13 +449,16 @@ class MultiMapCore(Generic[T]):
 
         Settings only: the client (its URL, its password) is never shown.
         """
-        return [
+        fields = [
             ("key_prefix", repr(self.key_prefix)),
             ("ttl", repr(self.ttl)),
             ("resolution", repr(self.resolution)),
             ("clock", repr(self.clock)),
-            ("cast_fn", _callable_name(self.cast_fn)),
         ]
+        if self.max_values is not None:  # shown when set: a plain multimap's repr stays short
+            fields.append(("max_values", repr(self.max_values)))
+        fields.append(("cast_fn", _callable_name(self.cast_fn)))
+        return fields
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={shown}" for name, shown in self._repr_fields())
@@ -430,9 +466,15 @@ class MultiMapCore(Generic[T]):
 
     @staticmethod
     def _check_settings(
-        key_prefix: object, ttl: object, cast_fn: object, resolution: object, clock: object
+        key_prefix: object,
+        ttl: object,
+        cast_fn: object,
+        resolution: object,
+        clock: object,
+        max_values: object = None,
     ) -> None:
         """The constructor's checks of its settings, for ``from_url`` to run before connecting."""
+        check_max_values(max_values)
         check_ttl(ttl)
         check_cast_fn(cast_fn)
         encode_prefix(key_prefix)

@@ -65,6 +65,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -76,6 +77,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -87,6 +89,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         cast_fn: Callable[[Any], T],
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None: ...
     def __init__(
         self,
@@ -97,8 +100,17 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None:
-        super().__init__(redis_client, key_prefix, ttl, cast_fn, resolution=resolution, clock=clock)
+        super().__init__(
+            redis_client,
+            key_prefix,
+            ttl,
+            cast_fn,
+            resolution=resolution,
+            clock=clock,
+            max_values=max_values,
+        )
 
     async def _run(self, operation: Operation[Any]) -> Any:
         reply: Any = None
@@ -159,25 +171,28 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int:
         """Add ``values`` under ``name``.
 
         The asyncio twin of [MultiMapWithTTL.add()][multimapwithttl.MultiMapWithTTL.add].
 
         Returns:
-            How many of ``values`` were not live before and are live now.
+            How many of ``values`` were not live before and are live now
+            (with ``ch``, plus the live values whose expiry changed).
 
         Raises:
             TypeError: a bad name, value or ttl, before anything is written.
             ValueError: a bad ttl, a value that cannot be encoded, or ``nx``
-                with ``xx``/``gt``; nothing is written.
+                with ``xx``/``gt`` (``lt`` with ``gt``/``nx``); nothing is written.
             redis.ConnectionError: the connection broke after the write was
                 sent, so it may have run: it is never resent unseen (a resend
                 with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
-        return int(await self._run(self._op_add_many([(name, values)], ttl, nx, xx, gt)))
+        return int(await self._run(self._op_add_many([(name, values)], ttl, nx, xx, gt, lt, ch)))
 
     # As in the sync class: one overload per kind of mapping key: a Mapping's key type is invariant
     # (dict[str, ...] is no Mapping[str | int, ...]), and mypy infers a dict
@@ -191,6 +206,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     async def add_many(
@@ -201,6 +218,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     async def add_many(
@@ -211,6 +230,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     async def add_many(
@@ -221,6 +242,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     async def add_many(
         self,
@@ -230,6 +253,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int:
         """Add many names' values.
 
@@ -241,14 +266,14 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         Raises:
             TypeError: a bad name, value or ttl, before anything is written.
             ValueError: a bad ttl, a value that cannot be encoded, or ``nx``
-                with ``xx``/``gt``; nothing is written.
+                with ``xx``/``gt`` (``lt`` with ``gt``/``nx``); nothing is written.
             redis.ConnectionError: the connection broke after the write was
                 sent, so it may have run: it is never resent unseen (a resend
                 with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
-        return int(await self._run(self._op_add_many(data, ttl, nx, xx, gt)))
+        return int(await self._run(self._op_add_many(data, ttl, nx, xx, gt, lt, ch)))
 
     @overload
     async def add_many_with_ttl(
@@ -258,6 +283,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     async def add_many_with_ttl(
@@ -267,6 +294,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     async def add_many_with_ttl(
@@ -276,6 +305,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     async def add_many_with_ttl(
@@ -285,6 +316,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     async def add_many_with_ttl(
         self,
@@ -293,6 +326,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int:
         """Add values with absolute expiry times.
 
@@ -312,7 +347,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
-        return int(await self._run(self._op_add_many_with_ttl(data, nx, xx, gt)))
+        return int(await self._run(self._op_add_many_with_ttl(data, nx, xx, gt, lt, ch)))
 
     async def get(self, name: Name) -> list[T]:
         """The live values under ``name``.
@@ -481,6 +516,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> AsyncMultiMapWithTTL[int]: ...
@@ -495,6 +531,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> AsyncMultiMapWithTTL[_V]: ...
@@ -509,6 +546,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         cast_fn: Callable[[Any], _V],
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> AsyncMultiMapWithTTL[_V]: ...
@@ -522,6 +560,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> AsyncMultiMapWithTTL[Any]:
@@ -541,9 +580,17 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             ValueError: an unknown URL scheme, or a bad setting.
 
         """
-        cls._check_settings(key_prefix, ttl, cast_fn, resolution, clock)
+        cls._check_settings(key_prefix, ttl, cast_fn, resolution, clock, max_values)
         client = client_from_url(url, asyncio=True, cluster=cluster, options=options)
-        return cls(client, key_prefix, ttl, cast_fn, resolution=resolution, clock=clock)
+        return cls(
+            client,
+            key_prefix,
+            ttl,
+            cast_fn,
+            resolution=resolution,
+            clock=clock,
+            max_values=max_values,
+        )
 
     async def names(self) -> AsyncIterator[str]:
         """Every name under this prefix.

@@ -66,6 +66,10 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             0.1.0) uses this machine's clock; ``"server"`` uses the Redis
             server's ``TIME`` for every expiry score, collection and read, so
             clients whose clocks disagree agree on what is live.
+        max_values: At most this many live values per name after every
+            write: those that expire last (among equal expiries, the values
+            whose stored bytes sort last) are kept, the others removed in the
+            same atomic step. ``None`` (the default): no cap.
 
     Raises:
         TypeError: ``key_prefix`` is not a str, ``ttl``/``resolution`` is
@@ -73,7 +77,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             an asyncio client (use
             [AsyncMultiMapWithTTL][multimapwithttl.AsyncMultiMapWithTTL]).
         ValueError: ``ttl`` or ``resolution`` is not positive and finite (or
-            out of range), or ``clock`` is neither ``"client"`` nor ``"server"``.
+            out of range), ``clock`` is neither ``"client"`` nor ``"server"``,
+            or ``max_values`` is not positive (TypeError if not an int).
 
     Attributes:
         redis (Any): The client given; every call reads it, so it may be
@@ -95,6 +100,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -106,6 +112,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -117,6 +124,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         cast_fn: Callable[[Any], T],
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None: ...
     def __init__(
         self,
@@ -127,8 +135,17 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
     ) -> None:
-        super().__init__(redis_client, key_prefix, ttl, cast_fn, resolution=resolution, clock=clock)
+        super().__init__(
+            redis_client,
+            key_prefix,
+            ttl,
+            cast_fn,
+            resolution=resolution,
+            clock=clock,
+            max_values=max_values,
+        )
 
     def _run(self, operation: Operation[Any]) -> Any:
         reply: Any = None
@@ -188,6 +205,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int:
         """Add ``values`` under ``name``, each living ``ttl`` seconds from now.
 
@@ -203,16 +222,22 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             xx: Only give live values the new expiry; add nothing new.
             gt: Only ever lengthen a live value's expiry; values that are not
                 live are added. Combines with ``xx``, not with ``nx``.
+            lt: Only ever shorten a live value's expiry; values that are not
+                live are added. Combines with ``xx``, not with ``nx``/``gt``.
+            ch: Also count the live values whose expiry changed (ZADD's CH):
+                with ``xx=True``, how many were refreshed.
 
         Returns:
             How many of ``values`` were not live before and are live now
-            (a value given twice counts once; always 0 with ``xx``).
+            (a value given twice counts once; 0 with ``xx``), plus with
+            ``ch`` the live values whose expiry changed. With ``max_values``,
+            a value evicted at once counts as neither.
 
         Raises:
             TypeError: a bad name, value or ttl, before anything is written.
             ValueError: a bad ttl, a value that cannot be encoded (a str with
-                a lone surrogate), or ``nx`` with ``xx``/``gt``; nothing is
-                written.
+                a lone surrogate), or ``nx`` with ``xx``/``gt`` (``lt`` with
+                ``gt``/``nx``); nothing is written.
             redis.ConnectionError: the connection broke after the write was
                 sent, so it may have run: it is never resent unseen (a resend
                 with ``nx=True`` counts only the values still missing).
@@ -220,7 +245,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
                 untouched (valkey clients raise their own ResponseError).
 
         """
-        return int(self._run(self._op_add_many([(name, values)], ttl, nx, xx, gt)))
+        return int(self._run(self._op_add_many([(name, values)], ttl, nx, xx, gt, lt, ch)))
 
     # One overload per kind of mapping key: a Mapping's key type is invariant
     # (dict[str, ...] is no Mapping[str | int, ...]), and mypy infers a dict
@@ -234,6 +259,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     def add_many(
@@ -244,6 +271,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     def add_many(
@@ -254,6 +283,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     def add_many(
@@ -264,6 +295,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     def add_many(
         self,
@@ -273,6 +306,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int:
         """Add many names' values at once, in one round trip (one per node on a cluster).
 
@@ -283,6 +318,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             nx: As in [add][multimapwithttl.MultiMapWithTTL.add].
             xx: As in [add][multimapwithttl.MultiMapWithTTL.add].
             gt: As in [add][multimapwithttl.MultiMapWithTTL.add].
+            lt: As in [add][multimapwithttl.MultiMapWithTTL.add].
+            ch: As in [add][multimapwithttl.MultiMapWithTTL.add].
 
         Returns:
             How many of the given values were not live under their name
@@ -300,7 +337,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
                 left untouched, the other names are written.
 
         """
-        return int(self._run(self._op_add_many(data, ttl, nx, xx, gt)))
+        return int(self._run(self._op_add_many(data, ttl, nx, xx, gt, lt, ch)))
 
     @overload
     def add_many_with_ttl(
@@ -310,6 +347,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     def add_many_with_ttl(
@@ -319,6 +358,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     def add_many_with_ttl(
@@ -328,6 +369,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     @overload
     def add_many_with_ttl(
@@ -337,6 +380,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int: ...
     def add_many_with_ttl(
         self,
@@ -345,6 +390,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         nx: bool = False,
         xx: bool = False,
         gt: bool = False,
+        lt: bool = False,
+        ch: bool = False,
     ) -> int:
         """Add values with their own absolute expiry times.
 
@@ -357,6 +404,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             nx: As in [add][multimapwithttl.MultiMapWithTTL.add].
             xx: As in [add][multimapwithttl.MultiMapWithTTL.add].
             gt: As in [add][multimapwithttl.MultiMapWithTTL.add].
+            lt: As in [add][multimapwithttl.MultiMapWithTTL.add].
+            ch: As in [add][multimapwithttl.MultiMapWithTTL.add].
 
         Returns:
             How many of the given values were not live before and are live now.
@@ -364,14 +413,15 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         Raises:
             TypeError: a malformed item, before anything is written.
             ValueError: an ``expire_at`` out of range, a value that cannot be
-                encoded, or ``nx`` with ``xx``/``gt``; nothing is written.
+                encoded, or ``nx`` with ``xx``/``gt`` (``lt`` with ``gt``/``nx``);
+                nothing is written.
             redis.ConnectionError: the connection broke after the write was
                 sent, so it may have run: it is never resent unseen (a resend
                 with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
 
         """
-        return int(self._run(self._op_add_many_with_ttl(data, nx, xx, gt)))
+        return int(self._run(self._op_add_many_with_ttl(data, nx, xx, gt, lt, ch)))
 
     def get(self, name: Name) -> Iterator[T]:
         """The live values under ``name``, soonest-expiring first.
@@ -541,6 +591,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[int]: ...
@@ -555,6 +606,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[_V]: ...
@@ -569,6 +621,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         cast_fn: Callable[[Any], _V],
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[_V]: ...
@@ -582,6 +635,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         *,
         resolution: float = 1.0,
         clock: Clock = "client",
+        max_values: int | None = None,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[Any]:
@@ -601,6 +655,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             cast_fn: As in the constructor.
             resolution: As in the constructor.
             clock: As in the constructor.
+            max_values: As in the constructor.
             cluster: Build the cluster client whatever the scheme.
             **options: Passed to the client class's ``from_url``
                 (``decode_responses``, ``socket_timeout``, ...).
@@ -614,9 +669,17 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             ValueError: an unknown URL scheme, or a bad setting.
 
         """
-        cls._check_settings(key_prefix, ttl, cast_fn, resolution, clock)
+        cls._check_settings(key_prefix, ttl, cast_fn, resolution, clock, max_values)
         client = client_from_url(url, asyncio=False, cluster=cluster, options=options)
-        return cls(client, key_prefix, ttl, cast_fn, resolution=resolution, clock=clock)
+        return cls(
+            client,
+            key_prefix,
+            ttl,
+            cast_fn,
+            resolution=resolution,
+            clock=clock,
+            max_values=max_values,
+        )
 
     def names(self) -> Iterator[str]:
         """Every name that has a key under this prefix (SCAN; every primary on a cluster).

@@ -338,7 +338,7 @@ def flavor(request: pytest.FixtureRequest) -> str:
 def make(backend: Backend, flavor: str) -> Iterator[Factory]:
     """``make(prefix, ttl=..., cast_fn=..., *, resolution=..., clock=..., **client_kwargs)``.
 
-    ``clock`` is passed to the constructor only when given; every other keyword
+    ``clock`` and ``max_values`` go to the constructor only when given; every other keyword
     goes to the client's constructor.
     """
     loop = asyncio.new_event_loop()
@@ -351,11 +351,14 @@ def make(backend: Backend, flavor: str) -> Iterator[Factory]:
         *,
         resolution: float = 1.0,
         clock: str | None = None,
+        max_values: int | None = None,
         **client_kwargs: Any,
     ) -> Any:
         options: dict[str, Any] = {"resolution": resolution}
         if clock is not None:
             options["clock"] = clock
+        if max_values is not None:
+            options["max_values"] = max_values
         if flavor == "sync":
             client = backend.sync_client(**client_kwargs)
             clients.append(client)

@@ -11,7 +11,9 @@
 -- ARGV, first for the whole call:
 --   [1] now on the writer's clock (UNIX seconds, full precision), or "" to
 --       take "now" from the server's clock
---   [2] mode: "" (latest write wins), "NX", "XX", "GT" or "XXGT"
+--   [2] mode: "" (latest write wins), "NX", "XX", "GT", "XXGT", "LT" or
+--       "XXLT"; then, only when asked for, "|", "C" for CH (count live
+--       members whose expiry changed too) and the cap (max_values) in digits
 --   [3] shape of each key's part: "s" members that all get one score,
 --       "p" (score, member) pairs, "r" members to remove
 --   [4] [5] on the writer's clock: for "s", the score, and the key TTL in ms
@@ -22,8 +24,16 @@
 -- then for each key, in order: n, then n members ("s", "r") or n pairs ("p").
 --
 -- Members come deduplicated by the client. Returns, over all keys, how many
--- added members were not live before and are live after, plus how many
--- removed members were live.
+-- added members were not live before and are live after (with CH, plus how
+-- many live members' expiry changed: to a past one, which ends it, too),
+-- plus how many removed members were live.
+--
+-- With a cap, each key keeps at most that many live members after the
+-- write: those that expire last; among equal expiries, the members that
+-- sort last (ZRANGE's order, by their bytes). The others are removed in the
+-- same call, after the adds (ZREMRANGEBYRANK on the live range, the
+-- highest ranks kept), so the newest member and the key TTL stay as they
+-- were. A member added or changed and evicted at once is not counted.
 --
 -- All or nothing, per key: everything a key's write needs is read and
 -- checked before its first write command, so no error can stop it half-way
@@ -71,6 +81,44 @@ local TOO_LATE, TOO_LATE_TEXT = 253402300800, '253402300800'
 local acl = redis.acl_check_cmd
 
 local mode, shape = ARGV[2], ARGV[3]
+-- The flags that came after ZADD's: parsed once per call, and only when
+-- there are some (the default write pays one comparison).
+-- `ends`: the mode lets an expiry in the past end a live value;
+-- `xx_mode`: XX, XXGT or XXLT; `opts`: ZADD's options for the fast path
+-- where the plain ones (none, NX, GT) do not do.
+local ch, cap, opts, ends, xx_mode = false, nil, nil, true, false
+if mode ~= '' then
+  local bar = string.find(mode, '|', 1, true)
+  if bar then
+    local extra = string.sub(mode, bar + 1)
+    mode = string.sub(mode, 1, bar - 1)
+    if string.sub(extra, 1, 1) == 'C' then
+      ch = mode ~= 'NX' -- NX changes no live member: CH adds nothing to it
+      extra = string.sub(extra, 2)
+    end
+    if extra ~= '' then
+      cap = extra + 0
+    end
+  end
+  ends = mode == '' or mode == 'XX' or mode == 'LT' or mode == 'XXLT'
+  xx_mode = mode == 'XX' or mode == 'XXGT' or mode == 'XXLT'
+  if ch or (mode ~= '' and mode ~= 'NX' and mode ~= 'GT') then
+    -- The XX modes always ask for CH: it tells whether a member took the
+    -- call's one score.
+    opts = {}
+    if xx_mode then
+      opts[1] = 'XX'
+    end
+    if mode == 'GT' or mode == 'XXGT' then
+      opts[#opts + 1] = 'GT'
+    elseif mode == 'LT' or mode == 'XXLT' then
+      opts[#opts + 1] = 'LT'
+    end
+    if ch or xx_mode then
+      opts[#opts + 1] = 'CH'
+    end
+  end
+end
 local t = redis.pcall('TIME')
 if t.err then
   if acl and not acl('TIME') then
@@ -106,6 +154,8 @@ end
 -- Between base and now lie members dead for this writer that the server
 -- still holds live: they are not collected, but they count as not live.
 local band = now > base
+-- The live range's bound, for a cap.
+local now_text = cap and (ARGV[1] ~= '' and ARGV[1] or base_text)
 
 if shape == 's' then
   if score == nil then -- the server's clock: now + ttl, up to the grain
@@ -260,12 +310,23 @@ for i = 1, #KEYS do
     -- What collecting does: everything expired, or (over budget) the
     -- oldest `left` members, all expired; then the key is "partial".
     local partial = expired > left
-    local slow = partial or (past ~= nil and (mode == '' or mode == 'XX'))
+    local slow = partial or (past ~= nil and ends)
     if not slow and band and count > 0 then
       slow = redis.call('ZCOUNT', key, '(' .. base_text, ARGV[1]) > 0
     end
     if shape == 'r' then
       slow = true
+    end
+
+    -- Whether to evict over the cap after a fast write: none of the members
+    -- evicted then is one the write counts.
+    local trim = false
+    if cap and not slow and shape == 's' and over == 0 and mode ~= 'LT' and mode ~= 'XXLT' then
+      -- One score, nothing above it: every member the write counts ends
+      -- at that score, the highest. Unless the members there could
+      -- outnumber the cap, the lowest ranks evicted are none of them: the
+      -- cap then costs two ZCOUNTs (this one, the live after writing).
+      trim = redis.call('ZCOUNT', key, score, score) + count <= cap
     end
 
     -- Whether the key's TTL will follow from the highest score given,
@@ -278,21 +339,24 @@ for i = 1, #KEYS do
       -- much as a small command, so a call of one key checks only what its
       -- own path needs; a call of many keys, once, what any key's may.
       local wanted
-      if #KEYS == 1 and known_ttl and expired == 0 then
+      if #KEYS == 1 and known_ttl and expired == 0 and not cap then
         wanted = acl('PEXPIRE', key) or { 'PEXPIRE' } -- the common write, spelled out
       elseif #KEYS > 1 then
         -- (ZCOUNT, which every key reads, has just run on this one.)
         wanted = { 'ZRANGE', 'ZMSCORE', 'ZADD', 'PEXPIRE', 'ZREMRANGEBYSCORE', 'ZREMRANGEBYRANK' }
         if shape ~= 's' then
-          wanted[7] = 'ZREM'
+          wanted[#wanted + 1] = 'ZREM'
         end
-      elseif slow then
+      elseif slow or (cap and not trim) then
         wanted = { 'ZMSCORE', 'PEXPIRE', 'ZRANGE', 'ZREM' }
         if shape ~= 'r' then
           wanted[5] = 'ZADD'
         end
         if expired > 0 then
           wanted[#wanted + 1] = partial and 'ZREMRANGEBYRANK' or 'ZREMRANGEBYSCORE'
+        end
+        if cap and not (expired > 0 and partial) then
+          wanted[#wanted + 1] = 'ZREMRANGEBYRANK'
         end
       else
         wanted = { 'PEXPIRE' }
@@ -301,6 +365,9 @@ for i = 1, #KEYS do
         end
         if not known_ttl and not (read_top and over == 0) then
           wanted[#wanted + 1] = 'ZRANGE'
+        end
+        if trim then
+          wanted[#wanted + 1] = 'ZREMRANGEBYRANK'
         end
       end
       local denied = nil
@@ -320,7 +387,36 @@ for i = 1, #KEYS do
 
     local scores = nil
     local asked = nil
-    if slow then
+    if cap and not slow and not trim then
+      -- Else a write that keeps the name within the cap costs one ZCOUNT
+      -- (of the live), and then goes on as without a cap. Else the members'
+      -- liveness (read as the slow way below does) tells how many the
+      -- write adds: only a write that takes the name over the cap goes the
+      -- slow way, which evicts and counts exactly.
+      local live = redis.call('ZCOUNT', key, '(' .. now_text, '+inf')
+      if live + count > cap then
+        past = past or {}
+        asked = {}
+        for j = 1, count do
+          asked[j] = zadd[2 * j]
+        end
+        for k = 1, #past do
+          asked[count + k] = past[k]
+        end
+        scores = redis.call('ZMSCORE', key, unpack(asked))
+        local adds = 0
+        if not xx_mode then
+          for j = 1, count do
+            local old = scores[j] -- an expired member is about to go: then it is added
+            if not (old and old + 0 > now) then
+              adds = adds + 1
+            end
+          end
+        end
+        slow = live + adds > cap
+      end
+    end
+    if slow and scores == nil then
       -- Each member's liveness decides what the mode does with it: read
       -- before anything is written.
       if shape == 'r' then
@@ -364,9 +460,12 @@ for i = 1, #KEYS do
         end
         redis.call('ZREM', key, unpack(asked))
       elseif slow then
-        local plain, grow, doomed = {}, {}, {}
+        local plain, grow, shrink, doomed = {}, {}, {}, {}
+        -- With a cap: the members counted, to uncount those evicted at once.
+        local counted = cap and {}
         for j = 1, count do
-          local was_live = scores[j] and scores[j] + 0 > now
+          local old = scores[j]
+          local was_live = old and old + 0 > now
           local target = nil
           if mode == '' then
             target = plain
@@ -378,24 +477,49 @@ for i = 1, #KEYS do
             if was_live then
               target = plain
             end
-          elseif was_live then -- GT, XXGT
-            target = grow
-          elseif mode == 'GT' then
+          elseif was_live then -- GT, XXGT, LT, XXLT
+            if mode == 'GT' or mode == 'XXGT' then
+              target = grow
+            else
+              target = shrink
+            end
+          elseif mode == 'GT' or mode == 'LT' then
             target = plain
           end
           if target then
+            local member = zadd[2 * j]
             target[#target + 1] = zadd[2 * j - 1]
-            target[#target + 1] = zadd[2 * j]
-            if not was_live and mode ~= 'XX' then
+            target[#target + 1] = member
+            local counts = false
+            if not was_live then
+              counts = not xx_mode
+            elseif ch then -- whether the live member's expiry changes
+              local new, before = zadd[2 * j - 1] + 0, old + 0
+              if target == plain then
+                counts = new ~= before
+              elseif target == grow then
+                counts = new > before
+              else
+                counts = new < before
+              end
+            end
+            if counts then
               total = total + 1
+              if counted then
+                counted[#counted + 1] = member
+              end
             end
           end
         end
         for k = 1, #past do
           -- An expiry in the past, where the mode lets it apply, ends the value.
           local value = scores[count + k]
-          if mode == '' or (mode == 'XX' and value and value + 0 > now) then
+          local live = value and value + 0 > now
+          if mode == '' or mode == 'LT' or (live and xx_mode and mode ~= 'XXGT') then
             doomed[#doomed + 1] = past[k]
+            if ch and live then
+              total = total + 1
+            end
           end
         end
         if #plain > 0 then
@@ -404,35 +528,72 @@ for i = 1, #KEYS do
         if #grow > 0 then
           redis.call('ZADD', key, 'GT', unpack(grow))
         end
+        if #shrink > 0 then
+          redis.call('ZADD', key, 'LT', unpack(shrink))
+        end
         if #doomed > 0 then
           redis.call('ZREM', key, unpack(doomed))
         end
+        if cap then
+          -- Live members are the highest ranks: keep the top `cap` of them.
+          local live = redis.call('ZCOUNT', key, '(' .. now_text, '+inf')
+          if live > cap then
+            redis.call('ZREMRANGEBYRANK', key, string.format('%d', -live),
+              string.format('%d', -cap - 1))
+            if #counted > 0 then
+              local kept = redis.call('ZMSCORE', key, unpack(counted))
+              for j = 1, #counted do
+                if not kept[j] then
+                  total = total - 1
+                end
+              end
+            end
+          end
+        end
       elseif count > 0 then
         local added
-        if mode == '' then
+        if opts then
+          local o1, o2, o3 = opts[1], opts[2], opts[3]
+          if o3 then
+            added = redis.pcall('ZADD', key, o1, o2, o3, unpack(zadd, 1, 2 * count))
+          elseif o2 then
+            added = redis.pcall('ZADD', key, o1, o2, unpack(zadd, 1, 2 * count))
+          else
+            added = redis.pcall('ZADD', key, o1, unpack(zadd, 1, 2 * count))
+          end
+          if type(added) == 'number' then
+            -- '' and GT: as below. LT and the XX modes: a member took the
+            -- call's one score if one was added or changed.
+            if mode == '' or mode == 'GT' then
+              surely = true
+            else
+              surely = shape == 's' and added > 0
+            end
+            if xx_mode and not ch then
+              added = 0 -- nothing is new under XX
+            end
+          end
+        elseif mode == '' then
           added = redis.pcall('ZADD', key, unpack(zadd, 1, 2 * count))
           surely = true
-        elseif mode == 'NX' or mode == 'GT' then
+        else -- NX, GT
           added = redis.pcall('ZADD', key, mode, unpack(zadd, 1, 2 * count))
           -- NX: a member added holds the call's one score. GT: every member
           -- given ends at its score or above, so with nothing above the
           -- highest, the member given it holds it.
           surely = mode == 'GT' or (shape == 's' and type(added) == 'number' and added > 0)
-        else -- XX, XXGT: CH tells whether some member took the call's one score
-          if mode == 'XX' then
-            added = redis.pcall('ZADD', key, 'XX', 'CH', unpack(zadd, 1, 2 * count))
-          else
-            added = redis.pcall('ZADD', key, 'XX', 'GT', 'CH', unpack(zadd, 1, 2 * count))
-          end
-          if type(added) == 'number' then
-            surely = shape == 's' and added > 0
-            added = 0 -- nothing is new under XX
-          end
         end
         if type(added) == 'table' then
           err = added
         else
           total = total + added
+          if trim then
+            local live = redis.call('ZCOUNT', key, '(' .. now_text, '+inf')
+            if live > cap then
+              redis.call('ZREMRANGEBYRANK', key, string.format('%d', -live),
+                string.format('%d', -cap - 1))
+            end
+          end
         end
       end
       if err == nil then

@@ -22,7 +22,18 @@ from multimapwithttl import MultiMapWithTTL
 NAMES = st.sampled_from(["a", "b", "c"])
 VALUES = st.lists(st.sampled_from([1, 2, 3, 4]), max_size=4)
 TTLS = st.sampled_from([1, 2.5, 5, 30])
-MODES = st.sampled_from([{}, {"nx": True}, {"xx": True}, {"gt": True}, {"xx": True, "gt": True}])
+MODES = st.sampled_from(
+    [
+        {},
+        {"nx": True},
+        {"xx": True},
+        {"gt": True},
+        {"xx": True, "gt": True},
+        {"lt": True},
+        {"xx": True, "lt": True},
+    ]
+)
+CH = st.sampled_from([{}, {"ch": True}])
 START = 1_800_000_000.3  # never on a whole second: no value expires at exactly "now"
 
 
@@ -34,11 +45,19 @@ class ModesModel(RuleBasedStateMachine):
         self.clock = freeze_time(datetime.datetime.fromtimestamp(START, datetime.timezone.utc))
         self.frozen: Any = self.clock.start()
         self.client = fakeredis.FakeRedis()
-        self.mm = MultiMapWithTTL(self.client, "m", clock=self.pick_clock())
+        self.mm = MultiMapWithTTL(
+            self.client, "m", clock=self.pick_clock(), max_values=self.max_values
+        )
+        # Another writer on the same keys without the cap: names may then
+        # hold more than it, until the next capped write.
+        self.uncapped = MultiMapWithTTL(self.client, "m", clock=self.pick_clock())
         self.model: dict[str, dict[int, float]] = {}
 
     def pick_clock(self) -> Any:
         return "client"
+
+    #: The multimap's cap (None: none).
+    max_values: int | None = None
 
     def teardown(self) -> None:
         self.clock.stop()
@@ -52,38 +71,66 @@ class ModesModel(RuleBasedStateMachine):
     def live(self, name: str) -> dict[int, float]:
         return {v: s for v, s in self.model.get(name, {}).items() if s > self.now}
 
-    def apply(self, name: str, scored: list[tuple[int, float]], mode: dict[str, bool]) -> int:
-        """Apply one write to the model; return how many values it made new."""
+    def apply(
+        self,
+        name: str,
+        scored: list[tuple[int, float]],
+        mode: dict[str, bool],
+        capped: bool = True,
+    ) -> int:
+        """Apply one write to the model; return what it returns.
+
+        How many values it made new; with ``ch``, plus the live values whose
+        expiry changed (ended by a past one, too); with a cap, less those
+        evicted at once.
+        """
+        nx, xx, gt, lt, ch = (mode.get(flag, False) for flag in ("nx", "xx", "gt", "lt", "ch"))
         stored = {v: s for v, s in self.model.get(name, {}).items() if s > self.now}
         latest = dict(scored)  # the last expiry given for a value wins
-        new = 0
+        result = 0
+        counted = []  # values counted that a cap may evict at once
         for value, score in latest.items():
             was_live = value in stored
-            if score <= self.now:  # an expiry already past
-                if not mode or (mode.get("xx") and not mode.get("gt") and was_live):
-                    stored.pop(value, None)
+            if score <= self.now:  # an expiry already past: ends a live value
+                if was_live and not nx and not gt:
+                    del stored[value]
+                    result += ch
                 continue
-            if mode.get("nx"):
-                if not was_live:
+            if not was_live:
+                if not xx:
                     stored[value] = score
-                    new += 1
-            elif mode.get("xx"):
-                if was_live:
-                    stored[value] = max(stored[value], score) if mode.get("gt") else score
-            elif mode.get("gt"):
-                stored[value] = max(stored[value], score) if was_live else score
-                new += not was_live
-            else:
-                stored[value] = score
-                new += not was_live
+                    result += 1
+                    counted.append(value)
+            elif not nx:
+                old = stored[value]
+                new = max(old, score) if gt else min(old, score) if lt else score
+                stored[value] = new
+                if ch and new != old:
+                    result += 1
+                    counted.append(value)
+        if capped and self.max_values is not None and len(stored) > self.max_values:
+            # The earliest expiring go; among equals, the lower member bytes.
+            order = sorted(stored, key=lambda v: (stored[v], str(v).encode()))
+            for value in order[: len(stored) - self.max_values]:
+                del stored[value]
+                result -= value in counted
         self.model[name] = stored
-        return new
+        return result
 
-    @rule(name=NAMES, values=VALUES, ttl=TTLS, mode=MODES)
-    def add(self, name: str, values: list[int], ttl: float, mode: dict[str, bool]) -> None:
+    @rule(name=NAMES, values=VALUES, ttl=TTLS, mode=MODES, ch=CH)
+    def add(
+        self, name: str, values: list[int], ttl: float, mode: dict[str, bool], ch: dict[str, bool]
+    ) -> None:
+        mode = {**mode, **ch}
         score = float(math.ceil(self.now + ttl))
         expected = self.apply(name, [(v, score) for v in values], mode) if values else 0
         assert self.mm.add(name, *values, ttl=ttl, **mode) == expected
+
+    @rule(name=NAMES, values=VALUES, ttl=TTLS)
+    def add_uncapped(self, name: str, values: list[int], ttl: float) -> None:
+        score = float(math.ceil(self.now + ttl))
+        expected = self.apply(name, [(v, score) for v in values], {}, capped=False) if values else 0
+        assert self.uncapped.add(name, *values, ttl=ttl) == expected
 
     @rule(
         name=NAMES,
@@ -92,10 +139,16 @@ class ModesModel(RuleBasedStateMachine):
             max_size=4,
         ),
         mode=MODES,
+        ch=CH,
     )
     def add_with_ttl(
-        self, name: str, timed: list[tuple[float, int]], mode: dict[str, bool]
+        self,
+        name: str,
+        timed: list[tuple[float, int]],
+        mode: dict[str, bool],
+        ch: dict[str, bool],
     ) -> None:
+        mode = {**mode, **ch}
         pairs = [(self.now + offset, value) for offset, value in timed]
         scored = [(value, float(math.ceil(at))) for at, value in pairs]
         expected = self.apply(name, scored, mode) if pairs else 0
@@ -135,6 +188,21 @@ class ServerClockModel(ModesModel):
         return "server"
 
 
+class CappedModel(ModesModel):
+    """The same model with ``max_values=2``: every write keeps the two latest-expiring."""
+
+    max_values = 2
+
+
+class CappedServerClockModel(ModesModel):
+    """``max_values=2`` on the server's clock."""
+
+    max_values = 2
+
+    def pick_clock(self) -> Any:
+        return "server"
+
+
 SETTINGS = settings(
     max_examples=30,
     stateful_step_count=20,
@@ -149,3 +217,11 @@ def test_every_mode_matches_the_model() -> None:
 
 def test_every_mode_matches_the_model_on_the_server_clock() -> None:
     run_state_machine_as_test(ServerClockModel, settings=SETTINGS)
+
+
+def test_a_cap_matches_the_model() -> None:
+    run_state_machine_as_test(CappedModel, settings=SETTINGS)
+
+
+def test_a_cap_matches_the_model_on_the_server_clock() -> None:
+    run_state_machine_as_test(CappedServerClockModel, settings=SETTINGS)

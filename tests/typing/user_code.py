@@ -56,6 +56,10 @@ def construction(r: redis.Redis) -> None:
     assert_type(MultiMapWithTTL(r, "p", cast_fn=None), MultiMapWithTTL[int])
     assert_type(MultiMapWithTTL(redis_client=r, key_prefix="p", ttl=60), MultiMapWithTTL[int])
     assert_type(MultiMapWithTTL(r, "p", resolution=0.001, clock="server"), MultiMapWithTTL[int])
+    assert_type(MultiMapWithTTL(r, "p", max_values=10), MultiMapWithTTL[int])
+    assert_type(MultiMapWithTTL(r, "p", 60, str, max_values=None), MultiMapWithTTL[str])
+    cap: int | None = MultiMapWithTTL(r, "p").max_values
+    del cap
 
     # Positional cast_fn.
     assert_type(MultiMapWithTTL(r, "p", 60, int), MultiMapWithTTL[int])
@@ -110,6 +114,7 @@ def construction_async(r: redis.asyncio.Redis) -> None:
         AsyncMultiMapWithTTL[float],
     )
     assert_type(AsyncMultiMapWithTTL(r, "p", cast_fn=json.loads), AsyncMultiMapWithTTL[Any])
+    assert_type(AsyncMultiMapWithTTL(r, "p", cast_fn=str, max_values=5), AsyncMultiMapWithTTL[str])
     texts: AsyncMultiMapWithTTL[str] = AsyncMultiMapWithTTL(r, "p", cast_fn=str)
     del texts
 
@@ -144,6 +149,11 @@ def construction_from_url() -> None:
         AsyncMultiMapWithTTL.from_url("redis+cluster://h:7000", "p", cast_fn=bytes),
         AsyncMultiMapWithTTL[bytes],
     )
+    assert_type(MultiMapWithTTL.from_url(url, "p", max_values=3), MultiMapWithTTL[int])
+    assert_type(
+        AsyncMultiMapWithTTL.from_url(url, "p", cast_fn=str, max_values=3),
+        AsyncMultiMapWithTTL[str],
+    )
     texts: MultiMapWithTTL[str] = MultiMapWithTTL.from_url(url, "p", cast_fn=str)
     del texts
 
@@ -160,6 +170,8 @@ def writes(mm: MultiMapWithTTL[Any]) -> None:
     assert_type(mm.add("a", "x", ttl=60), int)
     assert_type(mm.add("a", "x", ttl=0.5, nx=True), int)
     assert_type(mm.add("a", "x", xx=True, gt=True), int)
+    assert_type(mm.add("a", "x", lt=True), int)
+    assert_type(mm.add("a", "x", ttl=30, xx=True, lt=True, ch=True), int)
     words = ["x", "y"]
     assert_type(mm.add("a", *words), int)
 
@@ -173,6 +185,8 @@ def writes(mm: MultiMapWithTTL[Any]) -> None:
     assert_type(mm.add_many(by_name), int)
     by_id: dict[int, set[int]] = {1: {1, 2}}
     assert_type(mm.add_many(by_id, gt=True), int)
+    assert_type(mm.add_many(by_id, 60, lt=True, ch=True), int)
+    assert_type(mm.add_many([("a", ["x"])], xx=True, ch=True), int)
     mixed: dict[str | int, tuple[str, ...]] = {"a": ("x",), 1: ("y",)}
     assert_type(mm.add_many(mixed), int)
     pairs: list[tuple[str, list[bytes]]] = [("a", [b"x"])]
@@ -185,6 +199,7 @@ def writes(mm: MultiMapWithTTL[Any]) -> None:
     assert_type(mm.add_many_with_ttl({"a": [(1.7e9, 1)]}, nx=True), int)
     timed: dict[str, list[tuple[float, str]]] = {"a": [(1.7e9, "x")]}
     assert_type(mm.add_many_with_ttl(timed, xx=True, gt=True), int)
+    assert_type(mm.add_many_with_ttl(timed, lt=True, ch=True), int)
     timed_pairs: list[tuple[int, list[tuple[int, int]]]] = [(1, [(1700000000, 5)])]
     assert_type(mm.add_many_with_ttl(timed_pairs), int)
 
@@ -293,6 +308,9 @@ async def async_methods(
     assert_type(await texts.add_many(by_name, xx=True), int)
     assert_type(await ints.add_many_with_ttl([("a", [(1.7e9, "x")])]), int)
     assert_type(await ints.add_many_with_ttl({"a": [(1700000000, b"x")]}, gt=True), int)
+    assert_type(await ints.add("a", "x", lt=True, ch=True), int)
+    assert_type(await texts.add_many(by_name, xx=True, lt=True, ch=True), int)
+    assert_type(await ints.add_many_with_ttl({"a": [(1.7e9, "x")]}, xx=True, ch=True), int)
     assert_type(await ints.remove("a", "x", 1), int)
     assert_type(await ints.delete("a", 2), int)
 
@@ -335,6 +353,7 @@ def not_values(mm: MultiMapWithTTL[int]) -> None:
     mm.add(None, "x")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     mm.add(b"a", "x")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     mm.add("a", "x", ttl="60")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    mm.add("a", "x", lt="yes")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     mm.add_many([("a", [None])])  # type: ignore[list-item]  # pyright: ignore[reportCallIssue, reportArgumentType]
     mm.add_many({"a": [None]})  # type: ignore[list-item]  # pyright: ignore[reportCallIssue, reportArgumentType]
     mm.add_many("ab")  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue, reportArgumentType]
