@@ -220,10 +220,24 @@ def environment() -> dict[str, Any]:
     }
 
 
+#: What a run writes into the tree: its own results do not make the measured code dirty.
+OUTPUTS = ("benchmarks/results", "docs/img/throughput.png")
+
+
 def project_version() -> str:
-    """Which project code is measured: its directory and, in a git checkout, the commit."""
-    described = subprocess.run(
-        ["git", "-C", str(SOURCE), "describe", "--always", "--dirty"],
-        capture_output=True, text=True, check=False,
-    ).stdout.strip()  # fmt: skip
-    return f"{SOURCE} ({described})" if described and SOURCE == ROOT else str(SOURCE)
+    """Which project code is measured: its directory and, in a git checkout, the commit.
+
+    "-dirty" when anything but the benchmarks' own outputs differs from the commit
+    (a full run rewrites results/ part by part, which must not mark later parts).
+    """
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(SOURCE), *args], capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit or SOURCE != ROOT:
+        return str(SOURCE)
+    changed = git("status", "--porcelain", "--", ".", *(f":(exclude){path}" for path in OUTPUTS))
+    return f"{SOURCE} ({commit}{'-dirty' if changed else ''})"
