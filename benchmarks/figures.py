@@ -497,6 +497,27 @@ def _build() -> dict[str, Figure]:
                 0,
             )
         )
+    # The same keys on the local 3-master cluster (sweep_rate.json "cluster").
+    for short, label in SWEEP_ROWS.items():
+        add(
+            Figure(
+                f"sweep.cluster.{short}.keys_per_s",
+                f"{label} on a 3-master cluster: keys per second",
+                lambda r, label=label: float(r["keys"] / r["cluster"]["rows"][label]["wall_s"]),
+                " keys/s",
+                0,
+            )
+        )
+        add(
+            Figure(
+                f"sweep.cluster.{short}_x",
+                f"{label}: the cluster's rate over one server's",
+                lambda r, label=label: (
+                    r["rows"][label]["wall_s"] / r["cluster"]["rows"][label]["wall_s"]
+                ),
+                TIMES,
+            )
+        )
     add(Figure("sweep.keys", "keys swept", lambda r: r["keys"], "", 0))
 
     # iter_values.json: one name of 200,000 values
