@@ -689,12 +689,16 @@ def test_every_primary_of_the_cluster_is_swept(
         assert all(node.pttl(key) > 0 and node.zcard(key) == 1 for key in keys)
 
 
-def _spread(raw: Any, prefix: str, count: int, *, tags: int = 0) -> dict[str, set[str]]:
+def _spread(
+    raw: Any, prefix: str, count: int, *, tags: int = 0, now: int | None = None
+) -> dict[str, set[str]]:
     """``count`` keys of every kind a sweep meets, over many slots (``tags``: over that many).
 
-    Returns the keys each action should take (and ``"fine"``: those left alone).
+    Returns the keys each action should take (and ``"fine"``: those left alone). Data
+    sets a test compares take one ``now``: set-ups that straddle a second must still
+    write the same scores.
     """
-    now = int(time.time())
+    now = int(time.time()) if now is None else now
     kinds: dict[str, set[str]] = {action: set() for action in (*ACTIONS, "fine")}
     pipe = raw.pipeline(transaction=False)
     for i in range(count):
@@ -777,10 +781,11 @@ def test_a_cluster_sweep_reports_and_repairs_as_one_server_does(
     nodes = [redis.Redis(port=port) for port in real_cluster.ports]
     for client in (one, *nodes):
         client.flushall()
-    kinds = _spread(one, "same", 3000)
+    now = int(time.time())
+    kinds = _spread(one, "same", 3000, now=now)
     cluster = RedisCluster(host="127.0.0.1", port=real_cluster.ports[0])
     try:
-        assert _spread(cluster, "same", 3000) == kinds
+        assert _spread(cluster, "same", 3000, now=now) == kinds
         alone = _run_all(MultiMapWithTTL(one, "same"))
         if flavor == "async":
             spread = _run_all_async(real_cluster.ports[0], "same")
@@ -846,8 +851,9 @@ def test_a_slot_moved_during_a_cluster_sweep_is_swept_where_it_went(
     nodes = [redis.Redis(port=port) for port in real_cluster.ports]
     for client in (one, *nodes):
         client.flushall()
-    kinds = _spread(one, "moving", 3000)
-    _spread(cluster_client, "moving", 3000)
+    now = int(time.time())
+    kinds = _spread(one, "moving", 3000, now=now)
+    _spread(cluster_client, "moving", 3000, now=now)
     keys = [key for found in kinds.values() for key in found]
     slot = max(slot_of(key) for key in keys)  # keys are swept in slot order: the last batch
     moved = [key for key in keys if slot_of(key) == slot]

@@ -72,11 +72,11 @@ class Op:
 
 
 def _values(rng: random.Random, most: int = 3) -> list[int]:
-    return rng.sample(VALUES, rng.randint(1, most))
+    return rng.sample(VALUES, rng.randint(1, min(most, len(VALUES))))
 
 
 def _names(rng: random.Random, most: int = 3) -> list[str]:
-    return rng.sample(NAMES, rng.randint(1, most))
+    return rng.sample(NAMES, rng.randint(1, min(most, len(NAMES))))
 
 
 # Modes are drawn from what the probe found; "lt" and "ch" switch on when they exist.
