@@ -94,6 +94,7 @@ SERVER_ROWS = {
     # name -> (key, subject, mode)
     "add_many_1000": ("add_many/1000", "project", "default"),
     "add_many_new_1000": ("add_many_new/1000", "project", "default"),
+    "add_many_half_1000": ("add_many_half/1000", "project", "default"),
     "get_many_1000": ("get_many/1000", "project", "default"),
     "add_1": ("add/1", "project", "default"),
     "get_1": ("get/1", "project", "default"),

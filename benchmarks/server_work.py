@@ -179,8 +179,9 @@ def figures(quick: bool) -> list[Figure]:
                 Figure("add/1", "single add (one value)", subject, repeats=500),
                 Figure("get/1", "single get", subject, repeats=500),
                 Figure("add_many_new/1000", "add_many, 1000 new names x 10", subject, repeats=2),
-                Figure("add_many_half/1000", "add_many, half of each name expired", subject,
-                       repeats=2),  # fmt: skip
+                Figure(
+                    "add_many_half/1000", "add_many, half of each name expired", subject, repeats=2
+                ),
             ]
     if not quick:
         for flag in ("nx", "xx", "gt", "lt", "ch"):
