@@ -90,6 +90,18 @@ def test_a_writer_ahead_never_collects_what_the_server_holds_live(make: Factory,
     assert 59 < pttl_s(raw, "skew:a") <= 61  # now it ends with value 1
 
 
+def test_a_writer_ahead_by_under_a_second_never_collects_what_the_server_holds_live(
+    make: Factory, raw: Any
+) -> None:
+    # Within one second the whole seconds of TIME cannot tell the clocks
+    # apart: the exact server time must.
+    honest = make("subsec", resolution=0.001)
+    ahead = skewed(make("subsec", resolution=0.001), 0.95)
+    honest.add("a", 1, ttl=0.8)
+    assert ahead.add("a", 2, ttl=60) == 1  # for it, value 1 has expired
+    assert raw.zscore("subsec:a", "1") is not None  # the server still holds it live
+
+
 def test_a_writer_behind_keeps_the_key_for_its_own_values(make: Factory, raw: Any) -> None:
     behind = skewed(make("lag"), -100)
     behind.add("a", 1, ttl=300)
