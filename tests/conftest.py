@@ -281,6 +281,20 @@ BACKENDS = [
 ]
 
 
+@pytest.hookimpl(tryfirst=True)  # before the fixture's own params are applied
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # ``@pytest.mark.backends_except("fake")``: a test that cannot run on some
+    # backends is not generated for them (rather than generated and skipped).
+    marker = metafunc.definition.get_closest_marker("backends_except")
+    if marker is not None and "backend" in metafunc.fixturenames:
+        unknown = set(marker.args) - {param.id for param in BACKENDS}
+        if unknown:
+            raise ValueError(f"backends_except: unknown backends {sorted(unknown)}")
+        kept = [param for param in BACKENDS if param.id not in marker.args]
+        # As a parametrize mark: pytest then applies it instead of the fixture's params.
+        metafunc.definition.add_marker(pytest.mark.parametrize("backend", kept, indirect=True))
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Backend:
     kind = str(request.param)

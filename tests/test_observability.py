@@ -57,16 +57,15 @@ METHODS: list[tuple[str, Callable[[Any], Any]]] = [
 ]
 
 
-def _skip_valkey(make: Factory) -> None:
-    if make.backend.library != "redis":  # type: ignore[attr-defined]
-        pytest.skip("opentelemetry-instrumentation-redis instruments redis-py clients only")
+# opentelemetry-instrumentation-redis instruments redis-py clients only.
+REDIS_PY_ONLY = pytest.mark.backends_except("valkey-real", "valkey-cluster")
 
 
+@REDIS_PY_ONLY
 @pytest.mark.parametrize(("method", "call"), METHODS, ids=[m[0] for m in METHODS])
 def test_every_method_call_makes_a_span(
     make: Factory, spans: Any, method: str, call: Callable[[Any], Any]
 ) -> None:
-    _skip_valkey(make)
     mm = make("otel")
     mm.add("a", 1, 2)  # loads the write script: the call under test is not the first
     mm.add("a", 1)
@@ -79,8 +78,8 @@ def test_every_method_call_makes_a_span(
         assert span.name.split()[0].isupper()  # a Redis command, as the instrumentation names it
 
 
+@REDIS_PY_ONLY
 def test_a_batch_is_one_span_named_after_its_commands(make: Factory, spans: Any) -> None:
-    _skip_valkey(make)
     mm = make("otel")
     mm.add_many([("warm", [0])])
     spans.clear()
@@ -91,8 +90,8 @@ def test_a_batch_is_one_span_named_after_its_commands(make: Factory, spans: Any)
     assert "EVALSHA" in commands
 
 
+@REDIS_PY_ONLY
 def test_spans_carry_the_instrumentations_attributes(make: Factory, spans: Any) -> None:
-    _skip_valkey(make)
     if make.backend.cluster:  # type: ignore[attr-defined]
         pytest.skip("a cluster client has no single server address")
     mm = make("otel")
@@ -104,8 +103,8 @@ def test_spans_carry_the_instrumentations_attributes(make: Factory, spans: Any) 
     assert "redis" in {attributes.get("db.system"), attributes.get("db.system.name")}
 
 
+@REDIS_PY_ONLY
 def test_no_spans_once_uninstrumented(make: Factory) -> None:
-    _skip_valkey(make)
     exporter = in_memory.InMemorySpanExporter()
     provider = trace_sdk.TracerProvider()
     provider.add_span_processor(export.SimpleSpanProcessor(exporter))

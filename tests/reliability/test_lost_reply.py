@@ -426,6 +426,58 @@ def _owner(nodes: list[redis.Redis], slot: int) -> redis.Redis:
     raise AssertionError(f"no node serves slot {slot}")
 
 
+class SlotMove:
+    """A cluster slot about to move from ``source`` to ``target``, and a multimap on it.
+
+    One node connection per master, the slot's owner and another master (with
+    their ids), and ``mm`` on a cluster client of ``library`` (sync or asyncio:
+    ``run`` awaits what it returns). ``close`` closes them all.
+    """
+
+    def __init__(
+        self, cluster: LocalCluster, library: str, flavor: str, prefix: str, key: bytes
+    ) -> None:
+        self.lib = ClientLibrary(library)
+        self.nodes = [redis.Redis(port=port, decode_responses=True) for port in cluster.ports]
+        self.slot = slot_of(key)
+        self.source = _owner(self.nodes, self.slot)
+        self.target = next(node for node in self.nodes if node is not self.source)
+        self.others = [n for n in self.nodes if n not in (self.source, self.target)]
+        self.source_id, self.target_id = (
+            n.execute_command("CLUSTER", "MYID") for n in (self.source, self.target)
+        )
+        self.flavor = flavor
+        self.loop = asyncio.new_event_loop()
+        kind = self.lib.async_cluster if flavor == "async" else self.lib.cluster
+        self.client = kind(host="127.0.0.1", port=cluster.ports[0])
+        shell = AsyncMultiMapWithTTL if flavor == "async" else MultiMapWithTTL
+        self.mm: Any = shell(self.client, prefix, cast_fn=str)
+
+    def run(self, result: Any) -> Any:
+        return self.loop.run_until_complete(result) if self.flavor == "async" else result
+
+    def set_owner(self, node_id: str) -> None:
+        """Give the slot to ``node_id`` (the source or the target), telling it first."""
+        new, old = (self.target, self.source)
+        if node_id == self.source_id:
+            new, old = old, new
+        for node in (new, old, *self.others):
+            node.execute_command("CLUSTER", "SETSLOT", self.slot, "NODE", node_id)
+
+    def start_migrating(self) -> None:
+        self.target.execute_command("CLUSTER", "SETSLOT", self.slot, "IMPORTING", self.source_id)
+        self.source.execute_command("CLUSTER", "SETSLOT", self.slot, "MIGRATING", self.target_id)
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+        if self.flavor == "async":
+            self.loop.run_until_complete(_aclose(self.client))
+        else:
+            self.client.close()
+        self.loop.close()
+
+
 @pytest.mark.parametrize("flavor", ["sync", "async"])
 @pytest.mark.parametrize("redirection", ["moved", "ask"])
 def test_a_cluster_write_follows_a_redirection_and_runs_once(
@@ -434,36 +486,21 @@ def test_a_cluster_write_follows_a_redirection_and_runs_once(
     """The client's slot table is stale (the slot moved: MOVED) or the slot is being
     migrated and the key is not on its old node (ASK): the write is refused there, not
     run, so it goes to the right node and counts the value as new; once, not twice."""
-    lib = ClientLibrary(library)
-    nodes = [redis.Redis(port=port, decode_responses=True) for port in real_cluster.ports]
-    for node in nodes:
+    prefix = f"redirected-{library}-{flavor}-{redirection}"
+    move = SlotMove(real_cluster, library, flavor, prefix, f"{prefix}:event".encode())
+    source, target = move.source, move.target
+    for node in move.nodes:
         # A node gives a slot away only while it holds no key of it: other tests'
         # keys on the shared cluster may share the slot.
         node.flushall()
-    prefix = f"redirected-{library}-{flavor}-{redirection}"
-    slot = slot_of(f"{prefix}:event".encode())
-    source = _owner(nodes, slot)
-    target = next(node for node in nodes if node is not source)
-    source_id, target_id = (n.execute_command("CLUSTER", "MYID") for n in (source, target))
-    loop = asyncio.new_event_loop()
-    kind = lib.async_cluster if flavor == "async" else lib.cluster
-    client = kind(host="127.0.0.1", port=real_cluster.ports[0])
-    shell = AsyncMultiMapWithTTL if flavor == "async" else MultiMapWithTTL
-    mm: Any = shell(client, prefix, cast_fn=str)
-
-    def run(result: Any) -> Any:
-        return loop.run_until_complete(result) if flavor == "async" else result
-
     try:
-        run(mm.add("warm", "w"))  # the client has read the slot table
+        move.run(move.mm.add("warm", "w"))  # the client has read the slot table
         if redirection == "moved":
-            for node in (target, source, *(n for n in nodes if n not in (source, target))):
-                node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+            move.set_owner(move.target_id)
         else:
-            target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
-            source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
-        assert run(mm.add("event", "e1", nx=True)) == 1
-        assert run(mm.add("event", "e1", nx=True)) == 0
+            move.start_migrating()
+        assert move.run(move.mm.add("event", "e1", nx=True)) == 1
+        assert move.run(move.mm.add("event", "e1", nx=True)) == 0
         asking = target.pipeline(transaction=False)  # one connection: ASKING applies
         asking.execute_command("ASKING")
         asking.zscore(f"{prefix}:event", "e1")
@@ -471,25 +508,19 @@ def test_a_cluster_write_follows_a_redirection_and_runs_once(
     finally:
         if redirection == "moved":
             target.delete(f"{prefix}:event")  # a node gives a slot away only once it is empty
-            for node in (source, target, *(n for n in nodes if n not in (source, target))):
-                node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", source_id)
+            move.set_owner(move.source_id)
         else:
             cleanup = target.pipeline(transaction=False)
             cleanup.execute_command("ASKING")
             cleanup.delete(f"{prefix}:event")
             cleanup.execute()
             for node in (source, target):
-                node.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+                node.execute_command("CLUSTER", "SETSLOT", move.slot, "STABLE")
         real_cluster.wait_ok()
-        for node in nodes:
+        for node in move.nodes:
             for key in node.scan_iter(match=f"{prefix}:*", count=1000):
                 node.delete(key)
-            node.close()
-        if flavor == "async":
-            loop.run_until_complete(_aclose(client))
-        else:
-            client.close()
-        loop.close()
+        move.close()
 
 
 def test_routing_reloads_the_slot_table_after_a_connection_failure() -> None:
@@ -555,27 +586,12 @@ def test_a_cluster_write_refused_with_tryagain_is_retried_a_few_times_then_raise
     """Mid-migration, a call whose keys are partly moved gets TRYAGAIN: it did not run, so
     it goes again after a pause, a bounded number of times, and then the error reaches the
     caller with nothing changed. Once the migration is over the same write succeeds."""
-    lib = ClientLibrary(library)
-    nodes = [redis.Redis(port=port, decode_responses=True) for port in real_cluster.ports]
     prefix = f"{{tryagain-{library}-{flavor}}}"  # one slot for every name
-    slot = slot_of(prefix.encode())
-    source = _owner(nodes, slot)
-    target = next(node for node in nodes if node is not source)
-    source_id, target_id = (n.execute_command("CLUSTER", "MYID") for n in (source, target))
-    others = [n for n in nodes if n not in (source, target)]
-    loop = asyncio.new_event_loop()
-    kind = lib.async_cluster if flavor == "async" else lib.cluster
-    client = kind(host="127.0.0.1", port=real_cluster.ports[0])
-    shell = AsyncMultiMapWithTTL if flavor == "async" else MultiMapWithTTL
-    mm: Any = shell(client, prefix, cast_fn=str)
-
-    def run(result: Any) -> Any:
-        return loop.run_until_complete(result) if flavor == "async" else result
-
+    move = SlotMove(real_cluster, library, flavor, prefix, prefix.encode())
+    source, target, lib, mm, run = move.source, move.target, move.lib, move.mm, move.run
     try:
         run(mm.add("a", "old"))  # "a" on the source, "b" nowhere
-        target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
-        source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        move.start_migrating()
         with pytest.raises(
             lib.exceptions.ResponseError, match=r"(?i)multiple keys|tryagain|rehash"
         ):
@@ -583,23 +599,15 @@ def test_a_cluster_write_refused_with_tryagain_is_retried_a_few_times_then_raise
         assert source.zrange(f"{prefix}:a", 0, -1) == ["old"]  # nothing changed
         port = _port(target)
         source.execute_command("MIGRATE", "127.0.0.1", port, f"{prefix}:a", 0, 5000)
-        for node in (target, source, *others):
-            node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        move.set_owner(move.target_id)
         assert run(mm.add_many([("a", ["new"]), ("b", ["new"])], nx=True)) == 2
         assert sorted(target.zrange(f"{prefix}:a", 0, -1)) == ["new", "old"]
     finally:
-        for node in nodes:
+        for node in move.nodes:
             for key in node.scan_iter(match=f"{prefix}:*", count=1000):
                 node.delete(key)
         for node in (source, target):  # the slot back where it was, stable
-            node.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
-        for node in (source, target, *others):
-            node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", source_id)
+            node.execute_command("CLUSTER", "SETSLOT", move.slot, "STABLE")
+        move.set_owner(move.source_id)
         real_cluster.wait_ok()
-        for node in nodes:
-            node.close()
-        if flavor == "async":
-            loop.run_until_complete(_aclose(client))
-        else:
-            client.close()
-        loop.close()
+        move.close()
