@@ -26,7 +26,7 @@ from .servers import RedisServer
 # The last second of year 9999: the latest expiry time a value may have.
 LAST_SECOND = 253402300799
 # Scores a multimap can never have stored: no key TTL can follow from them.
-ODD_SCORES = [float("inf"), 1.7e15, 253402300800.0]
+ODD_SCORES = [float("inf"), 1.7e15, 253402300800.0, 40.0, float("-inf"), 999_999_999.5]
 # How many expired members one write call collects at most.
 BOUND: int = getattr(_scripts, "COLLECT_PER_CALL", 1000)
 # ... plus one per argument of the call: a small call sends fewer than this.
@@ -72,10 +72,13 @@ WRITES: list[tuple[str, Callable[[Any], Any]]] = [
     ("with_ttl", lambda mm: mm.add_many_with_ttl([("odd", [(time.time() + 60, 1)])])),
     ("with_ttl_past", lambda mm: mm.add_many_with_ttl([("odd", [(time.time() - 60, "old")])])),
     ("remove", lambda mm: mm.remove("odd", "old", "young")),
+    ("delete", lambda mm: mm.delete("odd")),
 ]
 
 
-@pytest.mark.parametrize("score", ODD_SCORES, ids=["inf", "microseconds", "year10000"])
+@pytest.mark.parametrize(
+    "score", ODD_SCORES, ids=["inf", "microseconds", "year10000", "points", "minus-inf", "2001"]
+)
 @pytest.mark.parametrize(("what", "write"), WRITES, ids=[w[0] for w in WRITES])
 def test_a_key_with_a_score_no_expiry_has_fails_the_write_untouched(
     make: Factory, raw: Any, score: float, what: str, write: Callable[[Any], Any]
@@ -93,13 +96,32 @@ def test_a_key_with_a_score_no_expiry_has_fails_the_write_untouched(
         assert raw.zcard("odd:good") == 1
 
 
-def test_low_and_minus_inf_scores_are_just_expired(make: Factory, raw: Any) -> None:
+def test_a_leaderboard_under_the_prefix_is_never_changed(make: Factory, raw: Any) -> None:
+    # Another application's sorted set, scored in points: no write, removal or
+    # deletion may take its points for expired values.
+    mm = make("lb", 3600, str)
+    raw.zadd("lb:top", {"ann": 40, "bob": 12})
+    before = exact(raw, "lb:top")
+    for call in (
+        lambda: mm.add("top", "new"),
+        lambda: mm.add_many([("top", ["new"])], nx=True),
+        lambda: mm.remove("top", "ann"),
+        lambda: mm.delete("top"),
+    ):
+        with pytest.raises(make.backend.exceptions.ResponseError, match="leaderboard"):
+            call()
+        assert exact(raw, "lb:top") == before
+
+
+def test_expired_values_from_2001_on_are_collected(make: Factory, raw: Any) -> None:
     mm = make("low", 3600, str)
-    raw.zadd("low:a", {"minus": float("-inf"), "points": 40, "old": 1_000_000_000})
-    assert mm.add("a", "minus", "new") == 2
-    assert sorted(mm.get("a")) == ["minus", "new"]
+    raw.zadd("low:a", {"first": 1_000_000_000, "old": 1_600_000_000})
+    assert mm.add("a", "old", "new") == 2  # "old" had expired: new again
+    assert sorted(mm.get("a")) == ["new", "old"]
     assert raw.zcard("low:a") == 2
     assert raw.pttl("low:a") > 0
+    raw.zadd("low:b", {"first": 1_000_000_000})
+    assert mm.delete("b") == 1
 
 
 # -- item 3: a permission the write needs is missing: found before writing ------------

@@ -1,7 +1,10 @@
 #!lua flags=allow-oom
--- Deletes each key of KEYS that is a sorted set. A key of another type is
--- left exactly as it was and reported once every other key is deleted.
--- Returns how many keys were deleted.
+-- Deletes each key of KEYS that is a multimap: a sorted set whose scores
+-- are all expiry times (from 2001 up to year 10000, as the writes and the
+-- sweep define it). A key of another type, or a sorted set holding another
+-- score (a leaderboard's points, +inf), is left exactly as it was and
+-- reported once every other key is deleted. Returns how many keys were
+-- deleted.
 --
 -- UNLINK, not DEL: a big key is freed in the background, so deleting a
 -- name of millions of members does not hold the server. Declared
@@ -20,6 +23,9 @@ if acl then
   if not acl('TYPE', KEYS[1]) then
     denied = 'TYPE'
   end
+  if not acl('ZCOUNT', KEYS[1]) then
+    denied = denied and denied .. ', ZCOUNT' or 'ZCOUNT'
+  end
   if not acl('UNLINK', KEYS[1]) then
     denied = denied and denied .. ', UNLINK' or 'UNLINK'
   end
@@ -33,7 +39,15 @@ local failure = nil
 for _, key in ipairs(KEYS) do
   local kind = redis.call('TYPE', key)['ok']
   if kind == 'zset' then
-    deleted = deleted + redis.call('UNLINK', key)
+    if redis.call('ZCOUNT', key, '-inf', '(1000000000') == 0
+        and redis.call('ZCOUNT', key, '253402300800', '+inf') == 0 then
+      deleted = deleted + redis.call('UNLINK', key)
+    elseif failure == nil then
+      failure = 'ERR multimapwithttl: key ' .. key .. ' holds a score that is not an '
+        .. 'expiry time (anything before 2001 or from year 10000 on: a leaderboard\'s '
+        .. 'points, +inf or -inf, a timestamp in milli- or microseconds); the key was '
+        .. 'left untouched'
+    end
   elseif kind ~= 'none' and failure == nil then
     failure = 'WRONGTYPE Operation against a key holding the wrong kind of value'
       .. ' (key ' .. key .. ' holds a ' .. kind .. ' and was left untouched)'

@@ -75,6 +75,9 @@ local BUDGET = 1000
 -- Scores from here on are not expiry times (year 10000; 0.1.0 and other
 -- tools may have stored +inf or milli/microsecond timestamps).
 local TOO_LATE, TOO_LATE_TEXT = 253402300800, '253402300800'
+-- Nor are scores before 2001 (a leaderboard's points, -inf): no writer of
+-- this format ever stored one (0.1.0's scores are its clock plus a ttl).
+local TOO_EARLY_TEXT = '(1000000000'
 
 -- Where the server lets scripts ask (Redis 7.0+, Valkey; not fakeredis),
 -- every command the call may need is checked before its first write.
@@ -312,12 +315,16 @@ for i = 1, #KEYS do
       over = redis.call('ZCOUNT', key, TOO_LATE_TEXT, '+inf')
     end
   end
-  if expired and over ~= 0 and (shape == 'r' or count == 0 or over < 0) then
-    -- A score that cannot be an expiry time: no TTL could follow from it.
+  -- A score that cannot be an expiry time: above, no TTL could follow from
+  -- it; below, it would be taken for expired. Scores before 2001 can only be
+  -- among the expired: looked for only when something expired.
+  if expired and ((over ~= 0 and (shape == 'r' or count == 0 or over < 0))
+      or (expired > 0 and redis.call('ZCOUNT', key, '-inf', TOO_EARLY_TEXT) > 0)) then
     if failure == nil then
       failure = 'ERR multimapwithttl: key ' .. key .. ' holds a score that is not an '
-        .. 'expiry time (+inf, or a timestamp in milli- or microseconds: any score from '
-        .. 'year 10000 on); the key was left untouched'
+        .. 'expiry time (anything before 2001 or from year 10000 on: a leaderboard\'s '
+        .. 'points, +inf or -inf, a timestamp in milli- or microseconds); the key was '
+        .. 'left untouched'
     end
     expired = nil
   end
