@@ -29,7 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cluster",
         action="store_true",
-        help=f"a local 3-master cluster (default faults there: {','.join(CLUSTER_FAULTS)})",
+        help=(
+            f"a local 3-master cluster (default faults there: {','.join(CLUSTER_FAULTS)}; "
+            "'failover' and 'kill' give each master a replica)"
+        ),
     )
     args = parser.parse_args(argv)
     chosen = args.faults or ",".join(CLUSTER_FAULTS if args.cluster else FAULTS)

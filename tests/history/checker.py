@@ -41,8 +41,10 @@ design, wrote that name since the library last did), and so is a key whose TTL
 ends before its newest live member (server clock).
 
 A value that must be live but is missing, when every store that made it so came
-before a lossy fault (a restart without persistence), is counted as an
-acknowledged write lost to that fault, not as an anomaly.
+before a lossy fault (a restart without persistence, a failover with
+asynchronous replication), is counted as an acknowledged write lost to that
+fault, not as an anomaly. On a cluster such a fault names the slots of the
+master it hit: a loss of any other name's value stays an anomaly.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .recorder import FAIL, OK, UNKNOWN, History
-from .workload import OLD_TTL, RESOLUTION
+from .workload import OLD_TTL, PREFIX, RESOLUTION
 
 #: Slack for float rounding and for reading a clock just before or after the server.
 EPS = 0.02
@@ -267,6 +269,7 @@ class Model:
         self.lib_writes: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.lossy = sorted((f for f in history.faults if f["lossy"]), key=lambda f: f["start"])
         self.lossy_starts = [f["start"] for f in self.lossy]
+        self.slots: dict[str, int] = {}  # name -> its key's hash slot (cluster faults)
         # Names a capped client writes: values may be evicted, so none is certainly live,
         # and every read holds at most the cap.
         self.caps: dict[str, int] = {}
@@ -352,11 +355,25 @@ class Model:
     def _undone_by(self, e: Effect, before: float) -> str | None:
         """The lossy fault (if any) that may have undone ``e`` before ``before``."""
         # The nemesis injects one fault at a time: among those begun before ``before``, the
-        # last one ends last, so it alone can end after ``e`` began.
+        # later ones end later; only those ending after ``e`` began can have undone it, and
+        # on a cluster only one that hit the master serving ``e``'s name.
         last = bisect.bisect_left(self.lossy_starts, before) - 1
-        if last >= 0 and self.lossy[last]["end"] > e.inv:
-            return str(self.lossy[last]["kind"])
+        while last >= 0 and self.lossy[last]["end"] > e.inv:
+            if self._hit(self.lossy[last], e.name):
+                return str(self.lossy[last]["kind"])
+            last -= 1
         return None
+
+    def _hit(self, fault: dict[str, Any], name: str) -> bool:
+        """Did ``fault`` hit the node holding ``name`` (a cluster fault names its slots)?"""
+        ranges = fault.get("slots")
+        if ranges is None:
+            return True  # one server: every name
+        if name not in self.slots:
+            from redis.crc import key_slot
+
+            self.slots[name] = key_slot(f"{PREFIX}:{name}".encode())
+        return any(low <= self.slots[name] <= high for low, high in ranges)
 
     @staticmethod
     def _kills(e: Effect, low: float) -> bool:

@@ -34,6 +34,12 @@ FAULTS = ["kill-aof", "kill-noaof", "proxy-cut", "proxy-drop", "client-pause", "
 FAILOVER = ["failover", "kill-aof", "proxy-cut"]
 #: On the 3-master cluster.
 CLUSTER_FAULTS = ["migrate", "client-pause", "sigstop"]
+#: Cluster faults that need a replica per master (the cluster gets one each).
+REPLICA_FAULTS = {"failover", "kill"}
+#: The replica cluster's --cluster-node-timeout (ms): a killed master's replica takes
+#: over some 4-5 s after the kill (timeout, then election); a SIGSTOP (2.5 s) stays
+#: shorter, so it fails nothing over.
+NODE_TIMEOUT = 3000
 
 
 @dataclass
@@ -44,7 +50,9 @@ class Config:
     faults: list[str] = field(default_factory=lambda: list(FAULTS))
     interval: float = 4.0
     directory: Path | None = None
-    replica: bool = False  # a replica beside the primary (needed by the "failover" fault)
+    # A replica beside the primary (needed by the "failover" fault); on a cluster, one
+    # per master (needed by "failover" and "kill", which switch it on themselves).
+    replica: bool = False
     cluster: bool = False  # a local 3-master cluster instead of one server
 
 
@@ -92,9 +100,15 @@ def _run_cluster(config: Config) -> Result:
     with tempfile.TemporaryDirectory(prefix="history-") as scratch:
         directory = config.directory or Path(scratch)
         directory.mkdir(parents=True, exist_ok=True)
-        cluster = LocalCluster(directory / "cluster").start()
+        replicated = config.replica or bool(set(config.faults) & REPLICA_FAULTS)
+        cluster = LocalCluster(
+            directory / "cluster",
+            replicas=1 if replicated else 0,
+            # Longer than a SIGSTOP (2.5 s): only a kill makes the cluster fail over.
+            node_timeout=NODE_TIMEOUT if replicated else 5000,
+        ).start()
         nemesis = ClusterNemesis(cluster, config.faults, config.seed, config.interval)
-        sampler = Sampler(lambda: cluster.ports, PREFIX)
+        sampler = Sampler(lambda: [node.port for node in cluster.primaries()], PREFIX)
         processes = _clients(config, cluster.ports[0], directory, cluster=True)
         try:
             _drive(processes, sampler, nemesis, config.seconds)
