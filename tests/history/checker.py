@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .recorder import FAIL, OK, UNKNOWN, History
-from .workload import OLD_TTL, PREFIX, RESOLUTION
+from .workload import MAX_SKEW, OLD_TTL, PREFIX, RESOLUTION
 
 #: Slack for float rounding and for reading a clock just before or after the server.
 EPS = 0.02
@@ -400,7 +400,9 @@ class Checker:
             "sweep": self._sweep,
             "add": self._add,
             "add_many": self._add,
+            "add_many_with_ttl": self._add,
             "remove": self._remove,
+            "delete": self._delete,
         }
 
     def run(self) -> Verdict:
@@ -579,30 +581,44 @@ class Checker:
     # -- write results ---------------------------------------------------------------------
 
     def _add(self, op: dict[str, Any], who: Writer) -> None:
+        """ "How many are new" (with ``ch``: new or changed) of add/add_many/add_many_with_ttl."""
         mode = _mode(op)
-        if "ch" in mode:
-            return
         a = op["args"]
-        data = [(a["name"], a["values"])] if op["op"] == "add" else a["data"]
-        if any(name in self.model.caps for name, _ in data):
+        timed = op["op"] == "add_many_with_ttl"
+        # (name, value) -> the expire_at given for it (None: a ttl, live once written)
+        given: dict[tuple[str, int], list[float | None]] = defaultdict(list)
+        if op["op"] == "add":
+            for v in a["values"]:
+                given[(a["name"], v)].append(None)
+        elif timed:
+            for name, pairs in a["data"]:
+                for at, v in pairs:
+                    given[(name, v)].append(float(at))
+        else:
+            for name, values in a["data"]:
+                for v in values:
+                    given[(name, v)].append(None)
+        if any(name in self.model.caps for name, _ in given):
             return  # a value evicted at once is not new: the cap makes the count unknowable
         self.verdict.write_results += 1
-        if "xx" in mode:
-            if op["result"] != 0:
-                self._anomaly("new-count", f"xx write returned {op['result']}, not 0", op)
-            return
         low = high = 0
         surely_new: tuple[str, int] | None = None  # a value certainly not live before
-        for name, values in data:
-            for v in set(values):
-                b = self.model.bounds(name, v, op, who.skew)
-                low += not b.may
-                high += not b.must
-                if not b.may and surely_new is None:
-                    surely_new = (name, v)
+        for (name, v), ats in given.items():
+            b = self.model.bounds(name, v, op, who.skew)
+            # Live once written: a ttl, or an expire_at still ahead when the write ran.
+            stays = all(at is None or at > op["comp"] + who.skew + EPS for at in ats)
+            may_stay = any(at is None or at > op["inv"] + who.skew - EPS for at in ats)
+            new_low = "xx" not in mode and not b.may and stays
+            new_high = "xx" not in mode and not b.must and may_stay
+            # ch also counts a live value whose expiry the write changed (never with nx).
+            changed = "ch" in mode and "nx" not in mode and b.may
+            low += new_low
+            high += new_high or changed
+            if new_low and surely_new is None:
+                surely_new = (name, v)
         if not low <= op["result"] <= high:
             what = f"{op['op']} {sorted(mode) if mode else ''} reported {op['result']} new"
-            name, value = surely_new or (data[0][0], data[0][1][0])
+            name, value = surely_new or next(iter(given))
             self._anomaly(
                 "new-count",
                 f"{what}, not in [{low}, {high}]",
@@ -610,6 +626,29 @@ class Checker:
                 name,
                 value,
                 since=op["inv"] - 1.0,
+            )
+
+    def _delete(self, op: dict[str, Any], who: Writer) -> None:
+        """``delete`` answers how many of the names existed (a key, live values or not)."""
+        self.verdict.write_results += 1
+        low = high = 0
+        for name in set(op["args"]["names"]):
+            values = self.model.values.get(name, set())
+            bounds = [self.model.bounds(name, v, op, who.skew) for v in values]
+            low += any(b.must for b in bounds)
+            high += name in self.model.old_touched or any(
+                # A key ends with its newest member, measured from the lower of the
+                # writer's and the server's clocks: up to the largest skew after it.
+                e.kind == "store" and e.s_max + MAX_SKEW + RESOLUTION + EPS > op["inv"]
+                for v in values
+                for e in self.model.window(name, v, op)
+            )
+        if not low <= op["result"] <= high:
+            self._anomaly(
+                "delete-count",
+                f"delete reported {op['result']} names existed, not in [{low}, {high}]",
+                op,
+                op["args"]["names"][0],
             )
 
     def _remove(self, op: dict[str, Any], who: Writer) -> None:

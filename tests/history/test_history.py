@@ -152,3 +152,45 @@ def test_a_cluster_history_with_stopped_masters_has_no_anomaly() -> None:
     print(result.summary)
     assert result.verdict.reads > 500
     assert result.verdict.anomalies == [], result.details
+
+
+def test_checker_a_delete_counts_the_names_that_existed() -> None:
+    delete = {"names": ["a", "b"]}  # "a" holds a live value, "b" was never written
+    for reported, wrong in ((1, False), (0, True), (2, True)):
+        ops = [_op(1, "add", ADD, 0.0, 1), _op(2, "delete", delete, 1.0, reported)]
+        kinds = [a.kind for a in check(_history(*ops)).anomalies]
+        assert kinds == (["delete-count"] if wrong else []), reported
+
+
+def test_checker_ch_counts_only_values_that_were_live_or_are_new() -> None:
+    # xx with ch: a refresh of the live 1 may count, the never-written 2 cannot.
+    refresh = {"name": "a", "values": [1, 2], "ttl": 2.0, "mode": {"xx": True, "ch": True}}
+    for reported, wrong in ((1, False), (0, False), (2, True)):
+        ops = [_op(1, "add", ADD, 0.0, 1), _op(2, "add", refresh, 1.0, reported)]
+        kinds = [a.kind for a in check(_history(*ops)).anomalies]
+        assert kinds == (["new-count"] if wrong else []), reported
+
+
+def test_checker_add_many_with_ttl_counts_new_values_still_ahead() -> None:
+    # 1 is new and expires ahead: it counts; 2's expire_at is already past: it cannot.
+    data = {"data": [["a", [[T0 + 5.0, 1], [T0 - 1.0, 2]]]], "mode": {}}
+    for reported, wrong in ((1, False), (0, True), (2, True)):
+        ops = [_op(1, "add_many_with_ttl", data, 0.0, reported)]
+        kinds = [a.kind for a in check(_history(*ops)).anomalies]
+        assert kinds == (["new-count"] if wrong else []), reported
+
+
+def test_checker_a_cluster_fault_accounts_only_for_its_own_slots() -> None:
+    # A value missing after a kill of the master of other slots is an anomaly, not a loss.
+    from redis.crc import key_slot
+
+    slot = key_slot(b"hist:a")
+    for slots, lost in (([[slot, slot]], True), ([[slot + 1, slot + 2]], False)):
+        kill = {"kind": "kill", "start": T0 + 0.5, "end": T0 + 0.6, "lossy": True, "slots": slots}
+        verdict = check(
+            _history(
+                _op(1, "add", ADD, 0.0, 1), _op(2, "get", {"name": "a"}, 1.0, []), faults=[kill]
+            )
+        )
+        assert (verdict.lost == {"kill": {("c-1", "a", 1)}}) is lost
+        assert [a.kind for a in verdict.anomalies] == ([] if lost else ["missing"])
