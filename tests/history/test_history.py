@@ -194,3 +194,18 @@ def test_checker_a_cluster_fault_accounts_only_for_its_own_slots() -> None:
         )
         assert (verdict.lost == {"kill": {("c-1", "a", 1)}}) is lost
         assert [a.kind for a in verdict.anomalies] == ([] if lost else ["missing"])
+
+
+def test_a_cluster_history_with_failovers_and_killed_masters_has_no_anomaly() -> None:
+    # A replica per master. CLUSTER FAILOVER (graceful: nothing acknowledged may be lost),
+    # FORCE, and kill -9 of a master whose replica the cluster promotes: clients meet
+    # MOVED, CLUSTERDOWN and dead nodes, and must go on writing each call at most once.
+    # What FORCE and the kill lose (asynchronous replication) is counted, not failed.
+    config = Config(seconds=30, seed=4, faults=["failover", "kill"], interval=3, cluster=True)
+    result = run(config)
+    print(result.summary)
+    print(result.details)
+    kinds = {fault["kind"] for fault in result.history.faults}
+    assert {"kill", "failover-graceful"} <= kinds, kinds
+    assert result.verdict.reads > 500
+    assert result.verdict.anomalies == [], result.details
