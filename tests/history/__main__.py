@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(config)
     print(result.summary)
     print(result.details)
-    return 1 if result.verdict.anomalies else 0
+    return 1 if result.verdict.anomalies or result.errors else 0
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import signal
 import socket
 import threading
 import time
+import traceback
 from typing import Any
 
 import redis
@@ -138,7 +139,8 @@ class Nemesis(threading.Thread):
         self.interval, self.quiet = interval, quiet
         self.faults: list[dict[str, Any]] = []
         self.stopped = threading.Event()
-        self.error: BaseException | None = None
+        self.error: BaseException | None = None  # the nemesis could not go on
+        self.errors: list[str] = []  # faults that failed, the nemesis went on
 
     def run(self) -> None:
         if not self.kinds or self.stopped.wait(self.quiet):
@@ -147,15 +149,23 @@ class Nemesis(threading.Thread):
             while True:
                 kind = self.rng.choice(self.kinds)
                 start = time.time()
-                # A fault may say what it turned out to be, and which slots it touched.
-                told: dict[str, Any] = getattr(self, "_" + kind.replace("-", "_"))() or {}
+                try:
+                    # A fault may say what it turned out to be, and which slots it touched.
+                    told: dict[str, Any] = getattr(self, "_" + kind.replace("-", "_"))() or {}
+                except Exception:
+                    # A fault that went wrong half-way may have done anything: it counts
+                    # as lossy everywhere, is reported, and the run goes on once the
+                    # servers are back.
+                    self.errors.append(f"{kind} at {start:.3f}: {traceback.format_exc()}")
+                    told = {"kind": f"{kind} (failed)"}
+                    self.recover()
                 kind = told.get("kind", kind)
                 self.faults.append(
                     {
                         "kind": kind,
                         "start": start,
                         "end": time.time(),
-                        "lossy": LOSSY[kind],
+                        "lossy": LOSSY.get(kind, True),
                         "slots": told.get("slots"),  # None: every slot (one server)
                     }
                 )
@@ -163,6 +173,15 @@ class Nemesis(threading.Thread):
                     return
         except BaseException as error:  # reported by the runner, never silent
             self.error = error
+
+    def recover(self) -> None:
+        """After a failed fault: every server running again (raises if that fails)."""
+        for server in (self.server, self.replica):
+            if server is not None and server.process is not None:
+                if server.process.poll() is not None:
+                    server.start()
+                else:
+                    os.kill(server.process.pid, signal.SIGCONT)
 
     def _restart(self, wipe: bool) -> None:
         self.server.kill()
@@ -246,6 +265,14 @@ class ClusterNemesis(Nemesis):
         node = cluster.nodes[0]
         super().__init__(node, None, kinds, seed, interval)  # type: ignore[arg-type]
         self._slots_before: list[list[int]] = []
+
+    def recover(self) -> None:
+        for node in self.cluster.nodes:
+            if node.process is not None and node.process.poll() is not None:
+                node.start()
+            elif node.process is not None:
+                os.kill(node.process.pid, signal.SIGCONT)
+        self.cluster.wait_ok(120)
 
     def _by_port(self, port: int) -> RedisServer:
         node: RedisServer = next(n for n in self.cluster.nodes if n.port == port)

@@ -62,6 +62,7 @@ class Result:
     history: History
     summary: str
     details: str
+    errors: list[str] = field(default_factory=list)  # faults the nemesis failed to inject
 
 
 def run(config: Config) -> Result:
@@ -91,8 +92,7 @@ def run(config: Config) -> Result:
             if replica is not None:
                 replica.stop()
         history = load(str(directory), sampler.samples, nemesis.faults)
-    verdict = check(history)
-    return Result(verdict, history, summary(verdict), details(verdict, history))
+    return _result(history, nemesis)
 
 
 def _run_cluster(config: Config) -> Result:
@@ -115,8 +115,18 @@ def _run_cluster(config: Config) -> Result:
         finally:
             cluster.stop()
         history = load(str(directory), sampler.samples, nemesis.faults)
+    return _result(history, nemesis)
+
+
+def _result(history: History, nemesis: Nemesis) -> Result:
     verdict = check(history)
-    return Result(verdict, history, summary(verdict), details(verdict, history))
+    text = details(verdict, history)
+    errors = list(nemesis.errors)
+    if nemesis.error is not None:
+        errors.append(f"the nemesis stopped: {nemesis.error!r}")
+    if errors:
+        text += "\n" + "\n".join(f"NEMESIS ERROR {error}" for error in errors)
+    return Result(verdict, history, summary(verdict), text, errors)
 
 
 def _clients(config: Config, port: int, directory: Path, *, cluster: bool) -> list[Any]:
@@ -157,8 +167,6 @@ def _drive(processes: list[Any], sampler: Sampler, nemesis: Nemesis, seconds: fl
             if process.is_alive():  # bounded: never leave a child behind
                 process.kill()
                 process.join()
-    if nemesis.error is not None:
-        raise RuntimeError("the nemesis failed") from nemesis.error
     failed = [p.exitcode for p in processes if p.exitcode != 0]
     if failed:
         raise RuntimeError(f"client processes failed: exit codes {failed}")

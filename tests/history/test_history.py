@@ -38,6 +38,7 @@ def test_a_history_under_faults_has_no_anomaly() -> None:
     print(result.details)
     assert result.verdict.reads > 1000
     assert result.verdict.anomalies == [], result.details
+    assert result.errors == [], result.details
 
 
 def _sabotaged(how: str) -> Config:
@@ -159,6 +160,7 @@ def test_a_cluster_history_with_stopped_masters_has_no_anomaly() -> None:
     print(result.summary)
     assert result.verdict.reads > 500
     assert result.verdict.anomalies == [], result.details
+    assert result.errors == [], result.details
 
 
 def test_checker_a_delete_counts_the_names_that_existed() -> None:
@@ -216,6 +218,7 @@ def test_a_cluster_history_with_failovers_and_killed_masters_has_no_anomaly() ->
     assert {"kill", "failover-graceful"} <= kinds, kinds
     assert result.verdict.reads > 500
     assert result.verdict.anomalies == [], result.details
+    assert result.errors == [], result.details
 
 
 def test_wait_on_the_connection_of_a_write_tells_whether_a_replica_has_it(
