@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing
 import tempfile
 import time
@@ -92,6 +93,7 @@ def run(config: Config) -> Result:
             if replica is not None:
                 replica.stop()
         history = load(str(directory), sampler.samples, nemesis.faults)
+        _keep(directory, history)
     return _result(history, nemesis)
 
 
@@ -115,7 +117,23 @@ def _run_cluster(config: Config) -> Result:
         finally:
             cluster.stop()
         history = load(str(directory), sampler.samples, nemesis.faults)
+        _keep(directory, history)
     return _result(history, nemesis)
+
+
+def _keep(directory: Path, history: History) -> None:
+    """Save what only the runner knew (faults, TTL samples) beside the clients' records."""
+    (directory / "faults.json").write_text(json.dumps(history.faults))
+    (directory / "samples.json").write_text(json.dumps(history.samples))
+
+
+def recheck(directory: Path) -> Result:
+    """Check again a history kept with ``--keep`` (after a change to the checker)."""
+    faults = json.loads((directory / "faults.json").read_text())
+    samples = json.loads((directory / "samples.json").read_text())
+    history = load(str(directory), samples, faults)
+    verdict = check(history)
+    return Result(verdict, history, summary(verdict), details(verdict, history))
 
 
 def _result(history: History, nemesis: Nemesis) -> Result:
