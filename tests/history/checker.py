@@ -97,7 +97,8 @@ class Effect:
     def __post_init__(self) -> None:
         self.ok = self.op["outcome"] == OK
         self.inv, self.comp = float(self.op["inv"]), float(self.op["comp"])
-        self.comp_eff = self.comp + (0.0 if self.ok else LAG)
+        # A refused call was answered: whatever it did, it did before its reply.
+        self.comp_eff = self.comp + (LAG if self.op["outcome"] == UNKNOWN else 0.0)
 
     @property
     def slow(self) -> bool:
@@ -232,6 +233,18 @@ def _effects_old_add(op: dict[str, Any], who: Writer) -> list[Effect]:
     ]
 
 
+def _partial(op: dict[str, Any]) -> bool:
+    """May a write the server refused have done part of its work?
+
+    A write of several names is several calls (one per key, per node on a
+    cluster): the error of one (a MOVED or TRYAGAIN that outlived the library's
+    redirections, a CLUSTERDOWN) is raised after the others ran, each key fully
+    written or untouched. 0.1.0's pipeline is not atomic even for one name.
+    """
+    names = {name for name, _ in op["args"].get("data", ())} | set(op["args"].get("names", ()))
+    return op["op"] == "old_add" or len(names) > 1
+
+
 #: How the model applies each operation: op name -> its effects. Reads have none.
 EFFECTS: dict[str, Callable[[dict[str, Any], Writer], list[Effect]]] = {
     "add": _effects_add,
@@ -279,7 +292,7 @@ class Model:
                     self.caps[name] = header["max_values"]
         for op in history.ops:
             make = EFFECTS.get(op["op"])
-            if make is None or op["outcome"] == FAIL:
+            if make is None or (op["outcome"] == FAIL and not _partial(op)):
                 continue
             for effect in make(op, self.writers[op["proc"]]):
                 if effect.kind == "delete":

@@ -257,3 +257,17 @@ def test_wait_on_the_connection_of_a_write_tells_whether_a_replica_has_it(
         client.close()
         replica.stop()
         primary.stop()
+
+
+def test_checker_a_refused_batch_may_have_written_some_of_its_names() -> None:
+    # Found by a cluster history: a batch's call for one node answered MOVED after every
+    # redirection, and the error was raised after the calls for the other nodes ran.
+    batch = {"data": [["a", [1]], ["b", [2]]], "ttl": 3.0, "mode": {}}
+    single = {**ADD, "values": [3]}
+    ops = [
+        _op(1, "add_many", batch, 0.0, "server:MovedError", outcome="fail"),
+        _op(2, "add", single, 0.0, "server:MovedError", outcome="fail"),
+        _op(3, "get", {"name": "a"}, 1.0, [1]),  # the refused batch's value: it may be
+        _op(4, "get", {"name": "a"}, 1.0, [3]),  # a refused single call's: it cannot be
+    ]
+    assert [a.kind for a in check(_history(*ops)).anomalies] == ["unexpected"]
