@@ -53,10 +53,16 @@ class SlotOwner:
 
 @dataclass(frozen=True, slots=True)
 class Address:
-    """The node at ``host:port`` (an ASK redirection: this call only, no table change)."""
+    """The node at ``host:port`` that a redirection named.
+
+    After ASK (``asking``): for this call only, ASKING first. After MOVED: the
+    slot's new owner, even if the reloaded slot table does not say so yet (the
+    node it was read from has not heard).
+    """
 
     host: str
     port: int
+    asking: bool = True
 
 
 Target = SlotOwner | Address
@@ -167,7 +173,7 @@ def route(calls: Sequence[Call], *, resend: bool = False) -> Routing:
     """Send ``calls`` to the primaries of their slots; follow redirections; return the replies.
 
     Only a call whose error reply says it did not run is sent again: after
-    MOVED to the new owner once the slot table is reloaded, after ASK to the
+    MOVED to the node it names (the slot table reloaded too), after ASK to the
     named node (preceded by ASKING, as the protocol wants), after TRYAGAIN
     and CLUSTERDOWN a moment later. After ``MAX_ROUNDS`` the error reply
     stands as the call's answer.
@@ -185,7 +191,7 @@ def route(calls: Sequence[Call], *, resend: bool = False) -> Routing:
         answers: list[int] = []  # position in ``sent`` of each pending call's reply
         for i in pending:
             target = targets[i]
-            if isinstance(target, Address):
+            if isinstance(target, Address) and target.asking:
                 sent.append((target, ASKING))
             answers.append(len(sent))
             sent.append((target, calls[i]))
@@ -208,6 +214,9 @@ def route(calls: Sequence[Call], *, resend: bool = False) -> Routing:
             targets[i] = SlotOwner(call_slot(calls[i]))
             if code == "MOVED":
                 refresh = True
+                address = _address(text)
+                if address is not None:
+                    targets[i] = Address(address.host, address.port, asking=False)
             elif code == "ASK":
                 address = _address(text)
                 if address is not None:

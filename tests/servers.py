@@ -201,23 +201,44 @@ SLOTS = 16384
 
 
 class LocalCluster:
-    """Three masters with --cluster-enabled, given their slots and introduced from here."""
+    """Masters with --cluster-enabled, given their slots and introduced from here.
 
-    def __init__(self, directory: Path, *, binary: str | None = None, masters: int = 3) -> None:
+    Three masters by default. With ``replicas=1`` each master gets a replica
+    (``CLUSTER REPLICATE``), so the cluster can fail over: ``nodes`` lists
+    the masters first, then the replicas, as started (roles change with a
+    failover: ``primaries()`` asks the cluster). ``node_timeout`` (ms) is how
+    long a node may be unreachable before the others call it failed.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        binary: str | None = None,
+        masters: int = 3,
+        replicas: int = 0,
+        node_timeout: int = 5000,
+    ) -> None:
+        count = masters * (1 + replicas)
         ports: list[int] = []
-        while len(ports) < masters:
+        while len(ports) < count:
             port = free_port()
             # The cluster bus listens on port + 10000: it must exist and be free too.
             if port < 55000 and port not in ports and _bindable(port + 10000):
                 ports.append(port)
+        self.masters = masters
+        # A replica syncs at once (not after the default 5 s diskless delay): roles swap
+        # on failover, so every node gets it.
+        syncing = ("--repl-diskless-sync-delay", "0") if replicas else ()
         self.nodes = [
             RedisServer(
                 directory / f"node{port}",
                 port,
                 "--cluster-enabled", "yes",
                 "--cluster-config-file", f"nodes-{port}.conf",
-                "--cluster-node-timeout", "5000",
+                "--cluster-node-timeout", str(node_timeout),
                 "--appendonly", "no",
+                *syncing,
                 binary=binary,
             )
             for port in ports
@@ -233,42 +254,116 @@ class LocalCluster:
                 node.start()
             self._join()
             self.wait_ok()
+            self._replicate()
         except BaseException:
             self.stop()  # never leave half a cluster running
             raise
         return self
 
     def _join(self) -> None:
-        """What ``redis-cli --cluster create --cluster-replicas 0`` does, in three steps."""
-        count = len(self.nodes)
+        """What ``redis-cli --cluster create`` does: slots, epochs, then everyone meets."""
+        count = self.masters
         bounds = [SLOTS * i // count for i in range(count + 1)]
         for epoch, node in enumerate(self.nodes, start=1):
             with node.client() as client:
                 client.execute_command("CLUSTER", "SET-CONFIG-EPOCH", epoch)
-                client.execute_command(
-                    "CLUSTER", "ADDSLOTSRANGE", bounds[epoch - 1], bounds[epoch] - 1
-                )
+                if epoch <= count:
+                    client.execute_command(
+                        "CLUSTER", "ADDSLOTSRANGE", bounds[epoch - 1], bounds[epoch] - 1
+                    )
         with self.nodes[0].client() as first:
             for node in self.nodes[1:]:
                 first.execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
 
-    def wait_ok(self, timeout: float = 30) -> None:
-        """Until every node sees every node, every slot assigned, and cluster_state:ok."""
+    def _replicate(self, timeout: float = 30) -> None:
+        """Each node after the masters becomes a replica of one; until every one is in sync."""
+        replicas = self.nodes[self.masters :]
+        if not replicas:
+            return
         deadline = time.monotonic() + timeout
-        while not all(self._ok(port) for port in self.ports):
+        for i, replica in enumerate(replicas):
+            master = self.nodes[i % self.masters]
+            with master.client() as client:
+                master_id = client.execute_command("CLUSTER", "MYID")
+            with replica.client() as client:
+                while True:  # REPLICATE needs the master known first (wait_ok saw to it)
+                    try:
+                        client.execute_command("CLUSTER", "REPLICATE", master_id)
+                        break
+                    except redis.ResponseError:
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.05)
+        self.wait_ok(deadline - time.monotonic())
+
+    def primaries(self) -> list[RedisServer]:
+        """The nodes that are masters now (a node that does not answer is left out)."""
+        found = []
+        for node in self.nodes:
+            try:
+                with redis.Redis(port=node.port, socket_timeout=1) as client:
+                    role = client.execute_command("ROLE")
+            except (redis.ConnectionError, redis.TimeoutError):
+                continue
+            if _text(role[0]) == "master":
+                found.append(node)
+        return found
+
+    def wait_ok(self, timeout: float = 30) -> None:
+        """Until every node sees every node, every slot assigned, and cluster_state:ok; with
+        replicas also until every node tells the same roles and every replica is in sync."""
+        deadline = time.monotonic() + timeout
+        while not self._all_ok():
             if time.monotonic() > deadline:
                 raise RuntimeError("the local cluster did not reach cluster_state:ok")
             time.sleep(0.05)
 
+    def _all_ok(self) -> bool:
+        if not all(self._ok(port) for port in self.ports):
+            return False
+        if len(self.nodes) == self.masters:
+            return True
+        views = {self._view(port) for port in self.ports}
+        return len(views) == 1
+
     def _ok(self, port: int) -> bool:
         with redis.Redis(port=port) as client:
             info = client.cluster("INFO")
-        return (
-            str(info.get("cluster_state")) == "ok"
-            and int(info.get("cluster_known_nodes", 0)) == len(self.nodes)
-            and int(info.get("cluster_slots_assigned", 0)) == SLOTS
-        )
+            ok = (
+                str(info.get("cluster_state")) == "ok"
+                and int(info.get("cluster_known_nodes", 0)) == len(self.nodes)
+                and int(info.get("cluster_slots_assigned", 0)) == SLOTS
+            )
+            if not ok or len(self.nodes) == self.masters:
+                return ok
+            # A replica counts once it has its master's data: link up, nothing still to load.
+            replication = client.info("replication")
+            if replication.get("role") != "slave":
+                return True
+            return replication.get("master_link_status") == "up" and not replication.get(
+                "master_sync_in_progress", 0
+            )
+
+    @staticmethod
+    def _view(port: int) -> frozenset[tuple[str, ...]]:
+        """One node's picture of the cluster: each node's address, role, master and slots.
+
+        A node still suspected or failed (``fail?``/``fail``), or met but not yet
+        known, makes the picture differ from any settled one."""
+        with redis.Redis(port=port) as client:
+            text = _text(client.execute_command("CLUSTER", "NODES"))
+        view = set()
+        for line in text.splitlines():
+            node_id, address, flags, master, *_rest = line.split()
+            flags = ",".join(sorted(f for f in flags.split(",") if f != "myself"))
+            slots = " ".join(line.split()[8:])
+            view.add((node_id, address.split("@")[0], flags, master, slots))
+        return frozenset(view)
 
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .runner import CLUSTER_FAULTS, FAULTS, Config, run
+from .runner import CLUSTER_FAULTS, FAULTS, Config, recheck, run
 
 
 def _stop(signum: int, frame: object) -> None:
@@ -27,11 +27,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=4.0, help="seconds between faults")
     parser.add_argument("--keep", type=Path, help="keep the recorded history in this directory")
     parser.add_argument(
+        "--recheck", type=Path, help="run nothing: check again a history kept with --keep"
+    )
+    parser.add_argument(
         "--cluster",
         action="store_true",
-        help=f"a local 3-master cluster (default faults there: {','.join(CLUSTER_FAULTS)})",
+        help=(
+            f"a local 3-master cluster (default faults there: {','.join(CLUSTER_FAULTS)}; "
+            "'failover' and 'kill' give each master a replica)"
+        ),
     )
     args = parser.parse_args(argv)
+    if args.recheck:
+        result = recheck(args.recheck)
+        print(result.summary)
+        print(result.details)
+        return 1 if result.verdict.anomalies else 0
     chosen = args.faults or ",".join(CLUSTER_FAULTS if args.cluster else FAULTS)
     faults = [] if chosen == "none" else chosen.split(",")
     config = Config(
@@ -45,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(config)
     print(result.summary)
     print(result.details)
-    return 1 if result.verdict.anomalies else 0
+    return 1 if result.verdict.anomalies or result.errors else 0
 
 
 if __name__ == "__main__":

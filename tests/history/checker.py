@@ -41,8 +41,10 @@ design, wrote that name since the library last did), and so is a key whose TTL
 ends before its newest live member (server clock).
 
 A value that must be live but is missing, when every store that made it so came
-before a lossy fault (a restart without persistence), is counted as an
-acknowledged write lost to that fault, not as an anomaly.
+before a lossy fault (a restart without persistence, a failover with
+asynchronous replication), is counted as an acknowledged write lost to that
+fault, not as an anomaly. On a cluster such a fault names the slots of the
+master it hit: a loss of any other name's value stays an anomaly.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .recorder import FAIL, OK, UNKNOWN, History
-from .workload import OLD_TTL, RESOLUTION
+from .workload import MAX_SKEW, OLD_TTL, PREFIX, RESOLUTION
 
 #: Slack for float rounding and for reading a clock just before or after the server.
 EPS = 0.02
@@ -95,7 +97,8 @@ class Effect:
     def __post_init__(self) -> None:
         self.ok = self.op["outcome"] == OK
         self.inv, self.comp = float(self.op["inv"]), float(self.op["comp"])
-        self.comp_eff = self.comp + (0.0 if self.ok else LAG)
+        # A refused call was answered: whatever it did, it did before its reply.
+        self.comp_eff = self.comp + (LAG if self.op["outcome"] == UNKNOWN else 0.0)
 
     @property
     def slow(self) -> bool:
@@ -230,6 +233,18 @@ def _effects_old_add(op: dict[str, Any], who: Writer) -> list[Effect]:
     ]
 
 
+def _partial(op: dict[str, Any]) -> bool:
+    """May a write the server refused have done part of its work?
+
+    A write of several names is several calls (one per key, per node on a
+    cluster): the error of one (a MOVED or TRYAGAIN that outlived the library's
+    redirections, a CLUSTERDOWN) is raised after the others ran, each key fully
+    written or untouched. 0.1.0's pipeline is not atomic even for one name.
+    """
+    names = {name for name, _ in op["args"].get("data", ())} | set(op["args"].get("names", ()))
+    return op["op"] == "old_add" or len(names) > 1
+
+
 #: How the model applies each operation: op name -> its effects. Reads have none.
 EFFECTS: dict[str, Callable[[dict[str, Any], Writer], list[Effect]]] = {
     "add": _effects_add,
@@ -267,6 +282,7 @@ class Model:
         self.lib_writes: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.lossy = sorted((f for f in history.faults if f["lossy"]), key=lambda f: f["start"])
         self.lossy_starts = [f["start"] for f in self.lossy]
+        self.slots: dict[str, int] = {}  # name -> its key's hash slot (cluster faults)
         # Names a capped client writes: values may be evicted, so none is certainly live,
         # and every read holds at most the cap.
         self.caps: dict[str, int] = {}
@@ -276,7 +292,7 @@ class Model:
                     self.caps[name] = header["max_values"]
         for op in history.ops:
             make = EFFECTS.get(op["op"])
-            if make is None or op["outcome"] == FAIL:
+            if make is None or (op["outcome"] == FAIL and not _partial(op)):
                 continue
             for effect in make(op, self.writers[op["proc"]]):
                 if effect.kind == "delete":
@@ -352,11 +368,25 @@ class Model:
     def _undone_by(self, e: Effect, before: float) -> str | None:
         """The lossy fault (if any) that may have undone ``e`` before ``before``."""
         # The nemesis injects one fault at a time: among those begun before ``before``, the
-        # last one ends last, so it alone can end after ``e`` began.
+        # later ones end later; only those ending after ``e`` began can have undone it, and
+        # on a cluster only one that hit the master serving ``e``'s name.
         last = bisect.bisect_left(self.lossy_starts, before) - 1
-        if last >= 0 and self.lossy[last]["end"] > e.inv:
-            return str(self.lossy[last]["kind"])
+        while last >= 0 and self.lossy[last]["end"] > e.inv:
+            if self._hit(self.lossy[last], e.name):
+                return str(self.lossy[last]["kind"])
+            last -= 1
         return None
+
+    def _hit(self, fault: dict[str, Any], name: str) -> bool:
+        """Did ``fault`` hit the node holding ``name`` (a cluster fault names its slots)?"""
+        ranges = fault.get("slots")
+        if ranges is None:
+            return True  # one server: every name
+        if name not in self.slots:
+            from redis.crc import key_slot
+
+            self.slots[name] = key_slot(f"{PREFIX}:{name}".encode())
+        return any(low <= self.slots[name] <= high for low, high in ranges)
 
     @staticmethod
     def _kills(e: Effect, low: float) -> bool:
@@ -383,7 +413,9 @@ class Checker:
             "sweep": self._sweep,
             "add": self._add,
             "add_many": self._add,
+            "add_many_with_ttl": self._add,
             "remove": self._remove,
+            "delete": self._delete,
         }
 
     def run(self) -> Verdict:
@@ -562,30 +594,44 @@ class Checker:
     # -- write results ---------------------------------------------------------------------
 
     def _add(self, op: dict[str, Any], who: Writer) -> None:
+        """ "How many are new" (with ``ch``: new or changed) of add/add_many/add_many_with_ttl."""
         mode = _mode(op)
-        if "ch" in mode:
-            return
         a = op["args"]
-        data = [(a["name"], a["values"])] if op["op"] == "add" else a["data"]
-        if any(name in self.model.caps for name, _ in data):
+        timed = op["op"] == "add_many_with_ttl"
+        # (name, value) -> the expire_at given for it (None: a ttl, live once written)
+        given: dict[tuple[str, int], list[float | None]] = defaultdict(list)
+        if op["op"] == "add":
+            for v in a["values"]:
+                given[(a["name"], v)].append(None)
+        elif timed:
+            for name, pairs in a["data"]:
+                for at, v in pairs:
+                    given[(name, v)].append(float(at))
+        else:
+            for name, values in a["data"]:
+                for v in values:
+                    given[(name, v)].append(None)
+        if any(name in self.model.caps for name, _ in given):
             return  # a value evicted at once is not new: the cap makes the count unknowable
         self.verdict.write_results += 1
-        if "xx" in mode:
-            if op["result"] != 0:
-                self._anomaly("new-count", f"xx write returned {op['result']}, not 0", op)
-            return
         low = high = 0
         surely_new: tuple[str, int] | None = None  # a value certainly not live before
-        for name, values in data:
-            for v in set(values):
-                b = self.model.bounds(name, v, op, who.skew)
-                low += not b.may
-                high += not b.must
-                if not b.may and surely_new is None:
-                    surely_new = (name, v)
+        for (name, v), ats in given.items():
+            b = self.model.bounds(name, v, op, who.skew)
+            # Live once written: a ttl, or an expire_at still ahead when the write ran.
+            stays = all(at is None or at > op["comp"] + who.skew + EPS for at in ats)
+            may_stay = any(at is None or at > op["inv"] + who.skew - EPS for at in ats)
+            new_low = "xx" not in mode and not b.may and stays
+            new_high = "xx" not in mode and not b.must and may_stay
+            # ch also counts a live value whose expiry the write changed (never with nx).
+            changed = "ch" in mode and "nx" not in mode and b.may
+            low += new_low
+            high += new_high or changed
+            if new_low and surely_new is None:
+                surely_new = (name, v)
         if not low <= op["result"] <= high:
             what = f"{op['op']} {sorted(mode) if mode else ''} reported {op['result']} new"
-            name, value = surely_new or (data[0][0], data[0][1][0])
+            name, value = surely_new or next(iter(given))
             self._anomaly(
                 "new-count",
                 f"{what}, not in [{low}, {high}]",
@@ -593,6 +639,29 @@ class Checker:
                 name,
                 value,
                 since=op["inv"] - 1.0,
+            )
+
+    def _delete(self, op: dict[str, Any], who: Writer) -> None:
+        """``delete`` answers how many of the names existed (a key, live values or not)."""
+        self.verdict.write_results += 1
+        low = high = 0
+        for name in set(op["args"]["names"]):
+            values = self.model.values.get(name, set())
+            bounds = [self.model.bounds(name, v, op, who.skew) for v in values]
+            low += any(b.must for b in bounds)
+            high += name in self.model.old_touched or any(
+                # A key ends with its newest member, measured from the lower of the
+                # writer's and the server's clocks: up to the largest skew after it.
+                e.kind == "store" and e.s_max + MAX_SKEW + RESOLUTION + EPS > op["inv"]
+                for v in values
+                for e in self.model.window(name, v, op)
+            )
+        if not low <= op["result"] <= high:
+            self._anomaly(
+                "delete-count",
+                f"delete reported {op['result']} names existed, not in [{low}, {high}]",
+                op,
+                op["args"]["names"][0],
             )
 
     def _remove(self, op: dict[str, Any], who: Writer) -> None:

@@ -16,6 +16,7 @@ import signal
 import socket
 import threading
 import time
+import traceback
 from typing import Any
 
 import redis
@@ -36,6 +37,22 @@ LOSSY = {
     # Cluster only: a name's slot moved to another master while clients write (MIGRATE,
     # ASK/MOVED redirections, TRYAGAIN on multi-key commands mid-move).
     "migrate": False,
+    # Cluster with replicas only. "failover" picks one of the three below.
+    # CLUSTER FAILOVER on a master's replica: the master stops its clients, the replica
+    # catches up with it, then takes over; nothing acknowledged is lost.
+    "failover-graceful": False,
+    # CLUSTER FAILOVER FORCE / TAKEOVER: the replica takes over without waiting for the
+    # master; what it had not received yet, and what the old master acknowledged until it
+    # learnt it was replaced, is lost: asynchronous replication.
+    "failover-force": True,
+    "failover-takeover": True,
+    # kill -9 of a master; the cluster promotes its replica after the node timeout, the
+    # killed node comes back as the new master's replica. Asynchronous replication again.
+    "kill": True,
+    # A stopped or paused master the cluster failed over meanwhile (not planned: the
+    # pauses are shorter than the node timeout); counted apart if it ever happens.
+    "sigstop-failover": True,
+    "client-pause-failover": True,
 }
 
 
@@ -122,7 +139,8 @@ class Nemesis(threading.Thread):
         self.interval, self.quiet = interval, quiet
         self.faults: list[dict[str, Any]] = []
         self.stopped = threading.Event()
-        self.error: BaseException | None = None
+        self.error: BaseException | None = None  # the nemesis could not go on
+        self.errors: list[str] = []  # faults that failed, the nemesis went on
 
     def run(self) -> None:
         if not self.kinds or self.stopped.wait(self.quiet):
@@ -131,14 +149,39 @@ class Nemesis(threading.Thread):
             while True:
                 kind = self.rng.choice(self.kinds)
                 start = time.time()
-                getattr(self, "_" + kind.replace("-", "_"))()
+                try:
+                    # A fault may say what it turned out to be, and which slots it touched.
+                    told: dict[str, Any] = getattr(self, "_" + kind.replace("-", "_"))() or {}
+                except Exception:
+                    # A fault that went wrong half-way may have done anything: it counts
+                    # as lossy everywhere, is reported, and the run goes on once the
+                    # servers are back.
+                    self.errors.append(f"{kind} at {start:.3f}: {traceback.format_exc()}")
+                    told = {"kind": f"{kind} (failed)"}
+                    self.recover()
+                kind = told.get("kind", kind)
                 self.faults.append(
-                    {"kind": kind, "start": start, "end": time.time(), "lossy": LOSSY[kind]}
+                    {
+                        "kind": kind,
+                        "start": start,
+                        "end": time.time(),
+                        "lossy": LOSSY.get(kind, True),
+                        "slots": told.get("slots"),  # None: every slot (one server)
+                    }
                 )
                 if self.stopped.wait(self.interval * self.rng.uniform(0.5, 1.5)):
                     return
         except BaseException as error:  # reported by the runner, never silent
             self.error = error
+
+    def recover(self) -> None:
+        """After a failed fault: every server running again (raises if that fails)."""
+        for server in (self.server, self.replica):
+            if server is not None and server.process is not None:
+                if server.process.poll() is not None:
+                    server.start()
+                else:
+                    os.kill(server.process.pid, signal.SIGCONT)
 
     def _restart(self, wipe: bool) -> None:
         self.server.kill()
@@ -214,26 +257,87 @@ def _wait_loaded(port: int) -> None:
 
 
 class ClusterNemesis(Nemesis):
-    """The nemesis of a LocalCluster: slot migration, and pauses or stops of one node."""
+    """The nemesis of a LocalCluster: slot migration, pauses or stops of one master, and
+    with replicas failovers (``CLUSTER FAILOVER``) and kills of a master."""
 
     def __init__(self, cluster: Any, kinds: list[str], seed: int, interval: float = 4.0) -> None:
         self.cluster = cluster
         node = cluster.nodes[0]
         super().__init__(node, None, kinds, seed, interval)  # type: ignore[arg-type]
+        self._slots_before: list[list[int]] = []
+
+    def recover(self) -> None:
+        for node in self.cluster.nodes:
+            if node.process is not None and node.process.poll() is not None:
+                node.start()
+            elif node.process is not None:
+                os.kill(node.process.pid, signal.SIGCONT)
+        self.cluster.wait_ok(120)
+
+    def _by_port(self, port: int) -> RedisServer:
+        node: RedisServer = next(n for n in self.cluster.nodes if n.port == port)
+        return node
 
     def _pick_node(self) -> RedisServer:
-        node: RedisServer = self.rng.choice(self.cluster.nodes)
+        node = self._by_port(self.rng.choice(_topology(self.cluster).masters))
         self.server = node
         return node
 
-    def _client_pause(self) -> None:
-        self._pick_node()
-        super()._client_pause()
+    def _unplanned_failover(self, kind: str, node: RedisServer) -> dict[str, Any] | None:
+        """Was ``node`` replaced meanwhile? Then the pause was a failover: say so."""
+        if len(self.cluster.nodes) == self.cluster.masters:
+            return None
+        self.cluster.wait_ok(60)
+        if node.port in _topology(self.cluster).masters:
+            return None
+        return {"kind": f"{kind}-failover", "slots": self._slots_before}
 
-    def _sigstop(self) -> None:
-        self._pick_node()
-        # Shorter than the cluster's node timeout (5 s): no node is marked failed.
+    def _client_pause(self) -> dict[str, Any] | None:
+        node = self._pick_node()
+        self._slots_before = _topology(self.cluster).slots.get(node.port, [])
+        super()._client_pause()
+        return self._unplanned_failover("client-pause", node)
+
+    def _sigstop(self) -> dict[str, Any] | None:
+        node = self._pick_node()
+        self._slots_before = _topology(self.cluster).slots.get(node.port, [])
+        # Shorter than the cluster's node timeout (3 s or more): no node is marked failed.
         super()._sigstop()
+        return self._unplanned_failover("sigstop", node)
+
+    def _failover(self) -> dict[str, Any]:
+        """``CLUSTER FAILOVER`` on a master's replica: mostly graceful, sometimes forced."""
+        topology = _topology(self.cluster)
+        if not topology.replica_of:
+            raise RuntimeError("no master has a replica in sync: a failover needs replicas")
+        master = self.rng.choice(sorted(topology.replica_of))
+        replica = self._by_port(topology.replica_of[master])
+        how = self.rng.choice(["graceful", "graceful", "force", "takeover"])
+        with redis.Redis(port=replica.port, socket_timeout=5) as client:
+            if how == "graceful":
+                client.execute_command("CLUSTER", "FAILOVER")
+            else:
+                client.execute_command("CLUSTER", "FAILOVER", how.upper())
+        # A graceful failover the master cannot finish in time (5 s) is abandoned: the
+        # roles stay. Either way the cluster settles before the next fault.
+        _wait_master(replica.port, 15)
+        self.cluster.wait_ok(60)
+        return {"kind": f"failover-{how}", "slots": topology.slots[master]}
+
+    def _kill(self) -> dict[str, Any]:
+        """kill -9 of a master with a replica; it comes back as its replica's replica."""
+        topology = _topology(self.cluster)
+        if not topology.replica_of:
+            raise RuntimeError("no master has a replica in sync: a kill needs replicas")
+        port = self.rng.choice(sorted(topology.replica_of))
+        master, replica = self._by_port(port), topology.replica_of[port]
+        master.kill()
+        # The others call it failed after the node timeout, then the replica is elected.
+        if not _wait_master(replica, 60):
+            raise RuntimeError(f"the replica {replica} of killed {port} was never promoted")
+        master.start()  # no persistence: empty, it syncs from the new master
+        self.cluster.wait_ok(60)
+        return {"slots": topology.slots[port]}
 
     def _migrate(self) -> None:
         from redis.crc import key_slot
@@ -241,13 +345,15 @@ class ClusterNemesis(Nemesis):
         from .workload import NAMES, PREFIX
 
         slot = key_slot(f"{PREFIX}:{self.rng.choice(NAMES)}".encode())
+        # SETSLOT is for masters only; replicas learn the new owner from them.
+        masters = _topology(self.cluster).masters
         clients: dict[int, Any] = {
-            n.port: redis.Redis(port=n.port, socket_timeout=5) for n in self.cluster.nodes
+            port: redis.Redis(port=port, socket_timeout=5) for port in masters
         }
         try:
             ids = {port: c.execute_command("CLUSTER", "MYID") for port, c in clients.items()}
             ids = {p: (i.decode() if isinstance(i, bytes) else i) for p, i in ids.items()}
-            source = _owner(clients[self.cluster.ports[0]], slot)
+            source = _owner(clients[masters[0]], slot)
             target = self.rng.choice([p for p in clients if p != source])
             clients[target].execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
             clients[source].execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
@@ -264,6 +370,53 @@ class ClusterNemesis(Nemesis):
         finally:
             for client in clients.values():
                 client.close()
+        if len(self.cluster.nodes) > self.cluster.masters:
+            self.cluster.wait_ok(60)  # the replicas know the new owner before a failover
+
+
+class Topology:
+    """Who is master now, its slots, and its replica (if one is up and in sync)."""
+
+    def __init__(self) -> None:
+        self.masters: list[int] = []
+        self.slots: dict[int, list[list[int]]] = {}
+        self.replica_of: dict[int, int] = {}  # master port -> replica port
+
+
+def _topology(cluster: Any) -> Topology:
+    """The cluster's roles and slots, as its masters tell them."""
+    found = Topology()
+    for node in cluster.primaries():
+        found.masters.append(node.port)
+        with redis.Redis(port=node.port, socket_timeout=2) as client:
+            text = client.execute_command("CLUSTER", "NODES")
+            replication = client.info("replication")
+        text = text.decode() if isinstance(text, bytes) else text
+        mine = next(line for line in text.splitlines() if "myself" in line.split()[2])
+        found.slots[node.port] = [
+            [int(part) for part in (r.split("-") * 2)[:2]] for r in mine.split()[8:] if "[" not in r
+        ]
+        for i in range(int(replication.get("connected_slaves", 0))):
+            replica = replication.get(f"slave{i}", {})
+            if isinstance(replica, dict) and replica.get("state") == "online":
+                found.replica_of[node.port] = int(replica["port"])
+    found.masters.sort()
+    return found
+
+
+def _wait_master(port: int, timeout: float) -> bool:
+    """Until the node on ``port`` says it is a master; False if it never does in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with redis.Redis(port=port, socket_timeout=1) as client:
+                role = client.execute_command("ROLE")
+            if role[0] in (b"master", "master"):
+                return True
+        except (redis.ConnectionError, redis.TimeoutError):
+            pass
+        time.sleep(0.05)
+    return False
 
 
 def _owner(client: Any, slot: int) -> int:
