@@ -533,54 +533,34 @@ def test_a_cluster_write_goes_where_moved_says_though_the_reloaded_table_is_stal
     not heard yet). The call must go to the node the MOVED names, as the cluster
     protocol says. It went back to the old owner instead, five times, and MovedError
     was raised, after the other calls of a batch had run."""
-    lib = ClientLibrary(library)
-    nodes = [redis.Redis(port=port, decode_responses=True) for port in real_cluster.ports]
-    for node in nodes:
-        node.flushall()  # a node gives a slot away only while it holds no key of it
     prefix = f"moved-stale-{library}-{flavor}"
-    slot = slot_of(f"{prefix}:event".encode())
-    source = _owner(nodes, slot)
-    target = next(node for node in nodes if node is not source)
-    source_id, target_id = (n.execute_command("CLUSTER", "MYID") for n in (source, target))
-    loop = asyncio.new_event_loop()
-    kind = lib.async_cluster if flavor == "async" else lib.cluster
-    client = kind(host="127.0.0.1", port=real_cluster.ports[0])
-    shell = AsyncMultiMapWithTTL if flavor == "async" else MultiMapWithTTL
-    mm: Any = shell(client, prefix, cast_fn=str)
+    move = SlotMove(real_cluster, library, flavor, prefix, f"{prefix}:event".encode())
+    for node in move.nodes:
+        node.flushall()  # a node gives a slot away only while it holds no key of it
 
-    def run(result: Any) -> Any:
-        return loop.run_until_complete(result) if flavor == "async" else result
+    def stale(self: Any, *args: Any, **kwargs: Any) -> None:
+        """A reload that reads the table from a node that has not heard yet."""
+
+    async def stale_async(self: Any, *args: Any, **kwargs: Any) -> None:
+        """The same, for the asyncio client."""
 
     try:
-        run(mm.add("warm", "w"))  # the client has read the slot table
-        for node in (target, source, *(n for n in nodes if n not in (source, target))):
-            node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
-
-        def stale(self: Any, *args: Any, **kwargs: Any) -> None:
-            """A reload that reads the table from a node that has not heard yet."""
-
-        async def stale_async(self: Any, *args: Any, **kwargs: Any) -> None:
-            """The same, for the asyncio client."""
-
-        manager = type(client.nodes_manager)
+        move.run(move.mm.add("warm", "w"))  # the client has read the slot table
+        move.set_owner(move.target_id)
+        manager = type(move.client.nodes_manager)
         monkeypatch.setattr(manager, "initialize", stale_async if flavor == "async" else stale)
-        assert run(mm.add_many({"event": ["e1"], "warm": ["w2"]}, nx=True)) == 2
-        assert run(mm.add("event", "e1", nx=True)) == 0
-        assert target.zscore(f"{prefix}:event", "e1") is not None
+        assert move.run(move.mm.add_many({"event": ["e1"], "warm": ["w2"]}, nx=True)) == 2
+        assert move.run(move.mm.add("event", "e1", nx=True)) == 0
+        assert move.target.zscore(f"{prefix}:event", "e1") is not None
     finally:
-        target.delete(f"{prefix}:event")  # a node gives a slot away only once it is empty
-        for node in (source, target, *(n for n in nodes if n not in (source, target))):
-            node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", source_id)
+        monkeypatch.undo()
+        move.target.delete(f"{prefix}:event")  # a node gives a slot away only once empty
+        move.set_owner(move.source_id)
         real_cluster.wait_ok()
-        for node in nodes:
+        for node in move.nodes:
             for key in node.scan_iter(match=f"{prefix}:*", count=1000):
                 node.delete(key)
-            node.close()
-        if flavor == "async":
-            loop.run_until_complete(_aclose(client))
-        else:
-            client.close()
-        loop.close()
+        move.close()
 
 
 def test_routing_reloads_the_slot_table_after_a_connection_failure() -> None:
