@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from ._keys import slot_of
 from ._scripts import (
     DELETE,
+    DELETE_PLAIN,
     PAGE,
     PAGE_PLAIN,
     READ,
@@ -239,8 +240,9 @@ def pack_plain(commands: Iterable[Sequence[Any]]) -> list[bytes]:
     return [b"".join(parts)]
 
 
-# Scripts whose reply tells what they did (see ``Call.resend``).
-_COUNTED = frozenset({WRITE, REMOVE, WRITE_PLAIN})
+# Scripts whose reply tells what they did (see ``Call.resend``): delete's too,
+# how many names existed (a rerun after a lost reply finds them gone: 0).
+_COUNTED = frozenset({WRITE, REMOVE, WRITE_PLAIN, DELETE, DELETE_PLAIN})
 
 
 def _script_call(script: Script, keys: Sequence[bytes], argv: Sequence[Any]) -> Call:

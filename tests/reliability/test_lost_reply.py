@@ -198,6 +198,28 @@ def test_a_lost_reply_raises_and_the_write_ran_once(setup: Setup, retry: str) ->
 
 
 @pytest.mark.parametrize("retry", ["default-retry", "explicit-retry"])
+def test_a_delete_whose_reply_is_lost_raises_never_returns_a_count(
+    setup: Setup, retry: str
+) -> None:
+    """Found by the standalone history (a proxy dropping replies): ``delete`` answers
+    how many names existed; the client's retry ran it again after the lost reply and
+    the second run, finding the name gone, answered 0. It must raise instead."""
+    if setup.asyncio and len(setup.proxies) > 1 and setup.lib.name == "redis":
+        # Not understood yet (found at the deadline): here the delete returns a count.
+        pytest.xfail("asyncio RedisCluster: the lost delete reply is not raised; to study")
+    setup.run(setup.mm.add("event", "e1"))
+    setup.run(setup.mm.add("other", "o1"))
+    setup.run(setup.mm.delete("warm"))  # the script is loaded, a connection open
+    setup.arm()
+    with pytest.raises((setup.lib.exceptions.ConnectionError, setup.lib.exceptions.TimeoutError)):
+        setup.run(setup.mm.delete("event"))
+    setup.disarm()
+    assert setup.cuts == 1
+    assert setup.stored(["event"], "e1") == 0  # the delete ran: only its reply was lost
+    assert setup.run(setup.mm.delete("event", "other")) == 1
+
+
+@pytest.mark.parametrize("retry", ["default-retry", "explicit-retry"])
 def test_a_batch_whose_reply_is_lost_raises_never_returns_a_count(setup: Setup, retry: str) -> None:
     """1,500 new values, a reply lost mid-batch: raise; never a count (it was 0 for
     all 1,500 on a single-connection client). A resend afterwards counts exactly
