@@ -177,11 +177,8 @@ class Nemesis(threading.Thread):
     def recover(self) -> None:
         """After a failed fault: every server running again (raises if that fails)."""
         for server in (self.server, self.replica):
-            if server is not None and server.process is not None:
-                if server.process.poll() is not None:
-                    server.start()
-                else:
-                    os.kill(server.process.pid, signal.SIGCONT)
+            if server is not None:
+                _revive(server)
 
     def _restart(self, wipe: bool) -> None:
         self.server.kill()
@@ -244,6 +241,16 @@ class Nemesis(threading.Thread):
             os.kill(self.server.process.pid, signal.SIGCONT)
 
 
+def _revive(server: RedisServer) -> None:
+    """A server a failed fault may have left down or stopped: running again."""
+    if server.process is None:
+        return
+    if server.process.poll() is not None:
+        server.start()
+    else:
+        os.kill(server.process.pid, signal.SIGCONT)
+
+
 def _wait_loaded(port: int) -> None:
     deadline = time.monotonic() + 30
     with redis.Redis(port=port, socket_timeout=2) as client:
@@ -268,10 +275,7 @@ class ClusterNemesis(Nemesis):
 
     def recover(self) -> None:
         for node in self.cluster.nodes:
-            if node.process is not None and node.process.poll() is not None:
-                node.start()
-            elif node.process is not None:
-                os.kill(node.process.pid, signal.SIGCONT)
+            _revive(node)
         self.cluster.wait_ok(120)
 
     def _by_port(self, port: int) -> RedisServer:
