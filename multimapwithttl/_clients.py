@@ -66,6 +66,20 @@ def client_kind(client: object) -> ClientKind:
     )
 
 
+def reachable(client: Any, host: str, port: int) -> tuple[str, int]:
+    """Where ``client`` reaches the cluster node announced as ``host:port``.
+
+    MOVED and ASK name a node by the address it announces; a client given
+    ``address_remap`` (nodes behind NAT, port forwarding or a proxy) knows
+    its nodes by what that function returns, and must reach them there.
+    """
+    remap = getattr(getattr(client, "nodes_manager", None), "remap_host_port", None)
+    if callable(remap):
+        mapped_host, mapped_port = remap(host, port)
+        return str(mapped_host), int(mapped_port)
+    return host, port
+
+
 # -- API additions: the constructor's check, and clients built from a URL ------
 
 #: What the constructors accept, as their TypeError says it.

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
-from ._clients import ClientKind, client_from_url
+from ._clients import ClientKind, client_from_url, reachable
 from ._commands import SEND_GROUP, Call, pack
 from ._connections import (
     Exchange,
@@ -714,12 +714,13 @@ async def _routed(
 async def _node(client: Any, target: Target, errors: type[Exception]) -> Any:
     if isinstance(target, SlotOwner):
         return client.nodes_manager.get_node_from_slot(target.slot)
-    node = client.get_node(host=target.host, port=target.port)
+    host, port = reachable(client, target.host, target.port)
+    node = client.get_node(host=host, port=port)
     if node is None:  # a node the slot table has not seen yet
         await client.nodes_manager.initialize()
-        node = client.get_node(host=target.host, port=target.port)
+        node = client.get_node(host=host, port=port)
     if node is None:
-        raise errors(f"ASK redirection to {target.host}:{target.port}, a node not in the cluster")
+        raise errors(f"redirected to {target.host}:{target.port}, a node not in the cluster")
     return node
 
 

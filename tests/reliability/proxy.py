@@ -115,6 +115,8 @@ class ReplyDropper:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.cuts = 0
+        #: How many EVALSHA commands went through (armed or not).
+        self.evalsha = 0
         #: While True, every new connection is closed at once (a node that cannot be reached).
         self.refusing = False
         self._nth = 0  # 0: disarmed
@@ -163,6 +165,9 @@ class ReplyDropper:
                 for command in _split_values(buffer):
                     # Commands are arrays of bulk strings; the name is the first.
                     name = command.split(b"\r\n", 3)[2].upper()
+                    if name == b"EVALSHA":
+                        with self._lock:
+                            self.evalsha += 1
                     if name == b"EVALSHA" and not doomed:
                         with self._lock:
                             if self._nth:
