@@ -354,9 +354,10 @@ class LocalCluster:
             text = _text(client.execute_command("CLUSTER", "NODES"))
         view = set()
         for line in text.splitlines():
-            node_id, address, flags, master, *_rest = line.split()
+            # id, address, flags, master, ping sent, pong received, epoch, link, slots...
+            node_id, address, flags, master, *rest = line.split()
             flags = ",".join(sorted(f for f in flags.split(",") if f != "myself"))
-            slots = " ".join(line.split()[8:])
+            slots = " ".join(rest[4:])
             view.add((node_id, address.split("@")[0], flags, master, slots))
         return frozenset(view)
 

@@ -168,9 +168,7 @@ class ReplyDropper:
                     if name == b"EVALSHA":
                         with self._lock:
                             self.evalsha += 1
-                    if name == b"EVALSHA" and not doomed:
-                        with self._lock:
-                            if self._nth:
+                            if self._nth and not doomed:
                                 self._seen += 1
                                 if self._seen == self._nth:
                                     self._nth = 0

@@ -77,16 +77,9 @@ class Setup:
         self.prefix = f"lost-reply-{next(_prefixes)}"
         kwargs = _retry(library, self.asyncio, retry)
         if configuration.endswith("cluster"):
-            self.proxies = {port: ReplyDropper(port) for port in cluster.ports}
-            proxied = {port: proxy.port for port, proxy in self.proxies.items()}
-            # The nodes announce their own ports: send every one through its proxy.
-            kwargs["address_remap"] = lambda address: (
-                address[0],
-                proxied.get(address[1], address[1]),
-            )
-            first = next(iter(self.proxies.values()))
+            self.proxies = behind_proxies(cluster.ports, kwargs)
             kind = self.lib.async_cluster if self.asyncio else self.lib.cluster
-            self.client = kind(host="127.0.0.1", port=first.port, **kwargs)
+            self.client = kind(**kwargs)
             self.raw: Any = RedisCluster(host="127.0.0.1", port=cluster.ports[0])
         else:
             self.proxies = {server.port: ReplyDropper(server.port)}
@@ -143,6 +136,17 @@ class Setup:
         self.raw.close()
         for proxy in self.proxies.values():
             proxy.close()
+
+
+def behind_proxies(ports: list[int], kwargs: dict[str, Any]) -> dict[int, ReplyDropper]:
+    """A proxy per cluster node (by node port), and in ``kwargs`` what a cluster client
+    needs to reach every node through its proxy: the first node's proxy to start from,
+    and an ``address_remap`` (the nodes announce their own ports)."""
+    proxies = {port: ReplyDropper(port) for port in ports}
+    proxied = {port: proxy.port for port, proxy in proxies.items()}
+    kwargs["host"], kwargs["port"] = "127.0.0.1", proxied[ports[0]]
+    kwargs["address_remap"] = lambda address: (address[0], proxied.get(address[1], address[1]))
+    return proxies
 
 
 async def _aclose(client: Any) -> None:
@@ -483,18 +487,13 @@ class SlotMove:
         self.flavor = flavor
         self.loop = asyncio.new_event_loop()
         kind = self.lib.async_cluster if flavor == "async" else self.lib.cluster
-        #: With ``remapped``, the client reaches every node through a forwarding proxy
-        #: (``address_remap``, as behind NAT or Docker port mapping); by node port.
-        self.proxies = {port: ReplyDropper(port) for port in cluster.ports} if remapped else {}
-        if remapped:
-            proxied = {port: proxy.port for port, proxy in self.proxies.items()}
-            self.client = kind(
-                host="127.0.0.1",
-                port=proxied[cluster.ports[0]],
-                address_remap=lambda address: (address[0], proxied.get(address[1], address[1])),
-            )
-        else:
-            self.client = kind(host="127.0.0.1", port=cluster.ports[0])
+        # With ``remapped``, the client reaches every node through a forwarding proxy
+        # (``address_remap``, as behind NAT or Docker port mapping).
+        reach: dict[str, Any] = {"host": "127.0.0.1", "port": cluster.ports[0]}
+        #: The proxies by node port (none unless ``remapped``).
+        self.proxies = behind_proxies(cluster.ports, reach) if remapped else {}
+        self.client = kind(**reach)
+        self.prefix = prefix
         shell = AsyncMultiMapWithTTL if flavor == "async" else MultiMapWithTTL
         self.mm: Any = shell(self.client, prefix, cast_fn=str)
 
@@ -512,6 +511,12 @@ class SlotMove:
     def start_migrating(self) -> None:
         self.target.execute_command("CLUSTER", "SETSLOT", self.slot, "IMPORTING", self.source_id)
         self.source.execute_command("CLUSTER", "SETSLOT", self.slot, "MIGRATING", self.target_id)
+
+    def drop_keys(self) -> None:
+        """Delete every key under the prefix, on every node."""
+        for node in self.nodes:
+            for key in node.scan_iter(match=f"{self.prefix}:*", count=1000):
+                node.delete(key)
 
     def close(self) -> None:
         for node in self.nodes:
@@ -581,9 +586,7 @@ def test_a_cluster_write_follows_a_redirection_and_runs_once(
             for node in (source, target):
                 node.execute_command("CLUSTER", "SETSLOT", move.slot, "STABLE")
         real_cluster.wait_ok()
-        for node in move.nodes:
-            for key in node.scan_iter(match=f"{prefix}:*", count=1000):
-                node.delete(key)
+        move.drop_keys()
         move.close()
 
 
@@ -620,9 +623,7 @@ def test_a_cluster_write_goes_where_moved_says_though_the_reloaded_table_is_stal
         move.target.delete(f"{prefix}:event")  # a node gives a slot away only once empty
         move.set_owner(move.source_id)
         real_cluster.wait_ok()
-        for node in move.nodes:
-            for key in node.scan_iter(match=f"{prefix}:*", count=1000):
-                node.delete(key)
+        move.drop_keys()
         move.close()
 
 
@@ -706,9 +707,7 @@ def test_a_cluster_write_refused_with_tryagain_is_retried_a_few_times_then_raise
         assert run(mm.add_many([("a", ["new"]), ("b", ["new"])], nx=True)) == 2
         assert sorted(target.zrange(f"{prefix}:a", 0, -1)) == ["new", "old"]
     finally:
-        for node in move.nodes:
-            for key in node.scan_iter(match=f"{prefix}:*", count=1000):
-                node.delete(key)
+        move.drop_keys()
         for node in (source, target):  # the slot back where it was, stable
             node.execute_command("CLUSTER", "SETSLOT", move.slot, "STABLE")
         move.set_owner(move.source_id)
