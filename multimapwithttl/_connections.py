@@ -23,7 +23,6 @@ from typing import Any
 
 from ._commands import Call
 from ._keys import slot_of
-from ._protocol import Send
 
 # Rounds of redirections before an error reply is given back as the answer
 # (redis-py follows at most 16 redirections of one command; a resharding moves
@@ -102,18 +101,6 @@ class Pause:
     """Wait this many seconds before going on."""
 
     seconds: float
-
-
-@dataclass(slots=True)
-class SendToNodes(Send):
-    """A ``Send`` whose calls go each to its slot's primary, on that node's own connection.
-
-    For many small calls of many slots (a sweep): a cluster client's
-    pipeline costs more per call than the server's work (redis-py 8 asks
-    the server COMMAND GETKEYS for every script call), and a connection per
-    node lets the nodes work at the same time. With ``resend``, calls that
-    may have run are sent again after a connection error (see ``route``).
-    """
 
 
 Step = Exchange | Refresh | Pause

@@ -34,7 +34,7 @@ from ._encode import encode_name, encode_prefix, encode_value
 from ._expiry import Grain, live_bound
 from ._keys import key_of, name_of, scan_pattern
 from ._protocol import Conversation, Operation, raise_first_error
-from ._scripts import DELETE, DELETE_PLAIN, REMOVE, WRITE, WRITE_PLAIN, Script
+from ._scripts import DELETE, REMOVE, WRITE, Script, plain
 from ._validate import (
     MAX_EXPIRE_AT,
     check_cast_fn,
@@ -318,7 +318,7 @@ class MultiMapCore(Generic[T]):
         if not writes:
             return 0
         if not (yield from self._shebang(writes[0].key)):
-            script = WRITE_PLAIN
+            script = plain(script)
         calls = write_calls(writes, header, self._cluster, script)
         replies = yield from self._conversation.send(calls)
         raise_first_error(replies)
@@ -409,7 +409,7 @@ class MultiMapCore(Generic[T]):
         keys = [self._key(name) for name in names]
         if not keys:
             return 0
-        script = DELETE if (yield from self._shebang(keys[0])) else DELETE_PLAIN
+        script = DELETE if (yield from self._shebang(keys[0])) else plain(DELETE)
         replies = yield from self._conversation.send(delete_calls(keys, self._cluster, script))
         raise_first_error(replies)
         # Each delete-script call answers how many of its keys it deleted.

@@ -31,14 +31,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._commands import Call
-from ._connections import SendToNodes
 from ._keys import key_filter, scan_pattern, slot_of
-from ._protocol import Conversation, Operation, Send, raise_first_error
+from ._protocol import Conversation, Operation, Send, SendToNodes, raise_first_error
 from ._reports import ACTIONS, EXAMPLES, Stats, SweepReport
-from ._scripts import Script
-
-#: Surveys (read-only) and sweeps a batch of keys; see ``_scripts/sweep.lua``.
-SWEEP = Script.load("sweep", lib=True)
+from ._scripts import SWEEP
 
 #: SCAN's COUNT hint: keys the server looks at per SCAN call.
 SCAN_COUNT = 1000

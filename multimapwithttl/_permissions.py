@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from ._scripts import BY_SHA
+
 #: The page listing the ACL rules of each role (docs/permissions.md).
 DOCS = "https://python-multimapwithttl.readthedocs.io/en/latest/permissions/"
 
@@ -45,18 +47,7 @@ _CONTAINERS = frozenset({"memory", "script", "client", "cluster", "config", "obj
 
 def _script_lines() -> dict[str, list[str]]:
     """Every script of this package by SHA1: its source, line by line."""
-    # Imported here: the protocol module imports this one, and these import it.
-    from . import _maintenance, _scripts
-    from ._scripts import Script
-
-    found: dict[str, list[str]] = {}
-    for module in (_scripts, _maintenance):
-        for value in vars(module).values():
-            if isinstance(value, Script):
-                # The variant sent to servers that cannot read a "#!lua" line too.
-                for script in (value, value.without_shebang()):
-                    found[script.sha] = script.source.splitlines()
-    return found
+    return {sha: script.source.splitlines() for sha, script in BY_SHA.items()}
 
 
 def script_command(sha: str | None, line: int) -> str | None:

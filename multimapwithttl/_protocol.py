@@ -33,6 +33,19 @@ class Send:
     resend: bool = True
 
 
+@dataclass(slots=True)
+class SendToNodes(Send):
+    """A ``Send`` whose calls go each to its slot's primary, on that node's own connection.
+
+    For many small calls of many slots (a sweep): a cluster client's
+    pipeline costs more per call than the server's work (redis-py 8 asks
+    the server COMMAND GETKEYS for every script call), and a connection per
+    node lets the nodes work at the same time. With ``resend``, calls that
+    may have run are sent again after a connection error (see
+    ``_connections.route``, which the shells run for it).
+    """
+
+
 @dataclass(frozen=True)
 class Load:
     """Load this script on every primary (SCRIPT LOAD). The result is ignored."""

@@ -1,5 +1,10 @@
 """The server-side Lua scripts, loaded once from the package's ``_scripts`` folder.
 
+Every script the package sends is defined here, maintenance's too, and
+listed in ``SCRIPTS``: what must know them all (permission errors that
+name a script's line, the variants for servers that cannot read a
+``#!lua`` line) looks there.
+
 Scripts that write start with the shared helpers of ``_lib.lua`` (the key
 lifetime rule, the server clock), pasted in at load time so that rule is
 written once for every script that needs it.
@@ -119,3 +124,30 @@ DELETE_PLAIN = DELETE.without_shebang()
 PAGE = Script.load("page", lib=True)
 #: ``PAGE`` for servers without EVALSHA_RO (fakeredis), sent with EVALSHA.
 PAGE_PLAIN = PAGE.without_shebang()
+#: Surveys (read-only, EVALSHA_RO) and sweeps a batch of keys for ``stats()`` and
+#: ``sweep()``; see ``sweep.lua``. No ``#!lua`` line: every server reads it as is.
+SWEEP = Script.load("sweep", lib=True)
+
+#: Every script this package sends, each variant once.
+SCRIPTS: tuple[Script, ...] = (
+    WRITE,
+    REMOVE,
+    WRITE_PLAIN,
+    READ,
+    READ_PLAIN,
+    DELETE,
+    DELETE_PLAIN,
+    PAGE,
+    PAGE_PLAIN,
+    SWEEP,
+)
+#: ``SCRIPTS`` by the SHA1 a server knows each by (and names in its errors).
+BY_SHA: dict[str, Script] = {script.sha: script for script in SCRIPTS}
+# Looked up, not made, so that a script whose variant is missing from
+# ``SCRIPTS`` fails at import instead of on the first old server.
+_PLAIN: dict[Script, Script] = {script: BY_SHA[script.without_shebang().sha] for script in SCRIPTS}
+
+
+def plain(script: Script) -> Script:
+    """The variant of ``script`` without its ``#!lua`` line (itself if it has none)."""
+    return _PLAIN[script]

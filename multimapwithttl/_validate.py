@@ -6,13 +6,21 @@ Names and values are checked by encoding them (see ``._encode``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 #: What can be stored as a member: redis-py encodes these unambiguously.
 Value = str | bytes | int | float
 #: What can name an entry of the multimap (ints are formatted as decimal, as 0.1.0 did).
 Name = str | int
+#: What ``add_many`` takes: ``(name, values)`` pairs, or a mapping of name to
+#: values (the overloads say which names: a mapping's key type is invariant).
+ManyValues = Iterable[tuple[Name, Iterable[Value]]] | Mapping[Any, Iterable[Value]]
+#: What ``add_many_with_ttl`` takes: ``(name, [(expire_at, value), ...])`` pairs.
+ManyTimedValues = (
+    Iterable[tuple[Name, Iterable[tuple[float, Value]]]]
+    | Mapping[Any, Iterable[tuple[float, Value]]]
+)
 
 # PEXPIRE rejects durations that overflow when added to the server's clock, and
 # a half-applied write would follow; 10**10 s (~317 years) is far from that.

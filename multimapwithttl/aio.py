@@ -13,7 +13,6 @@ from ._connections import (
     Exchange,
     Failed,
     Refresh,
-    SendToNodes,
     SlotOwner,
     Target,
     closed_while_idle,
@@ -22,9 +21,8 @@ from ._connections import (
 from ._core import Clock, MultiMapCore, T, ValuePages
 from ._maintenance import AsyncMaintenance
 from ._observability import traced
-from ._protocol import Load, Operation, Request
-from ._validate import Name, Value
-from .sync import ManyTimedValues, ManyValues
+from ._protocol import Load, Operation, Request, SendToNodes
+from ._validate import ManyTimedValues, ManyValues, Name, Value
 
 #: What ``from_url`` makes the values read: the ``cast_fn`` given.
 _V = TypeVar("_V")

@@ -13,7 +13,6 @@ from ._connections import (
     Exchange,
     Failed,
     Refresh,
-    SendToNodes,
     SlotOwner,
     Target,
     route,
@@ -21,19 +20,11 @@ from ._connections import (
 from ._core import Clock, MultiMapCore, T, ValuePages
 from ._maintenance import SyncMaintenance
 from ._observability import traced
-from ._protocol import Load, Operation, Request
-from ._validate import Name, Value
+from ._protocol import Load, Operation, Request, SendToNodes
+from ._validate import ManyTimedValues, ManyValues, Name, Value
 
-#: What ``add_many`` takes: ``(name, values)`` pairs, or a mapping of name to
-#: values (the overloads say which names: a mapping's key type is invariant).
-ManyValues = Iterable[tuple[Name, Iterable[Value]]] | Mapping[Any, Iterable[Value]]
 #: What ``from_url`` makes the values read: the ``cast_fn`` given.
 _V = TypeVar("_V")
-#: What ``add_many_with_ttl`` takes: ``(name, [(expire_at, value), ...])`` pairs.
-ManyTimedValues = (
-    Iterable[tuple[Name, Iterable[tuple[float, Value]]]]
-    | Mapping[Any, Iterable[tuple[float, Value]]]
-)
 
 
 class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):

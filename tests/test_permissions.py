@@ -32,9 +32,8 @@ from redis.cluster import RedisCluster
 
 from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL
 from multimapwithttl._cli import main as cli_main
-from multimapwithttl._maintenance import SWEEP
 from multimapwithttl._permissions import DOCS, describe, explain, script_command
-from multimapwithttl._scripts import DELETE, READ, WRITE
+from multimapwithttl._scripts import DELETE, READ, SWEEP, WRITE
 
 from .conftest import Blocking, ClientLibrary
 from .servers import LocalCluster, RedisServer
