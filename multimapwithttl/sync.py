@@ -547,8 +547,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         """Iterate over the live values of a big name, ``count`` at a time.
 
         Where [get][multimapwithttl.MultiMapWithTTL.get] reads a name in one
-        command (tens of milliseconds for 100,000 values, during which the
-        server serves no one else), this reads it a page of about ``count``
+        command (one that grows with the name, during which the server
+        serves no one else: the recipes page gives measured times), this
+        reads it a page of about ``count``
         members per command (ZSCAN), so no command is long however big the
         name. It never writes, and runs on read-only replicas.
 
