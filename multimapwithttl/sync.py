@@ -397,10 +397,11 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
 
         Args:
             data: ``(name, [(expire_at, value), ...])`` pairs (or a mapping),
-                ``expire_at`` in UNIX seconds (finite int or float), rounded
-                up to the resolution. An ``expire_at`` already past stores
-                nothing, and ends a live value where the mode lets the new
-                expiry apply.
+                ``expire_at`` in UNIX seconds (finite int or float, from
+                2001-09-09 to year 9999: an earlier one is taken for a pair
+                the wrong way round and raises), rounded up to the
+                resolution. An ``expire_at`` already past stores nothing, and
+                ends a live value where the mode lets the new expiry apply.
             nx: As in [add][multimapwithttl.MultiMapWithTTL.add].
             xx: As in [add][multimapwithttl.MultiMapWithTTL.add].
             gt: As in [add][multimapwithttl.MultiMapWithTTL.add].

@@ -145,7 +145,7 @@ def test_the_performance_page_states_the_one_list_of_targets_and_judges_as_it_do
     reports = figures.load_reports()
     stated = [(r.split(" | ")[0][2:], r.rsplit(" | ", 1)[1].strip()) for r in rows]
     assert [text for text, _ in stated] == [t.text for t in figures.TARGETS]
-    for (text, mark), target in zip(stated, figures.TARGETS):
+    for (text, mark), target in zip(stated, figures.TARGETS, strict=True):
         met = target.met(reports)
         assert mark.startswith("✅" if met else "❌"), (text, mark, met)
 
