@@ -42,8 +42,10 @@ def slowlog(client: Any, call: Callable[[], object], rounds: int) -> dict[str, A
     logged too; only the commands the client sent are counted and timed (a
     script's duration includes its commands'), TIME apart. SLOWLOG measures wall time, so a server
     the OS pauses mid-command (a loaded machine) logs a long command that did
-    little: the longest command is given per round, and the least of those is
-    what a server with a core to itself would show.
+    little: the longest command is given per round. ``longest_command_us`` is
+    the worst of the rounds (the bound a reader relies on);
+    ``least_longest_command_us`` the best, closer to what a server with a core
+    to itself would show.
     """
     longest: list[int] = []
     durations: list[int] = []
@@ -73,7 +75,8 @@ def slowlog(client: Any, call: Callable[[], object], rounds: int) -> dict[str, A
         "median_command_us": statistics.median(durations),
         "p99_command_us": durations[int(len(durations) * 0.99)],
         "longest_command_us_per_round": longest,
-        "longest_command_us": min(longest),
+        "longest_command_us": max(longest),
+        "least_longest_command_us": min(longest),
         "commands_over_10ms": sum(d > 10_000 for d in durations) / rounds,
         "longest_command": name,
     }
@@ -151,7 +154,7 @@ def run(quick: bool = False, verbose: bool = True) -> dict[str, Any]:
 def table(report: dict[str, Any]) -> list[str]:
     lines = [
         f"| {report['values']:,} values, one name | clock | read all | commands "
-        "| median command | p99 | longest (best of 3 reads) |",
+        "| median command | p99 | longest (worst of 3 reads) |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for clock, entry in report["clocks"].items():
@@ -159,7 +162,8 @@ def table(report: dict[str, Any]) -> list[str]:
             lines.append(
                 f"| {label} | {clock} | {v['median_s'] * 1000:.0f} ms | {v['commands']} "
                 f"| {v['median_command_us'] / 1000:.2f} ms | {v['p99_command_us'] / 1000:.2f} ms "
-                f"| {v['longest_command_us'] / 1000:.2f} ms ({v['longest_command']}) |"
+                f"| {max(v['longest_command_us_per_round']) / 1000:.2f} ms "
+                f"({v['longest_command']}) |"
             )
     return lines
 

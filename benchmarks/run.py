@@ -331,63 +331,12 @@ def wall_table(report: dict[str, Any]) -> list[str]:
 
 
 def targets(reports: dict[str, dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
-    """(target, measured, met) for every target the reports at hand can judge."""
+    """(target, measured, met) for every target of figures.TARGETS, the one list of them."""
     out: list[tuple[str, str, bool | None]] = []
-    if wall := reports.get("wall"):
-        med = wall["medians_s"]
-        for key, floor in (("add_many/1000", 2.0), ("get_many/1000", 1.3)):
-            ratio = med[key]["0.1.0"] / med[key]["project"]
-            out.append((f"{key}: >= {floor}x 0.1.0's throughput", f"{ratio:.2f}x", ratio >= floor))
-        for key in ("add/1", "get/1"):
-            ratio = med[key]["project"] / med[key]["0.1.0"]
-            out.append((f"{key} latency <= 1.1x 0.1.0's", f"{ratio:.2f}x", ratio <= 1.1))
-        longest = max(e["longest_us"] for e in wall["slowlog"])
-        out.append(
-            ("no command > 10 ms (small values)", f"{longest / 1000:.1f} ms", longest <= 10_000)
-        )
-        mem = wall["memory_bytes_per_value"]["ratio"]
-        out.append(("memory per value <= 1.1x 0.1.0's", f"{mem:.3f}x", mem <= 1.1))
-    if work := reports.get("server"):
-        rows = {(r["subject"], r["key"], r["mode"]): r["per_op"] for r in work["rows"]}
-        limits = {"add_many/1000": 0.8, "get_many/1000": 1.0, "get/1": 1.0, "add/1": 3.0}
-        for key, limit in limits.items():
-            old, new = rows.get(("0.1.0", key, "default")), rows.get(("project", key, "default"))
-            if old and new:
-                met = new / old <= limit
-                out.append((f"server work {key} <= {limit}x 0.1.0's", f"{new / old:.2f}x", met))
-        for (subject, key, mode), per_op in rows.items():
-            base = rows.get(("project", key, "default"))
-            if subject == "project" and mode != "default":
-                shown = f"{per_op / base:.2f}x" if per_op and base else "n/a"
-                met = per_op / base <= 1.15 if per_op and base else None
-                out.append((f"server work {key} {mode} <= 1.15x default", shown, met))
-    if big := reports.get("big"):
-        for size, entry in big["sizes"].items():
-            for op in ("add_many", "get_many"):
-                new, old = entry[f"{op}/project"], entry[f"{op}/0.1.0"]
-                ratio = old["median_s"] / new["median_s"]
-                kb = int(size) // 1000
-                out.append((f"{op} {kb} KB values >= 1.0x 0.1.0's", f"{ratio:.2f}x", ratio >= 1.0))
-                longest = new["longest_command_us"]
-                out.append(
-                    (f"{op} {kb} KB values: no command > 10 ms", f"{longest / 1000:.1f} ms",
-                     longest <= 10_000)
-                )  # fmt: skip
-    if it := reports.get("iter_values"):
-        for clock, entry in it["clocks"].items():
-            for label, row in entry.items():
-                if label.startswith("iter_values") and not label.endswith("=10000"):
-                    longest = row["longest_command_us"]
-                    out.append(
-                        (f"{label}, {clock} clock: no command > 10 ms",
-                         f"{longest / 1000:.1f} ms", longest <= 10_000)
-                    )  # fmt: skip
-    if name := reports.get("big_name"):
-        for row in name["rows"]:
-            out.append(
-                (f"{row['operation']} on {name['members']:,} expired members: no command > 10 ms",
-                 f"{row['longest_ms']:.2f} ms", row["longest_ms"] <= name["target_ms"])
-            )  # fmt: skip
+    for target in figures.TARGETS:
+        found = target.measured(reports)
+        shown = ", ".join(figures.FIGURES[n].format(v) for n, v in found) if found else "n/a"
+        out.append((target.text, shown, target.met(reports)))
     return out
 
 

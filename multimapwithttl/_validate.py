@@ -27,6 +27,11 @@ ManyTimedValues = (
 MAX_TTL = 10.0**10
 # The last second of year 9999: later expiry times are typos, not intents.
 MAX_EXPIRE_AT = 253402300799.0
+# 2001-09-09: the scripts and the sweep take a sorted set holding an earlier
+# score for another application's (a leaderboard's points), so no write may
+# store one. An earlier expire_at is almost always a (value, expire_at) pair
+# given the wrong way round: get_with_expiry returns that order.
+MIN_EXPIRE_AT = 1_000_000_000.0
 
 # Finer than a microsecond, a double of today's UNIX seconds cannot tell
 # two scores apart.
@@ -105,6 +110,11 @@ def check_expire_at(expire_at: object, where: str) -> float:
     when = _seconds(expire_at, f"{where}: expire_at")
     if when > MAX_EXPIRE_AT:
         raise ValueError(f"{where}: expire_at must be before year 10000, got {expire_at!r}")
+    if when < MIN_EXPIRE_AT:
+        raise ValueError(
+            f"{where}: expire_at must be UNIX seconds from 2001-09-09 on, got {expire_at!r}; "
+            "pairs are (expire_at, value), the reverse of get_with_expiry's (value, expire_at)"
+        )
     return when
 
 

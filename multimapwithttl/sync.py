@@ -388,10 +388,11 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
 
         Args:
             data: ``(name, [(expire_at, value), ...])`` pairs (or a mapping),
-                ``expire_at`` in UNIX seconds (finite int or float), rounded
-                up to the resolution. An ``expire_at`` already past stores
-                nothing, and ends a live value where the mode lets the new
-                expiry apply.
+                ``expire_at`` in UNIX seconds (finite int or float, from
+                2001-09-09 to year 9999: an earlier one is taken for a pair
+                the wrong way round and raises), rounded up to the
+                resolution. An ``expire_at`` already past stores nothing, and
+                ends a live value where the mode lets the new expiry apply.
             nx: As in [add][multimapwithttl.MultiMapWithTTL.add].
             xx: As in [add][multimapwithttl.MultiMapWithTTL.add].
             gt: As in [add][multimapwithttl.MultiMapWithTTL.add].
@@ -538,8 +539,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         """Iterate over the live values of a big name, ``count`` at a time.
 
         Where [get][multimapwithttl.MultiMapWithTTL.get] reads a name in one
-        command (tens of milliseconds for 100,000 values, during which the
-        server serves no one else), this reads it a page of about ``count``
+        command (one that grows with the name, during which the server
+        serves no one else: the recipes page gives measured times), this
+        reads it a page of about ``count``
         members per command (ZSCAN), so no command is long however big the
         name. It never writes, and runs on read-only replicas.
 

@@ -71,7 +71,7 @@ def test_every_figure_in_the_linted_pages_carries_a_marker() -> None:
 
 def test_the_lint_sees_a_new_unmarked_figure(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
-    for rel in figures.LINTED:
+    for rel in ("README.md", "docs/index.md"):
         (tmp_path / rel).write_text("Nothing measured here.\n")
     (tmp_path / "docs" / "performance.md").write_text(
         f"Writes run 2.6x as fast, reads **1.8{TIMES}**,\nno call over ~6 ms, a sweep at\n"
@@ -84,6 +84,27 @@ def test_the_lint_sees_a_new_unmarked_figure(tmp_path: Path) -> None:
         "'6 ms' has no <!-- fig: NAME --> marker",
         "'100,000 keys/s' has no <!-- fig: NAME --> marker",
     ]
+
+
+def test_every_page_is_linted_not_a_chosen_few() -> None:
+    pages = set(figures.linted_pages())
+    assert {"README.md", "docs/recipes.md", "docs/guarantees.md", "docs/api.md"} <= pages
+
+
+def test_docstrings_state_no_figure() -> None:
+    problems = figures.unmarked_in_docstrings()
+    assert not problems, report("figures in docstrings (they cannot carry a marker)", problems)
+
+
+def test_the_lint_sees_a_figure_in_a_docstring(tmp_path: Path) -> None:
+    (tmp_path / "multimapwithttl").mkdir()
+    (tmp_path / "multimapwithttl" / "m.py").write_text(
+        '"""Module."""\n\n\ndef f() -> None:\n    """Fast.\n\n'
+        '    About 6 ms for a big name; over 10 ms never.\n    """\n'
+        "\n\nx = 1  # 3 ms in a comment is no docstring\n"
+    )
+    problems = figures.unmarked_in_docstrings(tmp_path)
+    assert [p.split(": ", 1)[0] for p in problems] == ["multimapwithttl/m.py:7"], problems
 
 
 def test_a_wrong_or_unknown_figure_is_reported(tmp_path: Path) -> None:
@@ -113,3 +134,28 @@ def test_summary_lists_the_quoted_figures_as_the_docs_write_them() -> None:
     assert not missing, report(
         "summary.md is out of date (python benchmarks/run.py --summary-only)", missing
     )
+
+
+def test_the_performance_page_states_the_one_list_of_targets_and_judges_as_it_does() -> None:
+    """docs/performance.md's Targets table is figures.TARGETS, in order, met or not as judged."""
+    page = (ROOT / "docs" / "performance.md").read_text()
+    table = page.split("## Targets", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    rows = rows[1:]  # the header
+    reports = figures.load_reports()
+    stated = [(r.split(" | ")[0][2:], r.rsplit(" | ", 1)[1].strip()) for r in rows]
+    assert [text for text, _ in stated] == [t.text for t in figures.TARGETS]
+    for (text, mark), target in zip(stated, figures.TARGETS, strict=True):
+        met = target.met(reports)
+        assert mark.startswith("✅" if met else "❌"), (text, mark, met)
+
+
+def test_a_target_is_judged_on_the_figure_as_shown() -> None:
+    reports = figures.load_reports()
+    shown = round(figures.FIGURES["server.add_many_1000_capped_vs_default"].value(reports), 2)
+    at = figures.Target("t", ("server.add_many_1000_capped_vs_default",), shown, False)
+    below = figures.Target("t", ("server.add_many_1000_capped_vs_default",), shown - 0.01, False)
+    assert at.met(reports) is True
+    assert below.met(reports) is False
+    assert figures.Target("t", ("wall.add_many_1000_x",), 1.0, True).met({}) is None
+    assert all(n in figures.FIGURES for t in figures.TARGETS for n in t.figures)

@@ -84,6 +84,12 @@ RAISING: list[tuple[str, type[Exception], Callable[[Any], Any]]] = [
         lambda mm: mm.add_many_with_ttl([("a", [(1e12, 1)])]),
     ),
     ("with_ttl expire_at str", TypeError, lambda mm: mm.add_many_with_ttl([("a", [("9", 1)])])),
+    (
+        "with_ttl pair of ints reversed",
+        ValueError,
+        lambda mm: mm.add_many_with_ttl([("ok", [(NOW + 9, 1)]), ("a", [(7, int(NOW) + 9)])]),
+    ),
+    ("with_ttl expire_at 0", ValueError, lambda mm: mm.add_many_with_ttl([("a", [(0, 1)])])),
     ("with_ttl expire_at None", TypeError, lambda mm: mm.add_many_with_ttl([("a", [(None, 1)])])),
     ("with_ttl expire_at bool", TypeError, lambda mm: mm.add_many_with_ttl([("a", [(True, 1)])])),
     (
