@@ -55,11 +55,16 @@ def _pipeline(client: Any, calls: Sequence[Call]) -> Any:
     if make is None:
         return None
     try:
-        pipeline = make(transaction=False)
-    except TypeError:  # a cluster client's pipeline() takes no transaction flag
-        pipeline = make()
-    for call in calls:
-        pipeline.execute_command(*call.args)
+        try:
+            pipeline = make(transaction=False)
+        except TypeError:  # a cluster client's pipeline() takes no transaction flag
+            pipeline = make()
+        for call in calls:
+            pipeline.execute_command(*call.args)
+    except Exception:
+        # A tracer whose pipeline() breaks (instrument_client on a blocking
+        # cluster client) must not fail the call: its command span will do.
+        return None
     return pipeline
 
 
@@ -97,12 +102,20 @@ class _Trip:
         return self.replies
 
 
+def command_wrapper(client: Any) -> Wrapper | None:
+    """The tracer's wrapper of the client's ``execute_command``, or None.
+
+    Finding none is all an uninstrumented round trip pays.
+    """
+    return _wrapper(getattr(client, "execute_command", None))
+
+
 def _plan(client: Any, calls: Sequence[Call]) -> tuple[Wrapper, Any, tuple[Any, ...], bool] | None:
     """The wrapper, the instance and arguments it is called with, and whether it is one command.
 
     None when the client's commands are not wrapped by a tracer.
     """
-    command = _wrapper(getattr(client, "execute_command", None))
+    command = command_wrapper(client)
     if command is None:
         return None
     if len(calls) == 1:
