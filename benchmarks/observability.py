@@ -44,7 +44,7 @@ def measure(port: int, mode: str, rounds: int) -> dict[str, float]:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
         RedisInstrumentor().instrument(tracer_provider=provider)
     from multimapwithttl import MultiMapWithTTL
-    from multimapwithttl._observability import traced
+    from multimapwithttl._observability import command_wrapper
 
     client = redis.Redis(port=port)
     client.flushall()
@@ -65,7 +65,7 @@ def measure(port: int, mode: str, rounds: int) -> dict[str, float]:
     checks = 100_000
     started = time.perf_counter()
     for _ in range(checks):
-        traced(client)
+        command_wrapper(client)
     check = time.perf_counter() - started
     client.close()
     return {

@@ -20,7 +20,7 @@ from ._connections import (
 )
 from ._core import Clock, MultiMapCore, T, ValuePages
 from ._maintenance import AsyncMaintenance
-from ._observability import traced
+from ._observability import execute_async, round_trip_async
 from ._protocol import Load, Operation, Request, SendToNodes
 from ._validate import ManyTimedValues, ManyValues, Name, Value
 
@@ -112,11 +112,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
 
     async def _run(self, operation: Operation[Any]) -> Any:
         reply: Any = None
-        tracing = traced(self.redis)
         try:
-            if tracing is not None:
-                while True:
-                    reply = await tracing.perform(self._perform, operation.send(reply))
             while True:
                 reply = await self._perform(operation.send(reply))
         except StopIteration as done:
@@ -140,7 +136,11 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
                 # Each call on its node's own connection: the client's
                 # execute_command and pipeline resend after a lost reply,
                 # and its pipeline costs more than a sweep's small calls.
-                return await _routed(client, calls, self._client, resend=request.resend)
+                return await round_trip_async(
+                    client,
+                    calls,
+                    lambda: _routed(client, calls, self._client, resend=request.resend),
+                )
             if len(calls) == 1:
                 try:
                     return [await client.execute_command(*calls[0].args)]
@@ -151,7 +151,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             pipe = client.pipeline(transaction=False)
             for call in calls:
                 pipe.execute_command(*call.args)
-            return await pipe.execute(raise_on_error=False)
+            return await execute_async(pipe)
         if len(calls) == 1 and request.resend:
             try:
                 return [await client.execute_command(*calls[0].args)]
@@ -159,7 +159,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
                 return [error]
         # A pool connection even for a single_connection_client (as its own
         # pipeline() does): its execute_command would resend a write.
-        return await _streamed(client.connection_pool, calls, errors, request.resend)
+        return await round_trip_async(
+            client, calls, lambda: _streamed(client.connection_pool, calls, errors, request.resend)
+        )
 
     async def add(
         self,

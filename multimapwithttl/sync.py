@@ -19,7 +19,7 @@ from ._connections import (
 )
 from ._core import Clock, MultiMapCore, T, ValuePages
 from ._maintenance import SyncMaintenance
-from ._observability import traced
+from ._observability import execute, round_trip
 from ._protocol import Load, Operation, Request, SendToNodes
 from ._validate import ManyTimedValues, ManyValues, Name, Value
 
@@ -140,11 +140,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
 
     def _run(self, operation: Operation[Any]) -> Any:
         reply: Any = None
-        tracing = traced(self.redis)
         try:
-            if tracing is not None:
-                while True:
-                    reply = tracing.perform(self._perform, operation.send(reply))
             while True:
                 reply = self._perform(operation.send(reply))
         except StopIteration as done:
@@ -168,7 +164,11 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
                 # Each call on its node's own connection: the client's
                 # execute_command and pipeline resend after a lost reply,
                 # and its pipeline costs more than a sweep's small calls.
-                return _routed(client, calls, self._client, resend=request.resend)
+                return round_trip(
+                    client,
+                    calls,
+                    lambda: _routed(client, calls, self._client, resend=request.resend),
+                )
             if len(calls) == 1:
                 try:
                     return [client.execute_command(*calls[0].args)]
@@ -177,7 +177,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             pipe = client.pipeline(transaction=False)
             for call in calls:
                 pipe.execute_command(*call.args)
-            return pipe.execute(raise_on_error=False)
+            return execute(pipe)
         if len(calls) == 1 and request.resend:
             # One command: skip the pipeline's bookkeeping.
             try:
@@ -186,7 +186,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
                 return [error]
         # A pool connection even for a single_connection_client (as its own
         # pipeline() does): its execute_command would resend a write.
-        return _stream(client.connection_pool, calls, errors, request.resend)
+        return round_trip(
+            client, calls, lambda: _stream(client.connection_pool, calls, errors, request.resend)
+        )
 
     def add(
         self,
