@@ -420,6 +420,10 @@ def cli_ops(url: str, cluster: bool) -> list[Op]:
         ("cli get", lambda: run_cli(url, cluster, "get", PREFIX, "a")),
         ("cli stats", lambda: run_cli(url, cluster, "stats", PREFIX)),
         ("cli sweep --dry-run", lambda: run_cli(url, cluster, "sweep", PREFIX, "--dry-run")),
+        (
+            "cli sweep --dry-run --list",
+            lambda: run_cli(url, cluster, "sweep", PREFIX, "--dry-run", "--list"),
+        ),
         ("cli sweep", lambda: run_cli(url, cluster, "sweep", PREFIX)),
     ]
 
