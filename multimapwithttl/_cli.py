@@ -8,7 +8,7 @@ and calls its public methods (``names``, ``get_with_expiry``, ``stats``,
     multimapwithttl names PREFIX [--url URL] [--cluster] [--json]
     multimapwithttl get PREFIX NAME [...]
     multimapwithttl stats PREFIX [...]
-    multimapwithttl sweep PREFIX [--dry-run] [...]
+    multimapwithttl sweep PREFIX [--dry-run [--list]] [--exclude GLOB] [...]
     multimapwithttl --version
 
 Exit status: 0 done, 1 a server or connection error (one line on stderr),
@@ -496,15 +496,36 @@ def _sweep_lines(report: SweepReport, dry_run: bool) -> list[str]:
     shown = [(action, keys) for action, keys in report.examples.items() if keys]
     if shown:
         lines.append("")
-        lines.append("for example (up to 10 keys each):")
+        every = "; every key: --dry-run --list" if dry_run else ""
+        lines.append(f"for example (up to 10 keys each{every}):")
         for action, keys in shown:
             label = _EXAMPLE_LABELS.get(action, action)
             lines.append(f"  {label}: " + ", ".join(escape(key) for key in keys))
     return lines
 
 
+def _key_line(out: Output, as_json: bool) -> Callable[[str, str], None]:
+    """What writes one line of ``sweep --dry-run --list`` as soon as its key is known."""
+    if as_json:
+        return lambda key, action: _print_json(out, {"action": action, "key": key})
+    # A tab between: a key holding one has it escaped, so the line splits once.
+    return lambda key, action: out.write(f"{action}\t{escape(key)}\n")
+
+
 def _sweep(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: Output) -> None:
     progress = Progress("dry run" if args.dry_run else "sweep")
+    if args.list:
+        # Streamed, batch by batch: a listing of millions of keys holds none of them.
+        try:
+            mm.sweep(
+                dry_run=True,
+                exclude=args.exclude,
+                progress=progress,
+                on_key=_key_line(out, args.json),
+            )
+        finally:
+            progress.close()
+        return
     try:
         report = mm.sweep(dry_run=args.dry_run, exclude=args.exclude, progress=progress)
     finally:
@@ -600,10 +621,21 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep", parents=[server], help="repair a prefix: expired values, missing TTLs",
         description="Collect expired values, give keys without a TTL (or with one too "
         "short, as 0.1.0 leaves them) a TTL ending with their newest value, delete keys "
-        "holding only expired values. Keys of other types are left untouched.",
+        "holding only expired values. Keys of other types, and sorted sets with scores "
+        "that are not expiry times, are left untouched.",
+        epilog="WARNING: a sorted set scored in past UNIX seconds (a \"last seen\" set: "
+        "user -> time of last visit) looks exactly like a multimap that leaked and would "
+        "be DELETED. Look first with --dry-run --list, and protect such keys with "
+        "--exclude (or keep them under another prefix).",
     )  # fmt: skip
     sweep.add_argument("prefix", metavar="PREFIX")
     sweep.add_argument("--dry-run", action="store_true", help="only report what a sweep would do")
+    sweep.add_argument(
+        "--list", action="store_true",
+        help="with --dry-run: print every key the sweep would change, one per line as "
+        "ACTION<tab>KEY (collected, ttl_fixed, deleted, ttl_trimmed; a key may come "
+        "twice), instead of the report; with --json, one JSON object a line",
+    )  # fmt: skip
     sweep.add_argument(
         "--exclude", action="append", default=[], metavar="GLOB",
         help="leave keys matching GLOB alone, not even read (a Redis glob on the full key, "
@@ -643,6 +675,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
     def usage_error(message: str) -> NoReturn:
         parser.error(scrub(message, url))
+
+    if getattr(args, "list", False) and not args.dry_run:
+        # A listing is a preview: "sweep --list" must not sweep while it lists.
+        usage_error("sweep: --list needs --dry-run (it lists what a sweep would change)")
 
     try:
         if args.command == "demo":

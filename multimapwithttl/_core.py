@@ -38,6 +38,7 @@ from ._scripts import DELETE, REMOVE, WRITE, Script, plain
 from ._validate import (
     MAX_EXPIRE_AT,
     check_cast_fn,
+    check_count,
     check_expire_at,
     check_pair,
     check_resolution,
@@ -492,11 +493,8 @@ class MultiMapCore(Generic[T]):
 
     def _pages(self, name: object, count: object) -> ValuePages:
         """A new ``iter_values`` iteration over ``name``, checked before any I/O."""
-        if isinstance(count, bool) or not isinstance(count, int):
-            raise TypeError(f"count must be a positive int, got {count!r}")
-        if count <= 0:
-            raise ValueError(f"count must be a positive int, got {count!r}")
-        return ValuePages(self._key(name), count, self._caster())
+        size = check_count(count)
+        return ValuePages(self._key(name), size, self._caster())
 
     def _op_values_page(self, pages: ValuePages) -> Operation[list[Any]]:
         """The next page of ``pages``: live values not given before, cast."""

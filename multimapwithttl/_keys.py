@@ -32,6 +32,12 @@ def slot_of(key: bytes | str) -> int:
     return key_slot(key.encode("utf-8") if isinstance(key, str) else key)
 
 
+def _shown(pattern: bytes) -> str:
+    """A pattern in a message as the user typed it: text in quotes, not a bytes repr."""
+    text = pattern.decode("utf-8", "backslashreplace")
+    return "'" + "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text) + "'"
+
+
 def _class_regex(pattern: bytes, start: int) -> tuple[bytes, int]:
     """The ``[...]`` of a glob starting at ``start`` as a regex class, and where it ends."""
     i = start + 1
@@ -51,7 +57,7 @@ def _class_regex(pattern: bytes, start: int) -> tuple[bytes, int]:
             parts.append(re.escape(pattern[i : i + 1]))
             i += 1
     if i >= len(pattern):
-        raise ValueError(f"exclude pattern {pattern!r}: '[' without a closing ']'")
+        raise ValueError(f"exclude pattern {_shown(pattern)}: '[' without a closing ']'")
     if not parts:  # "[]" matches nothing, "[^]" any one character
         return (b"." if negate else b"(?!)"), i
     return b"[" + (b"^" if negate else b"") + b"".join(parts) + b"]", i

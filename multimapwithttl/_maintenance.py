@@ -53,6 +53,14 @@ MEMBERS_PER_CALL = 2000
 
 #: Called with how many keys have been looked at so far, after each batch.
 Progress = Callable[[int], object]
+#: Called with ``(key, action)`` for each key a sweep changes (or would).
+KeyListener = Callable[[str, str], object]
+#: The key lists of the script's replies, in order: the examples' actions,
+#: then the keys whose TTL runs long and is trimmed (listed, never counted).
+LISTS = (*ACTIONS, "ttl_trimmed")
+#: The actions ``sweep(on_key=...)`` is told of: the lists of keys a sweep
+#: changes (foreign keys are left untouched).
+CHANGES = tuple(action for action in LISTS if action != "foreign")
 #: The client's clock (UNIX seconds); a module attribute so tests can skew it.
 client_clock: Callable[[], float] = time.time
 
@@ -70,19 +78,27 @@ def _text(key: bytes | str) -> str:
 
 
 class Examples:
-    """Up to ``EXAMPLES`` keys per action, gathered from the script's replies."""
+    """Up to ``EXAMPLES`` keys per action, gathered from the script's replies.
 
-    def __init__(self) -> None:
+    With a ``listener``, every key of the lists of changes is passed on to
+    it as it comes, and forgotten: a listing of millions of keys holds one
+    reply's keys at a time.
+    """
+
+    def __init__(self, listener: KeyListener | None = None) -> None:
         self._keys: dict[str, list[str]] = {action: [] for action in ACTIONS}
+        self.listener = listener
 
     def add(self, lists: Sequence[Any]) -> None:
-        """Add one reply's four lists (collected, ttl_fixed, deleted, foreign)."""
-        for action, keys in zip(ACTIONS, lists, strict=True):
-            kept = self._keys[action]
+        """Add one reply's five lists (collected, ttl_fixed, deleted, foreign, ttl_trimmed)."""
+        for action, keys in zip(LISTS, lists, strict=True):
+            kept = self._keys.get(action)
             for key in keys:
                 text = _text(key)
-                if len(kept) < EXAMPLES and text not in kept:
+                if kept is not None and len(kept) < EXAMPLES and text not in kept:
                     kept.append(text)
+                if self.listener is not None and action in CHANGES:
+                    self.listener(text, action)
 
     def frozen(self) -> dict[str, tuple[str, ...]]:
         """The examples as ``SweepReport.examples`` holds them."""
@@ -242,14 +258,14 @@ def _calls_keys(keys: Sequence[bytes | str], cluster: bool) -> list[list[bytes |
     ]
 
 
-def _survey_call(keys: Sequence[bytes | str], now: str, memory: bool) -> Call:
-    args = (SWEEP.sha, len(keys), *keys, "survey", now, "1" if memory else "0")
+def _survey_call(keys: Sequence[bytes | str], now: str, memory: bool, examples: int) -> Call:
+    args = (SWEEP.sha, len(keys), *keys, "survey", now, "1" if memory else "0", examples)
     # Read-only: EVALSHA_RO (replicas take it too), EVALSHA where it is missing.
     return Call(("EVALSHA_RO", *args), script=SWEEP, fallback=Call(("EVALSHA", *args), SWEEP))
 
 
-def _sweep_call(keys: Sequence[bytes | str], now: str) -> Call:
-    args = ("EVALSHA", SWEEP.sha, len(keys), *keys, "sweep", now, MEMBERS_PER_CALL)
+def _sweep_call(keys: Sequence[bytes | str], now: str, examples: int) -> Call:
+    args = ("EVALSHA", SWEEP.sha, len(keys), *keys, "sweep", now, MEMBERS_PER_CALL, examples)
     return Call(args, script=SWEEP)
 
 
@@ -261,12 +277,15 @@ def survey(
     cluster: bool,
     memory: bool,
     conversation: Conversation,
+    examples: int = EXAMPLES,
 ) -> Operation[None]:
     """Look at ``keys`` without writing; add what was found to ``totals``.
 
-    ``now`` is the client's clock as text, or ``""`` for the server's only.
+    ``now`` is the client's clock as text, or ``""`` for the server's only;
+    each call's replies hold up to ``examples`` keys per action.
     """
-    calls = [_survey_call(chunk, now, memory) for chunk in _calls_keys(keys, cluster)]
+    chunks = _calls_keys(keys, cluster)
+    calls = [_survey_call(chunk, now, memory, examples) for chunk in chunks]
     replies = yield from conversation.send(calls)
     raise_first_error(replies)
     for reply in replies:
@@ -280,16 +299,18 @@ def sweep(
     now: str,
     cluster: bool,
     conversation: Conversation,
+    examples: int = EXAMPLES,
 ) -> Operation[None]:
     """Sweep ``keys``; add what was done to ``totals``.
 
     A call that ran out of its removal budget answers how far it got; the
     rest of its keys go out again in the next round trip, until every key
-    is done.
+    is done (a key is in a reply's lists once, when it is done).
     """
     pending = _calls_keys(keys, cluster)
     while pending:
-        replies = yield from conversation.send([_sweep_call(chunk, now) for chunk in pending])
+        calls = [_sweep_call(chunk, now, examples) for chunk in pending]
+        replies = yield from conversation.send(calls)
         raise_first_error(replies)
         unfinished = []
         for chunk, reply in zip(pending, replies, strict=True):
@@ -326,15 +347,26 @@ class Job:
     """
 
     def __init__(
-        self, mode: str, *, server_clock: bool, cluster: bool, exclude: Patterns = ()
+        self,
+        mode: str,
+        *,
+        server_clock: bool,
+        cluster: bool,
+        exclude: Patterns = (),
+        on_key: KeyListener | None = None,
     ) -> None:
+        if on_key is not None and not callable(on_key):
+            raise TypeError(f"on_key must be callable or None, got {on_key!r}")
         self.mode = mode
         self._server_clock = server_clock
         self._cluster = cluster
         self._excluded = key_filter(exclude)
         self._conversation = Conversation()
-        self._looked = SurveyTotals()
-        self._swept = SweepTotals()
+        self._looked = SurveyTotals(examples=Examples(on_key))
+        self._swept = SweepTotals(examples=Examples(on_key))
+        # Listing: every key of a call comes back (a call holds at most
+        # KEYS_PER_CALL), else the examples only.
+        self._examples = EXAMPLES if on_key is None else KEYS_PER_CALL
 
     def wanted(self, key: bytes | str) -> bool:
         """False for a key an exclude pattern matches (counted, never read)."""
@@ -357,12 +389,13 @@ class Job:
         if self.mode == "sweep":
             operation = sweep(
                 keys, self._swept, now=now, cluster=self._cluster,
-                conversation=self._conversation,
+                conversation=self._conversation, examples=self._examples,
             )  # fmt: skip
         else:
             operation = survey(
                 keys, self._looked, now=now, cluster=self._cluster,
                 memory=self.mode == "stats", conversation=self._conversation,
+                examples=self._examples,
             )  # fmt: skip
         return _to_nodes(operation) if self._cluster else operation
 
@@ -387,9 +420,11 @@ class _Host:
         @property
         def _cluster(self) -> bool: ...
 
-    def _job(self, mode: str, exclude: Patterns = ()) -> Job:
+    def _job(self, mode: str, exclude: Patterns = (), on_key: KeyListener | None = None) -> Job:
         server_clock = getattr(self, "clock", "client") == "server"
-        return Job(mode, server_clock=server_clock, cluster=self._cluster, exclude=exclude)
+        return Job(
+            mode, server_clock=server_clock, cluster=self._cluster, exclude=exclude, on_key=on_key
+        )
 
 
 def _scan_refused(error: Exception) -> Exception | None:
@@ -473,6 +508,7 @@ class SyncMaintenance(_Host):
         dry_run: bool = False,
         exclude: Patterns = (),
         progress: Progress | None = None,
+        on_key: KeyListener | None = None,
     ) -> SweepReport:
         """Repair the prefix: collect expired values, fix missing or short TTLs, drop dead keys.
 
@@ -504,19 +540,30 @@ class SyncMaintenance(_Host):
                 ``SweepReport.excluded`` counts them.
             progress: Called after each batch with how many keys have been
                 looked at so far.
+            on_key: Called with ``(key, action)`` for **every** key the
+                sweep changes (with ``dry_run``, would change), as each batch
+                is done, so that nothing but the current batch is held
+                however many keys there are; the key as text (undecodable
+                bytes as backslash escapes). A key may come under two
+                actions: ``"collected"`` (loses expired values and stays),
+                ``"ttl_fixed"``, ``"deleted"`` and ``"ttl_trimmed"`` (a TTL
+                running more than 2 s past its newest value, which is trimmed
+                and counted nowhere). Foreign keys are never changed, so never
+                given. An exception it raises stops the sweep there.
 
         Returns:
             What was done (or would be done, with ``dry_run``), with up to
             10 example keys per action.
 
         Raises:
-            TypeError: an exclude pattern that is not str or bytes.
+            TypeError: an exclude pattern that is not str or bytes, or an
+                ``on_key`` that cannot be called.
             ValueError: an exclude pattern with an unclosed ``[``.
             redis.RedisError: a server or connection error (the client's own
                 exception type). What was swept before it stays swept.
 
         """
-        job = self._job("dry-run" if dry_run else "sweep", exclude)
+        job = self._job("dry-run" if dry_run else "sweep", exclude, on_key)
         self._drive(job, progress)
         return job.report()
 
@@ -585,6 +632,7 @@ class AsyncMaintenance(_Host):
         dry_run: bool = False,
         exclude: Patterns = (),
         progress: Progress | None = None,
+        on_key: KeyListener | None = None,
     ) -> SweepReport:
         """Repair the prefix.
 
@@ -596,6 +644,9 @@ class AsyncMaintenance(_Host):
                 neither read nor changed.
             progress: Called after each batch with how many keys have been
                 looked at so far.
+            on_key: Called with ``(key, action)`` for every key the sweep
+                changes (with ``dry_run``, would change), as in the sync
+                class.
 
         Returns:
             What was done (or would be done, with ``dry_run``).
@@ -605,6 +656,6 @@ class AsyncMaintenance(_Host):
                 exception type). What was swept before it stays swept.
 
         """
-        job = self._job("dry-run" if dry_run else "sweep", exclude)
+        job = self._job("dry-run" if dry_run else "sweep", exclude, on_key)
         await self._drive(job, progress)
         return job.report()

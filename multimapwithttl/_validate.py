@@ -33,6 +33,11 @@ MAX_EXPIRE_AT = 253402300799.0
 # given the wrong way round: get_with_expiry returns that order.
 MIN_EXPIRE_AT = 1_000_000_000.0
 
+# ZSCAN reads its COUNT as a C long (signed 64 bits on every server build this
+# library runs on: Redis, Valkey, fakeredis): a larger count is refused with
+# "value is not an integer or out of range", only once iteration has begun.
+MAX_SCAN_COUNT = 2**63 - 1
+
 # Finer than a microsecond, a double of today's UNIX seconds cannot tell
 # two scores apart.
 MIN_RESOLUTION = 1e-6
@@ -81,6 +86,19 @@ def check_resolution(resolution: object) -> float:
             f"resolution must be at least {MIN_RESOLUTION} s (a microsecond), got {resolution!r}"
         )
     return seconds
+
+
+def check_count(count: object) -> int:
+    """Return ``count`` if it is a page size ZSCAN accepts: an int from 1 to ``MAX_SCAN_COUNT``."""
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise TypeError(f"count must be a positive int, got {count!r}")
+    if count <= 0:
+        raise ValueError(f"count must be a positive int, got {count!r}")
+    if count > MAX_SCAN_COUNT:
+        raise ValueError(
+            f"count must be at most 2**63 - 1 (the largest COUNT the server accepts), got {count!r}"
+        )
+    return count
 
 
 def check_cast_fn(cast_fn: object) -> None:

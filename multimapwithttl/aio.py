@@ -492,7 +492,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
 
         Raises:
             TypeError: ``name`` is not a str or int, or ``count`` is not an int.
-            ValueError: ``count`` is not positive.
+            ValueError: ``count`` is not positive, or above 2**63 - 1.
             redis.ResponseError: the key holds another Redis type (raised
                 while iterating).
 

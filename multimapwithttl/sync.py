@@ -554,7 +554,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
 
         Args:
             name: A str or an int.
-            count: About how many members each command reads: a positive int.
+            count: About how many members each command reads: an int from 1
+                to 2**63 - 1 (the largest COUNT the server accepts).
 
         Returns:
             An iterator of values, each passed through ``cast_fn``; it reads
@@ -563,7 +564,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         Raises:
             TypeError: ``name`` is not a str or int, or ``count`` is not an
                 int; raised by the call, before anything is sent.
-            ValueError: ``count`` is not positive (raised by the call).
+            ValueError: ``count`` is not positive, or above 2**63 - 1
+                (raised by the call).
             redis.ResponseError: the key holds another Redis type (raised
                 while iterating).
 

@@ -156,6 +156,22 @@ def test_iter_values_count_is_checked_by_the_call(make: Factory, count: Any, err
         mm.iter_values(b"a")
 
 
+@pytest.mark.parametrize("count", [2**63, 10**20])
+def test_iter_values_refuses_a_count_the_server_would_refuse(make: Factory, count: int) -> None:
+    # ZSCAN takes its COUNT as a signed 64-bit long: beyond it the server says
+    # "value is not an integer or out of range", which came only mid-iteration.
+    mm = make("itb")
+    with pytest.raises(ValueError, match=r"count must be at most 2\*\*63 - 1"):
+        mm.iter_values("a", count=count)
+
+
+@CLOCKS
+def test_iter_values_takes_the_largest_count_the_server_accepts(make: Factory, clock: str) -> None:
+    mm = make("itm", clock=clock)
+    mm.add("big", *range(300))  # beyond the listpack limit: a real hash table to scan
+    assert sorted(mm.iter_values("big", count=2**63 - 1)) == list(range(300))
+
+
 def test_iter_values_checks_before_any_io() -> None:
     # A client on a port nothing listens on: a check that sent anything would
     # raise ConnectionError instead.
@@ -165,6 +181,10 @@ def test_iter_values_checks_before_any_io() -> None:
     amm = AsyncMultiMapWithTTL(redis.asyncio.Redis(port=1), "p")
     with pytest.raises(TypeError, match="count"):
         amm.iter_values("a", count=False)
+    with pytest.raises(ValueError, match="count"):
+        amm.iter_values("a", count=2**63)
+    with pytest.raises(ValueError, match="count"):
+        mm.iter_values("a", count=10**20)
 
 
 # -- the default cast_fn=int on text values ----------------------------------------

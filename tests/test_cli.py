@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -592,6 +593,88 @@ def test_exclude_and_examples_on_the_command_line(server: tuple[redis.Redis, str
     assert client.pttl(f"{PREFIX}:lastseen") == -1
     assert client.zcard(f"{PREFIX}:leaderboard") == 2
     assert cli("sweep", PREFIX, "--exclude", "ops:[x", "--url", url)[0] == 2
+
+
+def test_a_bad_exclude_glob_is_shown_as_typed(
+    server: tuple[redis.Redis, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("sweep", PREFIX, "--exclude", "ops:[x", "--url", server[1]) == (2, "")
+    err = capsys.readouterr().err
+    assert "exclude pattern 'ops:[x': '[' without a closing ']'" in err
+    assert "b'" not in err
+
+
+def _leaked_with_a_last_seen_set(client: redis.Redis) -> list[str]:
+    """21 keys a sweep deletes, a "last seen" set among them; the fixture's "ops:dead" too."""
+    now = int(time.time())
+    for i in range(20):
+        client.zadd(f"{PREFIX}:gone{i:02d}", {"x": now - 100})
+    client.zadd(f"{PREFIX}:lastseen", {"u1": now - 86_400, "u2": now - 3600})
+    return [f"{PREFIX}:gone{i:02d}" for i in range(20)] + [f"{PREFIX}:lastseen", f"{PREFIX}:dead"]
+
+
+def _everything(client: redis.Redis) -> dict[bytes, Any]:
+    return {key: (client.dump(key), client.pexpiretime(key)) for key in client.scan_iter()}
+
+
+def test_dry_run_list_gives_every_key_the_sweep_would_change(
+    server: tuple[redis.Redis, str],
+) -> None:
+    client, url = server
+    doomed = _leaked_with_a_last_seen_set(client)
+    before = _everything(client)
+    status, out = cli("sweep", PREFIX, "--dry-run", "--url", url)
+    assert status == 0
+    examples = next(line for line in out.splitlines() if line.startswith("  deleted: "))
+    assert len(examples.split(", ")) == 10  # the examples leave most of them out
+    assert "every key: --dry-run --list" in out
+
+    status, out = cli("sweep", PREFIX, "--dry-run", "--list", "--url", url)
+    assert status == 0
+    lines = sorted(line.split("\t") for line in out.splitlines())
+    expected = [["collected", "ops:leak"], ["ttl_fixed", "ops:leak"]]
+    expected += [["deleted", key] for key in doomed]
+    assert lines == sorted(expected)
+    assert ["deleted", "ops:lastseen"] in lines
+
+    status, out = cli("sweep", PREFIX, "--dry-run", "--list", "--json", "--url", url)
+    assert status == 0
+    rows = [strict_json(line) for line in out.splitlines()]
+    assert sorted([row["action"], row["key"]] for row in rows) == sorted(expected)  # type: ignore[index]
+    assert _everything(client) == before  # listing wrote nothing
+
+    # The library's listing is the same.
+    listed: list[list[str]] = []
+    mm = MultiMapWithTTL(client, PREFIX, cast_fn=bytes)
+    mm.sweep(dry_run=True, on_key=lambda key, action: listed.append([action, key]))
+    assert sorted(listed) == sorted(expected)
+    # And --exclude protects what the listing showed.
+    status, out = cli("sweep", PREFIX, "--dry-run", "--list", "--exclude", "ops:last*",
+                      "--url", url)  # fmt: skip
+    assert "ops:lastseen" not in out
+    assert out.count("\n") == len(expected) - 1
+
+
+def test_list_without_dry_run_is_refused(
+    server: tuple[redis.Redis, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    client, url = server
+    _leaked_with_a_last_seen_set(client)
+    before = _everything(client)
+    for args in (["--list"], ["--list", "--json"]):
+        assert cli("sweep", PREFIX, *args, "--url", url) == (2, "")
+        err = capsys.readouterr().err
+        assert err.startswith("usage: multimapwithttl")
+        assert "--list needs --dry-run" in err
+    assert _everything(client) == before  # nothing swept
+
+
+def test_sweep_help_warns_about_last_seen_sets(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("sweep", "--help")[0] == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert '"last seen" set' in text
+    assert "--exclude" in text.partition("WARNING")[2]
+    assert "--list" in text
 
 
 def test_memory_usage_not_permitted_is_said_so(

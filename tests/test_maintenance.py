@@ -973,12 +973,95 @@ def test_sweep_never_touches_sorted_sets_that_are_not_multimaps(make: Factory, r
         assert len(holders) > 1
 
 
+def _listing_prefix(raw: Any, now: int) -> list[tuple[str, str]]:
+    """Keys under "ls" for each action; the ``(action, key)`` pairs a sweep changes."""
+    pipe = raw.pipeline(transaction=False)
+    gone = [f"ls:gone{i}" for i in range(20)]
+    for key in gone:
+        pipe.zadd(key, {"x": now - 100})
+    # 21 keys to delete: the one to protect may well be left out of 10 examples.
+    pipe.zadd("ls:lastseen", {f"user{i}": now - 86_400 - i for i in range(5)})
+    pipe.zadd("ls:leak", {"old": now - 100, "live": now + 600})  # 0.1.0's: no TTL
+    pipe.zadd("ls:stale", {"old": now - 100, "live": now + 600})
+    pipe.expireat("ls:stale", now + 600)
+    pipe.zadd("ls:long", {"live": now + 600})
+    pipe.expireat("ls:long", now + 7200)  # runs past its newest value: trimmed
+    pipe.zadd("ls:fine", {"live": now + 600})
+    pipe.expireat("ls:fine", now + 600)
+    pipe.zadd("ls:board", {"a": 40})
+    pipe.set("ls:config", "v")
+    pipe.execute()
+    return [
+        *(("deleted", key) for key in [*gone, "ls:lastseen"]),
+        ("collected", "ls:leak"),
+        ("ttl_fixed", "ls:leak"),
+        ("collected", "ls:stale"),
+        ("ttl_trimmed", "ls:long"),
+    ]
+
+
+def test_every_key_a_sweep_changes_is_listed(make: Factory, raw: Any) -> None:
+    backend: Backend = make.backend  # type: ignore[attr-defined]
+    expected = _listing_prefix(raw, int(time.time()))
+    mm = make("ls")
+    before = full_snapshot(backend)
+    listed: list[tuple[str, str]] = []
+    preview = mm.sweep(dry_run=True, on_key=lambda key, action: listed.append((action, key)))
+    assert len(preview.examples["deleted"]) == 10  # the examples cannot show them all
+    assert sorted(listed) == sorted(expected)  # the listing does, each once
+    assert ("deleted", "ls:lastseen") in listed
+    assert preview == SweepReport(scanned=27, collected=27, ttl_fixed=1, deleted=21, foreign=2)
+    assert full_snapshot(backend) == before  # a dry run, listing or not, writes nothing
+
+    swept: list[tuple[str, str]] = []
+    assert mm.sweep(on_key=lambda key, action: swept.append((action, key))) == preview
+    assert sorted(swept) == sorted(expected)  # what it did, as the dry run said
+    assert not raw.exists("ls:lastseen")
+    assert 0 < raw.pttl("ls:long") <= 600_000
+    listed.clear()
+    mm.sweep(dry_run=True, on_key=lambda key, action: listed.append((action, key)))
+    assert listed == []
+
+
+def test_the_listing_comes_batch_by_batch(make: Factory, raw: Any) -> None:
+    # Keys are told of as each batch is done, not gathered to the end: a
+    # listing of millions of keys holds no more than a batch of them.
+    now = int(time.time())
+    pipe = raw.pipeline(transaction=False)
+    for i in range(2500):
+        pipe.zadd(f"lb:{i}", {"x": now - 100})
+    pipe.execute()
+    events: list[str] = []
+    mm = make("lb")
+    mm.sweep(
+        dry_run=True,
+        on_key=lambda key, action: events.append(action),
+        progress=lambda done: events.append(f"progress {done}"),
+    )
+    progress = [n for n, event in enumerate(events) if event.startswith("progress")]
+    assert [events[n] for n in progress] == ["progress 1000", "progress 2000", "progress 2500"]
+    assert progress == [1000, 2001, 2502]  # each batch's keys, then its progress
+    assert set(events) - {events[n] for n in progress} == {"deleted"}
+
+
+def test_on_key_is_checked_before_anything_is_read(make: Factory, raw: Any) -> None:
+    raw.zadd("ok:a", {"old": int(time.time()) - 100})
+    mm = make("ok")
+    with pytest.raises(TypeError, match="on_key must be callable"):
+        mm.sweep(on_key="print")
+    assert raw.exists("ok:a")
+
+
 def test_exclude_is_checked_before_anything_is_read(make: Factory, raw: Any) -> None:
     now = int(time.time())
     raw.zadd("ex:a", {"old": now - 100})
     mm = make("ex")
-    with pytest.raises(ValueError, match="closing"):
+    with pytest.raises(ValueError, match="closing") as refused:
         mm.sweep(exclude=["ex:[a"])
+    # The pattern as it was typed, not a bytes repr (b'ex:[a').
+    assert "exclude pattern 'ex:[a'" in str(refused.value)
+    with pytest.raises(ValueError, match="exclude pattern 'ex:\\[\\\\xff'"):
+        mm.sweep(exclude=[b"ex:[\xff"])
     with pytest.raises(TypeError, match="str or bytes"):
         mm.sweep(exclude=[1])
     assert raw.exists("ex:a")

@@ -1,10 +1,13 @@
 """Permissions: the ACL rules of docs/permissions.md are exact, and a refusal says what is missing.
 
 One table (``COMMANDS``, ``KEYS``, ``CLUSTER_COMMANDS``) is both what these
-tests grant and what the page shows (checked below). With its rules, each
-role's every operation works on both clocks, sync and async, standalone and
-on a cluster, and the server logs no refusal at all (ACL LOG), so nothing
-is refused and swallowed either. Without any one of its commands, some
+tests grant and what the page shows (checked below); another (``METHODS``)
+gives every public method of the two classes to the roles that run it, as
+the page's role table does, and a method added to the classes but not to
+``METHODS`` fails a test. With its rules, each role's every method works on
+both clocks, sync and async, standalone and on a cluster, and the server
+logs no refusal at all (ACL LOG), so nothing is refused and swallowed
+either. Without any one of its commands, some
 operation fails with an error that names the command (or says that a
 permission is missing and points to the page); a writer's failed operation
 leaves the database exactly as it was.
@@ -56,6 +59,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "zscore": (WRITER, READER),
     "zcount": (WRITER, READER, OPERATOR),
     "scan": (WRITER, READER, OPERATOR),
+    "zscan": (WRITER, READER),
     "zadd": (WRITER,),
     "zremrangebyscore": (WRITER, OPERATOR),
     "zmscore": (WRITER,),
@@ -82,6 +86,31 @@ WHERE_KNOWN = ("client|setinfo",)
 #: Not needed for an operation to work: without it, stats() reports no memory.
 OPTIONAL = ("memory|usage",)
 
+#: Every public method of MultiMapWithTTL and AsyncMultiMapWithTTL, with the
+#: roles that run it: the page's role table (checked below). Each role's test
+#: runs every one of its methods (``operations``).
+METHODS: dict[str, tuple[str, ...]] = {
+    "add": (WRITER,),
+    "add_many": (WRITER,),
+    "add_many_with_ttl": (WRITER,),
+    "remove": (WRITER,),
+    "delete": (WRITER,),
+    "get": (WRITER, READER),
+    "get_many": (WRITER, READER),
+    "contains": (WRITER, READER),
+    "count": (WRITER, READER),
+    "get_with_expiry": (WRITER, READER, OPERATOR),
+    "get_many_with_expiry": (WRITER, READER),
+    "iter_values": (WRITER, READER),
+    "names": (WRITER, READER, OPERATOR),
+    "stats": (OPERATOR,),
+    "sweep": (OPERATOR,),
+}
+#: Public attributes that send no command of their own, so need no rule: the
+#: settings, and ``from_url``, which builds the client (connecting needs only
+#: what the page says a client needs, tested with every role).
+NO_COMMANDS = frozenset({"clock", "max_values", "resolution", "from_url"})
+
 PASSWORD = "perm-test-password"
 
 
@@ -100,6 +129,15 @@ def _cluster_client_reads_info() -> bool:
         if ".info()" in source or '"INFO"' in source:
             return True
     return False
+
+
+def public_names(cls: type) -> set[str]:
+    """The public attributes of a class: its methods, properties and class methods."""
+    return {name for name, _ in inspect.getmembers(cls) if not name.startswith("_")}
+
+
+def methods_of(role: str) -> set[str]:
+    return {method for method, roles in METHODS.items() if role in roles}
 
 
 def commands_of(role: str) -> list[str]:
@@ -154,6 +192,36 @@ def test_the_pages_table_is_the_table() -> None:
         for name, *cells in rows
     }
     assert list(shown.items()) == list(COMMANDS.items())
+
+
+def _page_roles() -> dict[str, set[str]]:
+    """The page's role table: each role's methods (``every reader method`` spelt out)."""
+    rows = re.findall(r"^\| \*\*([a-z]+)\*\* +\|([^|]*)\|", PAGE.read_text(), re.M)
+    shown = {role: set(re.findall(r"`([a-z_]+)`", cell)) for role, cell in rows}
+    for role, cell in rows:
+        if "every reader method" in cell:
+            shown[role] |= shown[READER]
+    return shown
+
+
+@pytest.mark.parametrize("cls", [MultiMapWithTTL, AsyncMultiMapWithTTL])
+def test_every_public_method_is_given_to_a_role(cls: type) -> None:
+    # A method added to the classes must be added to METHODS (and so to the
+    # page, and to what each role runs below): none is left out untested.
+    left_out = public_names(cls) - set(METHODS) - NO_COMMANDS
+    assert not left_out, f"give these methods to the roles that run them (METHODS): {left_out}"
+    assert set(METHODS) | NO_COMMANDS <= public_names(cls)
+
+
+def test_the_pages_role_table_is_the_methods_table() -> None:
+    assert _page_roles() == {role: methods_of(role) for role in ROLES}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_runs_every_one_of_its_methods(role: str) -> None:
+    # What the role tests below run (the multimap is not called here).
+    ran = {label.split()[0] for label, _ in operations(role, object())}
+    assert ran == methods_of(role)
 
 
 # -- explain(): the server's refusal in words (no server needed) --------------------
@@ -309,6 +377,13 @@ def reads(m: Any) -> list[Op]:
         ("contains expired", lambda: m.contains("a", 9)),
         ("count", lambda: m.count("a")),
         ("get_with_expiry", lambda: m.get_with_expiry("a")),
+        (
+            "get_many_with_expiry",
+            lambda: [[value for value, _ in pairs] for pairs in m.get_many_with_expiry("a", "b")],
+        ),
+        ("iter_values", lambda: sorted(m.iter_values("a", count=1))),
+        # Pages of 100 over 2,590 members, all but one expired.
+        ("iter_values big", lambda: list(m.iter_values("big", count=100))),
         ("names", lambda: sorted(m.names())),
     ]
 
@@ -344,6 +419,10 @@ def cli_ops(url: str, cluster: bool) -> list[Op]:
         ("cli get", lambda: run_cli(url, cluster, "get", PREFIX, "a")),
         ("cli stats", lambda: run_cli(url, cluster, "stats", PREFIX)),
         ("cli sweep --dry-run", lambda: run_cli(url, cluster, "sweep", PREFIX, "--dry-run")),
+        (
+            "cli sweep --dry-run --list",
+            lambda: run_cli(url, cluster, "sweep", PREFIX, "--dry-run", "--list"),
+        ),
         ("cli sweep", lambda: run_cli(url, cluster, "sweep", PREFIX)),
     ]
 
@@ -482,6 +561,9 @@ def expected(role: str, label: str, result: Any) -> None:
         "contains": True,
         "contains expired": False,
         "count": 2,
+        "get_many_with_expiry": [[1, 2], [3]],
+        "iter_values": [1, 2],
+        "iter_values big": [6],
         "add": 1,
         "add nx": 0,
         "add xx gt": 0,

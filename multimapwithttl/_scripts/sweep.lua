@@ -9,6 +9,8 @@
 --   [2] now on the client's clock (UNIX seconds), or "" for the server's only
 --   [3] survey: "1" to add up MEMORY USAGE, else "0"
 --       sweep: at most this many members removed by this call
+--   [4] how many keys each list of `examples` may hold (a dry run that
+--       lists every key asks for all of them: as many as KEYS)
 --
 -- A member is expired when its score is at or below `base`, the earlier of
 -- the client's clock and the server's (the rule of the writes): only what is
@@ -32,9 +34,12 @@
 -- consistent in between). `memory` is -1 when the server has no MEMORY
 -- USAGE (fakeredis), -2 when this user may not run it; `soonest` and
 -- `latest` are the lowest and highest live scores, as text, or false when no
--- key of the batch holds a live member. `examples` is four lists of keys,
--- at most EXAMPLES each: those with expired members a sweep collects (and
--- keeps), those whose TTL it fixes, those it deletes, the foreign ones.
+-- key of the batch holds a live member. `examples` is five lists of keys,
+-- at most ARGV[4] each: those with expired members a sweep collects (and
+-- keeps), those whose TTL it fixes, those it deletes, the foreign ones, and
+-- those whose TTL runs well past their newest member and is trimmed (not
+-- counted: 0.1.0 leaves none; listed so that a listing names every key a
+-- sweep changes).
 local old = too_old(KEYS[1])
 if old then
   return old
@@ -55,7 +60,7 @@ local SHORT_MS = 10
 local LONG_MS = 2000
 -- The range of plausible expiry times (UNIX seconds), as in the writes.
 local LOWEST, BEYOND = 1000000000, 253402300800
-local EXAMPLES = 10
+local EXAMPLES = tonumber(ARGV[4])
 
 -- The score of the first entry of a WITHSCORES reply: {member, score}, or
 -- {{member, score}} from fakeredis < 2.40 on RESP3. nil when it is empty or
@@ -134,8 +139,9 @@ local function refused(message)
     or string.find(message, 'no permission', 1, true) ~= nil
 end
 
--- Example keys per action: collected (and kept), ttl fixed, deleted, foreign.
-local examples = {{}, {}, {}, {}}
+-- Example keys per action: collected (and kept), ttl fixed, deleted, foreign,
+-- ttl trimmed.
+local examples = {{}, {}, {}, {}, {}}
 local function example(which, key)
   local list = examples[which]
   if #list < EXAMPLES then
@@ -163,6 +169,8 @@ if mode == 'survey' then
       elseif verdict == 'dead' then
         dead = dead + 1
         example(3, key)
+      elseif verdict == 'long' then
+        example(5, key)
       end
       if gone > 0 and verdict ~= 'dead' then
         example(1, key)
@@ -233,6 +241,8 @@ for _, key in ipairs(KEYS) do
       elseif verdict == 'short' then
         fixed = fixed + 1
         example(2, key)
+      elseif verdict == 'long' then
+        example(5, key)
       end
       if gone > 0 and verdict ~= 'dead' then
         example(1, key)

@@ -274,6 +274,9 @@ def maintenance(mm: MultiMapWithTTL[int]) -> None:
     assert_type(mm.stats(progress=print), Stats)
     assert_type(mm.sweep(), SweepReport)
     assert_type(mm.sweep(dry_run=True, progress=lambda scanned: None), SweepReport)
+    plan: list[tuple[str, str]] = []
+    assert_type(mm.sweep(dry_run=True, on_key=lambda key, action: plan.append((key, action))),
+                SweepReport)  # fmt: skip
     stats = mm.stats()
     live: int = stats.live_values
     memory: int | None = stats.memory_bytes
@@ -334,6 +337,7 @@ async def async_methods(
         assert_type(name, str)
     assert_type(await ints.stats(), Stats)
     assert_type(await ints.sweep(dry_run=True), SweepReport)
+    assert_type(await ints.sweep(dry_run=True, on_key=print), SweepReport)
     assert_type(ints.resolution, float)
     assert_type(ints.clock, Literal["client", "server"])
 
