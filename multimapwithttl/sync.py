@@ -21,7 +21,7 @@ from ._connections import (
 from ._core import Clock, MultiMapCore, T, ValuePages
 from ._maintenance import SyncMaintenance
 from ._observability import traced
-from ._protocol import Load, Operation, Request
+from ._protocol import UNKNOWN, Load, Operation, Request, answered, note_progress
 from ._validate import Name, Value
 
 #: What ``add_many`` takes: ``(name, values)`` pairs, or a mapping of name to
@@ -149,13 +149,21 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
 
     def _run(self, operation: Operation[Any]) -> Any:
         reply: Any = None
+        failed: Exception | None = None
         tracing = traced(self.redis)
         try:
-            if tracing is not None:
-                while True:
-                    reply = tracing.perform(self._perform, operation.send(reply))
             while True:
-                reply = self._perform(operation.send(reply))
+                # A failed exchange goes back into the operation, which tells
+                # what a batch wrote before it (and raises it).
+                request = operation.send(reply) if failed is None else operation.throw(failed)
+                failed = None
+                try:
+                    if tracing is not None:
+                        reply = tracing.perform(self._perform, request)
+                    else:
+                        reply = self._perform(request)
+                except Exception as error:
+                    failed = error
         except StopIteration as done:
             return done.value
 
@@ -726,7 +734,11 @@ def _stream(pool: Any, calls: Sequence[Call], errors: type[Exception], resend: b
     retry policy resends them after a connection error only when
     ``resend``: a write's lost reply must surface, not run the write twice.
     """
-    connection = _connection(pool)
+    try:
+        connection = _connection(pool)
+    except Exception as error:
+        note_progress(error, [], sent=False)
+        raise
     try:
         if not resend:
             return _exchange(connection, calls, errors)
@@ -765,11 +777,16 @@ def _send(connection: Any, calls: Sequence[Call]) -> None:
 
 def _read(connection: Any, count: int, errors: type[Exception]) -> list[Any]:
     replies: list[Any] = []
-    for _ in range(count):
-        try:
-            replies.append(connection.read_response())
-        except errors as error:
-            replies.append(error)
+    try:
+        for _ in range(count):
+            try:
+                replies.append(connection.read_response())
+            except errors as error:
+                replies.append(error)
+    except Exception as error:
+        # The connection failed: the calls answered so far are known.
+        note_progress(error, replies)
+        raise
     return replies
 
 
@@ -829,6 +846,7 @@ def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: ClientKin
         nodes.setdefault(node.name, (node, []))[1].append(position)
     opened: list[tuple[Any, Any, list[int]]] = []
     sent = False
+    replies: list[Any] = [UNKNOWN] * len(calls)
     try:
         for node, positions in nodes.values():
             pool = _node_client(client, node).connection_pool
@@ -836,17 +854,21 @@ def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: ClientKin
         sent = True
         for _pool, connection, positions in opened:
             _send(connection, [calls[p][1] for p in positions])
-        replies: list[Any] = [None] * len(calls)
         for _pool, connection, positions in opened:
-            for position, reply in zip(
-                positions, _read(connection, len(positions), kind.error), strict=True
-            ):
-                replies[position] = reply
+            read: list[Any] = []
+            try:
+                read = _read(connection, len(positions), kind.error)
+            except kind.broken as error:
+                read = answered(error, len(positions))  # those read before it
+                raise
+            finally:
+                for position, reply in zip(positions, read, strict=False):
+                    replies[position] = reply
         return replies
     except kind.broken as error:
         for _pool, connection, _positions in opened:
             connection.disconnect()
-        return Failed(error, sent=sent)
+        return Failed(error, sent=sent, replies=replies)
     except BaseException:
         # Replies may be left unread on the sockets: never hand them back dirty.
         for _pool, connection, _positions in opened:
