@@ -279,6 +279,11 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
                 sent, so it may have run: it is never resent unseen (a resend
                 with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
+            redis.RedisError: any error raised once the batch reached the
+                server (``OutOfMemoryError``, ``NoPermissionError``, those
+                above) keeps its class and carries ``.written``, the names
+                written all the same, and ``.unknown``, those a lost reply
+                hides (see "A batch refused part-way" in the docs).
 
         """
         return int(await self._run(self._op_add_many(data, ttl, nx, xx, gt, lt, ch)))
@@ -353,6 +358,11 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
                 sent, so it may have run: it is never resent unseen (a resend
                 with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
+            redis.RedisError: any error raised once the batch reached the
+                server (``OutOfMemoryError``, ``NoPermissionError``, those
+                above) keeps its class and carries ``.written``, the names
+                written all the same, and ``.unknown``, those a lost reply
+                hides (see "A batch refused part-way" in the docs).
 
         """
         return int(await self._run(self._op_add_many_with_ttl(data, nx, xx, gt, lt, ch)))
@@ -400,6 +410,11 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             TypeError: a name is not a str or int.
             redis.ResponseError: a key holds another Redis type: it is left
                 untouched, the other names are deleted.
+            redis.RedisError: any error raised once the batch reached the
+                server (``NoPermissionError``, ``ConnectionError``, the one
+                above) keeps its class and carries ``.written``, the names
+                deleted all the same, and ``.unknown``, those a lost reply
+                hides (see "A batch refused part-way" in the docs).
 
         """
         return int(await self._run(self._op_delete(names)))
