@@ -264,7 +264,7 @@ def raise_batch_error(
     if written or unknown:
         said = f"{len(written):,} of {len(names):,} names were {verb} before this error"
         if unknown:
-            said += f"; {len(unknown):,} may have been or not (a reply was lost)"
+            said += f"; {len(unknown):,} may have been or not"
         message = f"{error} ({said}: see the error's .written and .unknown)"
         if isinstance(error, Exception):
             error = _reworded(error, message)
