@@ -10,6 +10,7 @@ cluster every call holds keys of a single hash slot.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -344,3 +345,50 @@ def page_call(key: bytes, cursor: int, count: int, server_clock: bool) -> Call:
 def plain_reads_with_scores(keys: Sequence[bytes], bound: str) -> list[Call]:
     """One ZRANGEBYSCORE ... WITHSCORES per key, live members above ``bound``, in key order."""
     return [Call(("ZRANGEBYSCORE", key, bound, "+inf", "WITHSCORES")) for key in keys]
+
+
+# -- what became of a call whose reply was never read -------------------------------
+
+
+class _Mark:
+    """What became of a call whose reply was never read (see ``answered()``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+#: A call that may have reached the server, its reply lost: it ran or not.
+UNKNOWN = _Mark("UNKNOWN")
+#: A call that never left the client: it did not run.
+NOT_SENT = _Mark("NOT_SENT")
+# Where a failed exchange's progress rides on the exception (see note_progress).
+_PROGRESS = "_multimapwithttl_replies"
+
+
+def note_progress(error: BaseException, replies: Sequence[Any], *, sent: bool = True) -> None:
+    """Record on ``error`` (a failed exchange) the replies read before it, in call order.
+
+    The shells call this when a connection fails part-way: the calls after
+    ``replies`` ran or not (``sent``), or surely did not (not ``sent``). An
+    exception that takes no attribute is left as it is: its calls then count
+    as ``UNKNOWN``.
+    """
+    mark = UNKNOWN if sent else NOT_SENT
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(error, _PROGRESS, (list(replies), mark))
+
+
+def answered(error: BaseException, count: int) -> list[Any]:
+    """One entry per call of a failed exchange of ``count`` calls: its reply, or a mark.
+
+    A reply read before the failure, else ``NOT_SENT`` for a call that never
+    left the client, else ``UNKNOWN``.
+    """
+    replies, mark = getattr(error, _PROGRESS, ([], UNKNOWN))
+    replies = list(replies[:count])
+    return replies + [mark] * (count - len(replies))

@@ -21,7 +21,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._commands import Call
+from ._commands import NOT_SENT, UNKNOWN, Call, note_progress
 from ._keys import slot_of
 
 # Rounds of redirections before an error reply is given back as the answer
@@ -84,11 +84,13 @@ class Failed:
 
     ``sent`` is False when the failure came before anything was sent (a node
     that cannot be reached: after a failover the slot table names the dead
-    primary), True once any call may have reached a server.
+    primary), True once any call may have reached a server. ``replies``: the
+    replies read before the failure, by position (``UNKNOWN`` where none was).
     """
 
     error: BaseException
     sent: bool
+    replies: Sequence[Any] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +188,12 @@ def route(calls: Sequence[Call], *, resend: bool = False) -> Routing:
         if isinstance(got, Failed):
             yield Refresh()
             if (got.sent and not resend) or round_ == MAX_ROUNDS:
+                # What each call did, as far as is known, for the caller to tell.
+                known = list(replies)
+                for i, position in zip(pending, answers, strict=True):
+                    reply = got.replies[position] if position < len(got.replies) else UNKNOWN
+                    known[i] = NOT_SENT if not got.sent or not_run(reply) else reply
+                note_progress(got.error, known)
                 raise got.error
             continue
         again: list[int] = []

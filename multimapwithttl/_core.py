@@ -20,6 +20,7 @@ from ._commands import (
     Call,
     KeyWrite,
     WriteMode,
+    answered,
     delete_calls,
     members_per_key,
     page_call,
@@ -33,7 +34,7 @@ from ._commands import (
 from ._encode import encode_name, encode_prefix, encode_value
 from ._expiry import Grain, live_bound
 from ._keys import key_of, name_of, scan_pattern
-from ._protocol import Conversation, Operation, raise_first_error
+from ._protocol import Conversation, Operation, raise_batch_error, raise_first_error
 from ._scripts import DELETE, REMOVE, WRITE, Script, plain
 from ._validate import (
     MAX_EXPIRE_AT,
@@ -234,7 +235,10 @@ class MultiMapCore(Generic[T]):
         key_ms = math.ceil((score - now) * 1000)
         return [repr(now), mode.arg(), shape, self._grain.score_arg(score), key_ms]
 
-    def _writes_with_ttl(self, data: object) -> list[KeyWrite]:
+    def _writes_with_ttl(
+        self, data: object, names: dict[bytes, Any] | None = None
+    ) -> list[KeyWrite]:
+        """The writes of ``data``; ``names`` gets each written key's name (the first given)."""
         prefix = self._prefix()
         writes = []
         for n, item in enumerate(_items(data)):
@@ -250,9 +254,12 @@ class MultiMapCore(Generic[T]):
             members = sorted(set(map(encode_value, check_values(values, where))), reverse=True)
             if members:
                 writes.append(KeyWrite(key, members))
+                if names is not None:
+                    names.setdefault(key, name)
         return writes
 
-    def _writes_at(self, data: object) -> list[KeyWrite]:
+    def _writes_at(self, data: object, names: dict[bytes, Any] | None = None) -> list[KeyWrite]:
+        """The writes of ``data``; ``names`` gets each written key's name (the first given)."""
         writes = []
         for n, item in enumerate(_items(data)):
             name, pairs = check_pair(item, f"data[{n}]", "name", "values")
@@ -281,6 +288,8 @@ class MultiMapCore(Generic[T]):
                 ):
                     flat += (score, member)
                 writes.append(KeyWrite(key, flat, pairs=True))
+                if names is not None:
+                    names.setdefault(key, name)
         return writes
 
     def _shebang(self, key: bytes) -> Operation[bool]:
@@ -314,16 +323,28 @@ class MultiMapCore(Generic[T]):
         return known
 
     def _write(
-        self, writes: list[KeyWrite], header: list[Any], script: Script = WRITE
+        self,
+        writes: list[KeyWrite],
+        header: list[Any],
+        names: dict[bytes, Any],
+        script: Script = WRITE,
     ) -> Operation[int]:
+        """Apply ``writes``; an error says which of ``names`` (by key) were written."""
         if not writes:
             return 0
-        if not (yield from self._shebang(writes[0].key)):
-            script = plain(script)
-        calls = write_calls(writes, header, self._cluster, script)
-        replies = yield from self._conversation.send(calls)
-        raise_first_error(replies)
-        return sum(int(reply) for reply in replies)
+        calls: list[Call] = []
+        try:
+            if not (yield from self._shebang(writes[0].key)):
+                script = plain(script)
+            calls = write_calls(writes, header, self._cluster, script)
+            replies = yield from self._conversation.send(calls)
+        except Exception as error:
+            failed: BaseException = error
+        else:
+            if not any(isinstance(reply, Exception) for reply in replies):
+                return sum(int(reply) for reply in replies)
+            raise_batch_error(calls, replies, names, "written")
+        raise_batch_error(calls, answered(failed, len(calls)), names, "written", failed)
 
     def _read_one(self, call: Call) -> Operation[Any]:
         (reply,) = yield from self._conversation.send([call])
@@ -345,18 +366,21 @@ class MultiMapCore(Generic[T]):
         mode = _check_mode(nx, xx, gt, lt, ch, self._max_values)
         seconds = check_ttl(self.ttl if ttl is None else ttl)
         now = self._now()
-        writes = self._writes_with_ttl(data)
+        names: dict[bytes, Any] = {}
+        writes = self._writes_with_ttl(data, names)
         # On the server's clock the script adds the ttl: a day's margin for skew.
         self._grain.check(now + seconds + (86400 if self._clock == "server" else 0), "ttl")
         score = None if self._clock == "server" else self._grain.round_up(now + seconds)
-        return (yield from self._write(writes, self._header(now, mode, "s", score, seconds)))
+        header = self._header(now, mode, "s", score, seconds)
+        return (yield from self._write(writes, header, names))
 
     def _op_add_many_with_ttl(
         self, data: object, nx: bool, xx: bool, gt: bool, lt: bool = False, ch: bool = False
     ) -> Operation[int]:
         mode = _check_mode(nx, xx, gt, lt, ch, self._max_values)
-        writes = self._writes_at(data)
-        return (yield from self._write(writes, self._header(self._now(), mode, "p")))
+        names: dict[bytes, Any] = {}
+        writes = self._writes_at(data, names)
+        return (yield from self._write(writes, self._header(self._now(), mode, "p"), names))
 
     def _op_remove(self, name: object, values: Sequence[Any]) -> Operation[int]:
         key = self._key(name)
@@ -364,7 +388,7 @@ class MultiMapCore(Generic[T]):
         if not members:
             return 0
         header = self._header(self._now(), WriteMode(), "r")
-        return (yield from self._write([KeyWrite(key, members)], header, REMOVE))
+        return (yield from self._write([KeyWrite(key, members)], header, {key: name}, REMOVE))
 
     def _op_get_many(self, names: Sequence[Any]) -> Operation[list[list[Any]]]:
         keys = [self._key(name) for name in names]
@@ -408,13 +432,24 @@ class MultiMapCore(Generic[T]):
 
     def _op_delete(self, names: Sequence[Any]) -> Operation[int]:
         keys = [self._key(name) for name in names]
+        given: dict[bytes, Any] = {}
+        for key, name in zip(keys, names, strict=True):
+            given.setdefault(key, name)
         if not keys:
             return 0
-        script = DELETE if (yield from self._shebang(keys[0])) else plain(DELETE)
-        replies = yield from self._conversation.send(delete_calls(keys, self._cluster, script))
-        raise_first_error(replies)
-        # Each delete-script call answers how many of its keys it deleted.
-        return sum(int(reply) for reply in replies)
+        calls: list[Call] = []
+        try:
+            script = DELETE if (yield from self._shebang(keys[0])) else plain(DELETE)
+            calls = delete_calls(keys, self._cluster, script)
+            replies = yield from self._conversation.send(calls)
+        except Exception as error:
+            failed: BaseException = error
+        else:
+            if not any(isinstance(reply, Exception) for reply in replies):
+                # Each delete-script call answers how many of its keys it deleted.
+                return sum(int(reply) for reply in replies)
+            raise_batch_error(calls, replies, given, "deleted")
+        raise_batch_error(calls, answered(failed, len(calls)), given, "deleted", failed)
 
     def _op_contains(self, name: object, value: object) -> Operation[bool]:
         key, member = self._key(name), encode_value(value)

@@ -10,11 +10,13 @@ recognised by what the server said, not by one client library's classes.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+import contextlib
+import re
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-from ._commands import Call
+from ._commands import NOT_SENT, UNKNOWN, Call, answered, note_progress
 from ._permissions import explain
 from ._scripts import Script
 
@@ -58,6 +60,7 @@ _T = TypeVar("_T")
 #: An operation: yields requests, receives their results, returns the answer.
 Operation = Generator[Request, Any, _T]
 
+
 # A script can vanish again between the load and the resend (SCRIPT FLUSH,
 # failover to a replica that never saw it); after this many loads, give up.
 _MAX_LOADS = 3
@@ -86,13 +89,22 @@ class Conversation:
         """Send ``calls``; handle NOSCRIPT and missing commands; return the replies."""
         if not self.read_only_scripts:
             calls = [call.fallback or call for call in calls]
-        replies: list[Any] = list((yield _send(calls)))
+        try:
+            replies: list[Any] = list((yield _send(calls)))
+        except Exception as error:
+            # Re-noted in full: a resend below notes its own calls only.
+            note_progress(error, answered(error, len(calls)))
+            raise
         if not any(isinstance(reply, Exception) for reply in replies):
             return replies  # the usual case
         lacking = [i for i, r in enumerate(replies) if calls[i].fallback and _unknown_command(r)]
         if lacking:
             self.read_only_scripts = False
-            again = yield from self.send([calls[i] for i in lacking])
+            try:
+                again = yield from self.send([calls[i] for i in lacking])
+            except Exception as error:
+                _merge(error, replies, lacking)
+                raise
             for i, reply in zip(lacking, again, strict=True):
                 replies[i] = reply
         for _ in range(_MAX_LOADS):
@@ -100,13 +112,26 @@ class Conversation:
             if not missing:
                 break
             scripts = {calls[i].script for i in missing}
-            for script in sorted(filter(None, scripts), key=lambda s: s.name):
-                yield Load(script)
-            # Only the failed calls are sent again: the others have already run.
-            resent = yield _send([calls[i] for i in missing])
+            try:
+                for script in sorted(filter(None, scripts), key=lambda s: s.name):
+                    yield Load(script)
+                # Only the failed calls are sent again: the others have already run.
+                resent = yield _send([calls[i] for i in missing])
+            except Exception as error:
+                _merge(error, replies, missing)
+                raise
             for i, reply in zip(missing, resent, strict=True):
                 replies[i] = reply
         return replies
+
+
+def _merge(error: BaseException, replies: list[Any], resent: list[int]) -> None:
+    """Note on ``error`` every call's reply: those resent as it noted them, the others as read."""
+    again = answered(error, len(resent))
+    merged = list(replies)
+    for i, reply in zip(resent, again, strict=True):
+        merged[i] = reply
+    note_progress(error, merged)
 
 
 def _send(calls: Sequence[Call]) -> Send:
@@ -118,3 +143,103 @@ def raise_first_error(replies: Sequence[Any]) -> None:
     for reply in replies:
         if isinstance(reply, Exception):
             raise explain(reply)
+
+
+# How the write and delete scripts end an error returned after some of the
+# call's keys were written: the positions (from 1) of those that were not.
+_NOT_WRITTEN = re.compile(r" \[not written: ([0-9 -]*)\]$")
+
+
+def _call_keys(call: Call) -> tuple[Any, ...]:
+    """The keys of a script call (``EVALSHA sha numkeys key...``)."""
+    return call.args[3 : 3 + int(call.args[2])]
+
+
+def _not_written(reply: Exception, count: int) -> tuple[Exception, set[int]]:
+    """``reply`` without the scripts' list of keys not written, and those positions (from 0).
+
+    A reply without the list is of a call that wrote none of its ``count`` keys.
+    """
+    text = str(reply)
+    match = _NOT_WRITTEN.search(text)
+    if match is None:
+        return reply, set(range(count))
+    positions: set[int] = set()
+    for part in match[1].split():
+        first, _, last = part.partition("-")
+        positions.update(range(int(first) - 1, int(last or first)))
+    return _reworded(reply, text[: match.start()]), positions
+
+
+def _reworded(error: Exception, message: str) -> Exception:
+    """An exception of ``error``'s class saying ``message``.
+
+    ``error`` itself, reworded, if its class wants other arguments.
+    """
+    try:
+        return type(error)(message)
+    except Exception:
+        error.args = (message,)
+        return error
+
+
+def raise_batch_error(
+    calls: Sequence[Call],
+    replies: Sequence[Any],
+    names: Mapping[Any, Any],
+    verb: str,
+    failure: BaseException | None = None,
+) -> NoReturn:
+    """Raise the error of a batch, saying which of its names it ``verb`` all the same.
+
+    ``calls`` are the batch's script calls, ``replies`` their replies (or
+    ``UNKNOWN``/``NOT_SENT``), ``names`` each key's name as given; ``failure``
+    the exception that stopped the exchange (a lost connection), else the
+    first error reply is raised. Either keeps its class and carries
+    ``.written``, the names every call for which succeeded (a name's write is
+    all or nothing per call; one spread over several calls counts as written
+    only if all did), and ``.unknown``, those with a call whose outcome is not
+    known (a lost reply, or some of its calls ran and others not); its message
+    gives their counts when there are any.
+    """
+    done: dict[Any, bool | None] = {}
+    first: Exception | None = None
+    for call, reply in zip(calls, replies, strict=True):
+        keys = _call_keys(call)
+        outcomes: Sequence[bool | None]
+        if reply is UNKNOWN:
+            outcomes = [None] * len(keys)
+        elif reply is NOT_SENT:
+            outcomes = [False] * len(keys)
+        elif isinstance(reply, Exception):
+            reply, missing = _not_written(reply, len(keys))
+            if first is None:
+                first = reply
+            outcomes = [i not in missing for i in range(len(keys))]
+        else:
+            outcomes = [True] * len(keys)
+        for key, outcome in zip(keys, outcomes, strict=True):
+            before = done.setdefault(key, outcome)
+            if before is not outcome:
+                done[key] = None
+    written = [name for key, name in names.items() if done.get(key) is True]
+    unknown = [name for key, name in names.items() if key in done and done[key] is None]
+    error: BaseException
+    if failure is not None:
+        error = failure
+    else:
+        assert first is not None  # only called with an error among the replies
+        error = explain(first)
+    if written or unknown:
+        said = f"{len(written):,} of {len(names):,} names were {verb} before this error"
+        if unknown:
+            said += f"; {len(unknown):,} may have been or not"
+        message = f"{error} ({said}: see the error's .written and .unknown)"
+        if isinstance(error, Exception):
+            error = _reworded(error, message)
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(error, "written", written)  # noqa: B010 - an attribute no class declares
+        setattr(error, "unknown", unknown)  # noqa: B010
+    if failure is not None and error is not failure:
+        raise error from failure
+    raise error

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 from ._clients import ClientKind, client_from_url, reachable
-from ._commands import SEND_GROUP, Call, pack
+from ._commands import SEND_GROUP, UNKNOWN, Call, answered, note_progress, pack
 from ._connections import (
     Exchange,
     Failed,
@@ -112,9 +112,17 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
 
     async def _run(self, operation: Operation[Any]) -> Any:
         reply: Any = None
+        failed: Exception | None = None
         try:
             while True:
-                reply = await self._perform(operation.send(reply))
+                # A failed exchange goes back into the operation, which tells
+                # what a batch wrote before it (and raises it).
+                request = operation.send(reply) if failed is None else operation.throw(failed)
+                failed = None
+                try:
+                    reply = await self._perform(request)
+                except Exception as error:
+                    failed = error
         except StopIteration as done:
             return done.value
 
@@ -271,6 +279,11 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
                 sent, so it may have run: it is never resent unseen (a resend
                 with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
+            redis.RedisError: any error raised once the batch reached the
+                server (``OutOfMemoryError``, ``NoPermissionError``, those
+                above) keeps its class and carries ``.written``, the names
+                written all the same, and ``.unknown``, those a lost reply
+                hides (see "A batch refused part-way" in the docs).
 
         """
         return int(await self._run(self._op_add_many(data, ttl, nx, xx, gt, lt, ch)))
@@ -345,6 +358,11 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
                 sent, so it may have run: it is never resent unseen (a resend
                 with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
+            redis.RedisError: any error raised once the batch reached the
+                server (``OutOfMemoryError``, ``NoPermissionError``, those
+                above) keeps its class and carries ``.written``, the names
+                written all the same, and ``.unknown``, those a lost reply
+                hides (see "A batch refused part-way" in the docs).
 
         """
         return int(await self._run(self._op_add_many_with_ttl(data, nx, xx, gt, lt, ch)))
@@ -392,6 +410,11 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             TypeError: a name is not a str or int.
             redis.ResponseError: a key holds another Redis type: it is left
                 untouched, the other names are deleted.
+            redis.RedisError: any error raised once the batch reached the
+                server (``NoPermissionError``, ``ConnectionError``, the one
+                above) keeps its class and carries ``.written``, the names
+                deleted all the same, and ``.unknown``, those a lost reply
+                hides (see "A batch refused part-way" in the docs).
 
         """
         return int(await self._run(self._op_delete(names)))
@@ -625,9 +648,13 @@ async def _streamed(
     client's retry policy only when ``resend``.
     """
     try:
-        connection = await pool.get_connection()
-    except TypeError:  # redis-py < 5.3 wants a command name
-        connection = await pool.get_connection("EVALSHA")
+        try:
+            connection = await pool.get_connection()
+        except TypeError:  # redis-py < 5.3 wants a command name
+            connection = await pool.get_connection("EVALSHA")
+    except Exception as error:
+        note_progress(error, [], sent=False)
+        raise
 
     async def send_then_read() -> list[Any]:
         await _send(connection, calls)
@@ -666,11 +693,16 @@ async def _send(connection: Any, calls: Sequence[Call]) -> None:
 
 async def _read(connection: Any, count: int, errors: type[Exception]) -> list[Any]:
     replies: list[Any] = []
-    while len(replies) < count:
-        try:
-            replies.append(await connection.read_response())
-        except errors as error:
-            replies.append(error)
+    try:
+        while len(replies) < count:
+            try:
+                replies.append(await connection.read_response())
+            except errors as error:
+                replies.append(error)
+    except Exception as error:
+        # The connection failed: the calls answered so far are known.
+        note_progress(error, replies)
+        raise
     return replies
 
 
@@ -745,6 +777,7 @@ async def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: Cli
         nodes.setdefault(node.name, (node, []))[1].append(position)
     opened: list[tuple[Any, Any, list[int]]] = []
     sent = False
+    replies: list[Any] = [UNKNOWN] * len(calls)
     try:
         for node, positions in nodes.values():
             connection = node.acquire_connection()
@@ -755,17 +788,21 @@ async def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: Cli
         sent = True
         for _owner, connection, positions in opened:
             await _send(connection, [calls[p][1] for p in positions])
-        replies: list[Any] = [None] * len(calls)
         for _owner, connection, positions in opened:
-            for position, reply in zip(
-                positions, await _read(connection, len(positions), kind.error), strict=True
-            ):
-                replies[position] = reply
+            read: list[Any] = []
+            try:
+                read = await _read(connection, len(positions), kind.error)
+            except kind.broken as error:
+                read = answered(error, len(positions))  # those read before it
+                raise
+            finally:
+                for position, reply in zip(positions, read, strict=False):
+                    replies[position] = reply
         return replies
     except kind.broken as error:
         for _owner, connection, _positions in opened:
             await connection.disconnect()
-        return Failed(error, sent=sent)
+        return Failed(error, sent=sent, replies=replies)
     except BaseException:
         # Cancelled or failed mid-way: unread replies (or a half-made connection)
         # must not reach the next user.

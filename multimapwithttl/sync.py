@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 from ._clients import ClientKind, client_from_url, reachable
-from ._commands import SEND_GROUP, Call, pack
+from ._commands import SEND_GROUP, UNKNOWN, Call, answered, note_progress, pack
 from ._connections import (
     Exchange,
     Failed,
@@ -140,9 +140,17 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
 
     def _run(self, operation: Operation[Any]) -> Any:
         reply: Any = None
+        failed: Exception | None = None
         try:
             while True:
-                reply = self._perform(operation.send(reply))
+                # A failed exchange goes back into the operation, which tells
+                # what a batch wrote before it (and raises it).
+                request = operation.send(reply) if failed is None else operation.throw(failed)
+                failed = None
+                try:
+                    reply = self._perform(request)
+                except Exception as error:
+                    failed = error
         except StopIteration as done:
             return done.value
 
@@ -328,6 +336,11 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
                 with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type; that key is
                 left untouched, the other names are written.
+            redis.RedisError: any error raised once the batch reached the
+                server (``OutOfMemoryError``, ``NoPermissionError``, those
+                above) keeps its class and carries ``.written``, the names
+                written all the same, and ``.unknown``, those a lost reply
+                hides (see "A batch refused part-way" in the docs).
 
         """
         return int(self._run(self._op_add_many(data, ttl, nx, xx, gt, lt, ch)))
@@ -413,6 +426,11 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
                 sent, so it may have run: it is never resent unseen (a resend
                 with ``nx=True`` counts only the values still missing).
             redis.ResponseError: a key holds another Redis type (left untouched).
+            redis.RedisError: any error raised once the batch reached the
+                server (``OutOfMemoryError``, ``NoPermissionError``, those
+                above) keeps its class and carries ``.written``, the names
+                written all the same, and ``.unknown``, those a lost reply
+                hides (see "A batch refused part-way" in the docs).
 
         """
         return int(self._run(self._op_add_many_with_ttl(data, nx, xx, gt, lt, ch)))
@@ -455,6 +473,11 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             TypeError: a name is not a str or int.
             redis.ResponseError: a key holds another Redis type: it is left
                 untouched, the other names are deleted.
+            redis.RedisError: any error raised once the batch reached the
+                server (``NoPermissionError``, ``ConnectionError``, the one
+                above) keeps its class and carries ``.written``, the names
+                deleted all the same, and ``.unknown``, those a lost reply
+                hides (see "A batch refused part-way" in the docs).
 
         """
         return int(self._run(self._op_delete(names)))
@@ -723,7 +746,11 @@ def _stream(pool: Any, calls: Sequence[Call], errors: type[Exception], resend: b
     retry policy resends them after a connection error only when
     ``resend``: a write's lost reply must surface, not run the write twice.
     """
-    connection = _connection(pool)
+    try:
+        connection = _connection(pool)
+    except Exception as error:
+        note_progress(error, [], sent=False)
+        raise
     try:
         if not resend:
             return _exchange(connection, calls, errors)
@@ -762,11 +789,16 @@ def _send(connection: Any, calls: Sequence[Call]) -> None:
 
 def _read(connection: Any, count: int, errors: type[Exception]) -> list[Any]:
     replies: list[Any] = []
-    for _ in range(count):
-        try:
-            replies.append(connection.read_response())
-        except errors as error:
-            replies.append(error)
+    try:
+        for _ in range(count):
+            try:
+                replies.append(connection.read_response())
+            except errors as error:
+                replies.append(error)
+    except Exception as error:
+        # The connection failed: the calls answered so far are known.
+        note_progress(error, replies)
+        raise
     return replies
 
 
@@ -826,6 +858,7 @@ def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: ClientKin
         nodes.setdefault(node.name, (node, []))[1].append(position)
     opened: list[tuple[Any, Any, list[int]]] = []
     sent = False
+    replies: list[Any] = [UNKNOWN] * len(calls)
     try:
         for node, positions in nodes.values():
             pool = _node_client(client, node).connection_pool
@@ -833,17 +866,21 @@ def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: ClientKin
         sent = True
         for _pool, connection, positions in opened:
             _send(connection, [calls[p][1] for p in positions])
-        replies: list[Any] = [None] * len(calls)
         for _pool, connection, positions in opened:
-            for position, reply in zip(
-                positions, _read(connection, len(positions), kind.error), strict=True
-            ):
-                replies[position] = reply
+            read: list[Any] = []
+            try:
+                read = _read(connection, len(positions), kind.error)
+            except kind.broken as error:
+                read = answered(error, len(positions))  # those read before it
+                raise
+            finally:
+                for position, reply in zip(positions, read, strict=False):
+                    replies[position] = reply
         return replies
     except kind.broken as error:
         for _pool, connection, _positions in opened:
             connection.disconnect()
-        return Failed(error, sent=sent)
+        return Failed(error, sent=sent, replies=replies)
     except BaseException:
         # Replies may be left unread on the sockets: never hand them back dirty.
         for _pool, connection, _positions in opened:

@@ -36,24 +36,35 @@ if acl then
 end
 local deleted = 0
 local failure = nil
-for _, key in ipairs(KEYS) do
+-- Positions in KEYS of the keys left untouched: the error ends with them
+-- ("[not written: 2 5]"), for the client to tell which names were deleted.
+local untouched = nil
+for i, key in ipairs(KEYS) do
   local kind = redis.call('TYPE', key)['ok']
   if kind == 'zset' then
     if redis.call('ZCOUNT', key, '-inf', '(1000000000') == 0
         and redis.call('ZCOUNT', key, '253402300800', '+inf') == 0 then
       deleted = deleted + redis.call('UNLINK', key)
-    elseif failure == nil then
-      failure = 'ERR multimapwithttl: key ' .. key .. ' holds a score that is not an '
-        .. 'expiry time (anything before 2001 or from year 10000 on: a leaderboard\'s '
-        .. 'points, +inf or -inf, a timestamp in milli- or microseconds); the key was '
-        .. 'left untouched'
+    else
+      if failure == nil then
+        failure = 'ERR multimapwithttl: key ' .. key .. ' holds a score that is not an '
+          .. 'expiry time (anything before 2001 or from year 10000 on: a leaderboard\'s '
+          .. 'points, +inf or -inf, a timestamp in milli- or microseconds); the key was '
+          .. 'left untouched'
+      end
+      untouched = untouched or {}
+      untouched[#untouched + 1] = i
     end
-  elseif kind ~= 'none' and failure == nil then
-    failure = 'WRONGTYPE Operation against a key holding the wrong kind of value'
-      .. ' (key ' .. key .. ' holds a ' .. kind .. ' and was left untouched)'
+  elseif kind ~= 'none' then
+    if failure == nil then
+      failure = 'WRONGTYPE Operation against a key holding the wrong kind of value'
+        .. ' (key ' .. key .. ' holds a ' .. kind .. ' and was left untouched)'
+    end
+    untouched = untouched or {}
+    untouched[#untouched + 1] = i
   end
 end
 if failure then
-  return redis.error_reply(failure)
+  return redis.error_reply(failure .. ' [not written: ' .. table.concat(untouched, ' ') .. ']')
 end
 return deleted

@@ -197,6 +197,12 @@ local at_or_above = cap and shape == 's' and mode ~= 'LT' and mode ~= 'XXLT'
 
 local total = 0
 local failure = nil
+-- Positions in KEYS of the keys left untouched (made on the first). An
+-- error returned after any key of the call was written ends with the
+-- positions not written ("[not written: 2 5 9-40]"): the client then
+-- tells which names of a batch were written. An error without it means
+-- the call wrote nothing.
+local untouched = nil
 local left = BUDGET + #ARGV
 -- Whether the commands this call may run were checked (once, before the
 -- call's first write). A call of many keys checks every command a key may
@@ -237,12 +243,17 @@ for i = 1, #KEYS do
       end
       if i == 1 then
         text = text .. '; nothing was written'
+      else
+        text = text .. ' [not written: ' .. (untouched and table.concat(untouched, ' ') .. ' ' or '')
+          .. i .. '-' .. #KEYS .. ']'
       end
       return redis.error_reply(text)
     end
     if failure == nil then
       failure = text .. ' (key ' .. key .. ' was left untouched)'
     end
+    untouched = untouched or {}
+    untouched[#untouched + 1] = i
     expired = nil
   elseif shape == 'r' then
     over = redis.call('ZCOUNT', key, TOO_LATE_TEXT, '+inf')
@@ -294,9 +305,14 @@ for i = 1, #KEYS do
         if acl and not acl('ZRANGE', key) then
           return redis.error_reply('NOPERM this user may not run ZRANGE on key ' .. key
             .. ', which multimapwithttl needs (see "Permissions" in the docs)'
-            .. (i == 1 and '; nothing was written' or ''))
+            .. (i == 1 and '; nothing was written' or ' [not written: '
+              .. (untouched and table.concat(untouched, ' ') .. ' ' or '') .. i .. '-' .. #KEYS .. ']'))
         end
-        return reply
+        if i == 1 then
+          return reply
+        end
+        return redis.error_reply(tostring(reply.err) .. ' [not written: '
+          .. (untouched and table.concat(untouched, ' ') .. ' ' or '') .. i .. '-' .. #KEYS .. ']')
       end
       if type(reply[1]) == 'table' then
         reply = reply[1] -- fakeredis < 2.40 on RESP3 nests the pair
@@ -326,6 +342,8 @@ for i = 1, #KEYS do
         .. 'points, +inf or -inf, a timestamp in milli- or microseconds); the key was '
         .. 'left untouched'
     end
+    untouched = untouched or {}
+    untouched[#untouched + 1] = i
     expired = nil
   end
 
@@ -661,6 +679,8 @@ for i = 1, #KEYS do
         text = text .. '; nothing was written'
       else
         text = text .. ' (the keys before ' .. key .. ' were written, it and the rest not)'
+          .. ' [not written: ' .. (untouched and table.concat(untouched, ' ') .. ' ' or '')
+          .. i .. '-' .. #KEYS .. ']'
       end
       return redis.error_reply(text)
     end
@@ -668,6 +688,6 @@ for i = 1, #KEYS do
 end
 
 if failure then
-  return redis.error_reply(failure)
+  return redis.error_reply(failure .. ' [not written: ' .. table.concat(untouched, ' ') .. ']')
 end
 return total

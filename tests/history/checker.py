@@ -245,6 +245,27 @@ def _partial(op: dict[str, Any]) -> bool:
     return op["op"] == "old_add" or len(names) > 1
 
 
+def _as_told(op: dict[str, Any], effects: list[Effect], as_ok: list[Effect]) -> list[Effect]:
+    """The effects of a failed batch whose error said what it did.
+
+    A name in ``.written`` was written (or deleted): its effects happened,
+    before the error was raised. A name in ``.unknown`` may have been. Any
+    other name of the batch was not touched: it has no effect. ``as_ok``: the
+    same effects made as if the call had been acknowledged.
+    """
+    written, unknown = set(op["written"]), set(op.get("unknown", ()))
+    kept = []
+    for effect, acknowledged in zip(effects, as_ok, strict=True):
+        if effect.name in written:
+            effect.ok = True
+            effect.anchor = acknowledged.anchor
+            effect.comp_eff = effect.comp  # done before the error was raised
+            kept.append(effect)
+        elif effect.name in unknown:
+            kept.append(effect)
+    return kept
+
+
 #: How the model applies each operation: op name -> its effects. Reads have none.
 EFFECTS: dict[str, Callable[[dict[str, Any], Writer], list[Effect]]] = {
     "add": _effects_add,
@@ -292,9 +313,15 @@ class Model:
                     self.caps[name] = header["max_values"]
         for op in history.ops:
             make = EFFECTS.get(op["op"])
-            if make is None or (op["outcome"] == FAIL and not _partial(op)):
+            told = "written" in op  # the error said which names were written
+            if make is None or (op["outcome"] == FAIL and not told and not _partial(op)):
                 continue
-            for effect in make(op, self.writers[op["proc"]]):
+            effects = make(op, self.writers[op["proc"]])
+            if told and op["outcome"] != OK:
+                # As an acknowledged call's effects, for the names it wrote.
+                as_ok = make({**op, "outcome": OK}, self.writers[op["proc"]])
+                effects = _as_told(op, effects, as_ok)
+            for effect in effects:
                 if effect.kind == "delete":
                     self.deletes[effect.name].append(effect)
                 else:

@@ -60,6 +60,15 @@ class Recorder:
         record["result"] = result
         self.lines.append(json.dumps(record))
 
+    def failed(self, record: dict[str, Any], error: BaseException) -> None:
+        """Finish ``record`` with ``error``; a batch's error says which names it wrote all the
+        same (``.written``) and which it may have (``.unknown``): kept for the checker."""
+        written = getattr(error, "written", None)
+        if isinstance(written, list):
+            record["written"] = list(written)
+            record["unknown"] = list(getattr(error, "unknown", ()))
+        self.finish(record, classify(error), repr(error)[:200])
+
     def save(self, header: dict[str, Any]) -> None:
         with open(self.path, "w") as out:
             out.write(json.dumps({"header": header}) + "\n")

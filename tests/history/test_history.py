@@ -271,3 +271,20 @@ def test_checker_a_refused_batch_may_have_written_some_of_its_names() -> None:
         _op(4, "get", {"name": "a"}, 1.0, [3]),  # a refused single call's: it cannot be
     ]
     assert [a.kind for a in check(_history(*ops)).anomalies] == ["unexpected"]
+
+
+def test_checker_a_refused_batch_did_what_its_error_says_it_wrote() -> None:
+    # The library's error names the names it wrote (.written) and those a lost reply
+    # hides (.unknown): the first were written, the others of the batch were not.
+    data = [["a", [1]], ["b", [2]], ["c", [3]]]
+    batch = {"data": data, "ttl": 3.0, "mode": {}}
+    refused = _op(1, "add_many", batch, 0.0, "server:OutOfMemoryError", outcome="fail")
+    refused.update(written=["a"], unknown=["c"])
+    ops = [
+        refused,
+        _op(2, "get", {"name": "a"}, 1.0, []),  # written: it must be there
+        _op(3, "get", {"name": "b"}, 1.0, [2]),  # neither written nor unknown: it cannot be
+        _op(4, "get", {"name": "c"}, 1.0, [3]),  # unknown: it may be
+        _op(5, "get", {"name": "c"}, 1.1, []),  # ... or not
+    ]
+    assert sorted(a.kind for a in check(_history(*ops)).anomalies) == ["missing", "unexpected"]

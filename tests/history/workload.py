@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .recorder import OK, Recorder, classify
+from .recorder import OK, Recorder
 
 NAMES = ["a", "b", "c", "d"]
 VALUES = list(range(8))
@@ -406,7 +406,7 @@ def run_client(spec: ClientSpec, port: int, seconds: float, seed: int, path: str
                 # A lost reply re-run unseen: the caller gets the second run's answer.
                 result = op.sync(mm, args)
         except Exception as error:  # every failure is recorded, none stops the run
-            recorder.finish(record, classify(error), repr(error)[:200])
+            recorder.failed(record, error)
             time.sleep(0.05)  # the server may be down: do not spin
             continue
         recorder.finish(record, OK, result)
@@ -464,7 +464,7 @@ def _loop_old(old: Any, recorder: Recorder, rng: random.Random, seconds: float) 
         try:
             old.add_many([(n, list(vs)) for n, vs in args["data"]])
         except Exception as error:
-            recorder.finish(record, classify(error), repr(error)[:200])
+            recorder.failed(record, error)
             time.sleep(0.05)
             continue
         recorder.finish(record, OK, None)
@@ -527,7 +527,7 @@ async def _run_async(
             try:
                 result = await op.aio(amm, args)
             except Exception as error:
-                recorder.finish(record, classify(error), repr(error)[:200])
+                recorder.failed(record, error)
                 await asyncio.sleep(0.05)
                 continue
             recorder.finish(record, OK, result)

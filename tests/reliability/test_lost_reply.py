@@ -235,12 +235,21 @@ def test_a_batch_whose_reply_is_lost_raises_never_returns_a_count(setup: Setup, 
     names = [f"n{i}" for i in range(BATCH)]
     setup.run(setup.mm.add("warm", "w"))
     setup.arm()
-    with pytest.raises((setup.lib.exceptions.ConnectionError, setup.lib.exceptions.TimeoutError)):
+    lost = (setup.lib.exceptions.ConnectionError, setup.lib.exceptions.TimeoutError)
+    with pytest.raises(lost) as caught:
         setup.run(setup.mm.add_many([(name, ["v"]) for name in names], nx=True))
     setup.disarm()
     assert setup.cuts >= 1
     stored = setup.stored(names, "v")
     assert stored >= 1  # at least the call whose reply was lost ran
+    # The error says which names were written (their calls answered) and which may
+    # have been (a reply lost): every stored name is among those, the written all are.
+    written, unknown = set(caught.value.written), set(caught.value.unknown)
+    assert unknown
+    assert not written & unknown
+    assert len(written) <= stored <= len(written | unknown)
+    assert setup.stored(sorted(written), "v") == len(written)
+    assert setup.stored([name for name in names if name not in written | unknown], "v") == 0
     assert setup.run(setup.mm.add_many([(name, ["v"]) for name in names], nx=True)) == (
         BATCH - stored
     )
