@@ -146,6 +146,9 @@ class MultiMapCore(Generic[T]):
         self._shebang_client: object = None
         self._shebang_known = True
         self._prefix_bytes = b""
+        # The client ``from_url`` made for this multimap: nobody else can
+        # close it, so ``close()`` does. A client given is the caller's.
+        self._made_client: Any = None
 
     def _check_client(self, client: object) -> ClientKind:
         """What ``client`` is, if it is of this shell's kind (asyncio or blocking)."""
@@ -282,6 +285,19 @@ class MultiMapCore(Generic[T]):
                 writes.append(KeyWrite(key, flat, pairs=True))
         return writes
 
+    def _release(self) -> Any:
+        """Let go of what this multimap holds; the client to close (``from_url``'s), else None.
+
+        Each call borrows its connection from the client's pool and gives it
+        back before returning, so no connection is left to release here; the
+        client itself is closed only if this multimap made it (a client given
+        to the constructor is the caller's and stays usable). Closing again
+        closes it again, which the clients allow (a closed client reconnects
+        if used again, so a multimap used after ``close()`` works as before
+        and still owns its client).
+        """
+        return self._made_client
+
     def _shebang(self, key: bytes) -> Operation[bool]:
         """Whether the server reads a script's ``#!lua`` line (its flags).
 
@@ -317,12 +333,19 @@ class MultiMapCore(Generic[T]):
     ) -> Operation[int]:
         if not writes:
             return 0
+        replies = yield from self._write_replies(writes, header, script)
+        return sum(int(reply) for reply in replies)
+
+    def _write_replies(
+        self, writes: list[KeyWrite], header: list[Any], script: Script = WRITE
+    ) -> Operation[list[Any]]:
+        """The write script's reply of each call, in order; the first error raised."""
         if not (yield from self._shebang(writes[0].key)):
             script = WRITE_PLAIN
         calls = write_calls(writes, header, self._cluster, script)
         replies = yield from self._conversation.send(calls)
         raise_first_error(replies)
-        return sum(int(reply) for reply in replies)
+        return list(replies)
 
     def _read_one(self, call: Call) -> Operation[Any]:
         (reply,) = yield from self._conversation.send([call])
@@ -342,13 +365,45 @@ class MultiMapCore(Generic[T]):
         ch: bool = False,
     ) -> Operation[int]:
         mode = _check_mode(nx, xx, gt, lt, ch, self._max_values)
+        writes = self._writes_with_ttl(data)
+        return (yield from self._write(writes, self._ttl_header(ttl, mode)))
+
+    def _ttl_header(self, ttl: float | None, mode: WriteMode) -> list[Any]:
+        """The header of a write giving every member one expiry, ``ttl`` from now."""
         seconds = check_ttl(self.ttl if ttl is None else ttl)
         now = self._now()
-        writes = self._writes_with_ttl(data)
         # On the server's clock the script adds the ttl: a day's margin for skew.
         self._grain.check(now + seconds + (86400 if self._clock == "server" else 0), "ttl")
         score = None if self._clock == "server" else self._grain.round_up(now + seconds)
-        return (yield from self._write(writes, self._header(now, mode, "s", score, seconds)))
+        return self._header(now, mode, "s", score, seconds)
+
+    def _op_touch(self, name: object, values: Sequence[Any], ttl: float | None) -> Operation[int]:
+        # XX and count every given member that was live: ZADD XX CH would
+        # leave out those whose expiry did not move (an unchanged score).
+        mode = WriteMode(xx=True, touch=True, cap=self._max_values)
+        writes = self._writes_with_ttl([(name, values)])
+        return (yield from self._write(writes, self._ttl_header(ttl, mode)))
+
+    def _op_add_new(
+        self, name: object, values: Sequence[Any], ttl: float | None
+    ) -> Operation[list[bool]]:
+        mode = WriteMode(nx=True, report=True, cap=self._max_values)
+        key = self._key(name)
+        given = list(map(encode_value, check_values(values, "values")))
+        header = self._ttl_header(ttl, mode)
+        if not given:
+            return []
+        # As _writes_with_ttl sends them: unique, descending. The calls'
+        # replies, joined in order, are one 1/0 per member in that order.
+        members = sorted(set(given), reverse=True)
+        replies = yield from self._write_replies([KeyWrite(key, members)], header)
+        verdicts = [int(flag) for reply in replies for flag in reply]
+        new = dict(zip(members, verdicts, strict=True))
+        found = []
+        for member in given:
+            found.append(new.get(member) == 1)
+            new[member] = 0  # a value given again in the same call was not new then
+        return found
 
     def _op_add_many_with_ttl(
         self, data: object, nx: bool, xx: bool, gt: bool, lt: bool = False, ch: bool = False
