@@ -320,6 +320,8 @@ def writes(m: Any) -> list[Op]:
         ("add", lambda: m.add("a", 1, 7)),
         ("add nx", lambda: m.add("a", 1, 2, nx=True)),
         ("add xx gt", lambda: m.add("a", 1, 2, xx=True, gt=True)),
+        ("touch", lambda: m.touch("a", 1, 2, 99)),
+        ("add_new", lambda: m.add_new("a", 2, 5, 5)),
         ("add_many", lambda: m.add_many([("b", [3, 4]), ("n", [5])], ttl=60)),
         ("add_many_with_ttl", lambda: m.add_many_with_ttl([("a", [(now + 60, 8), (now - 9, 1)])])),
         ("remove", lambda: m.remove("b", 3)),
@@ -486,6 +488,8 @@ def expected(role: str, label: str, result: Any) -> None:
         "add": 1,
         "add nx": 0,
         "add xx gt": 0,
+        "touch": 2,
+        "add_new": [False, True, False],
         "add_many": 2,
         "remove": 1,
     }
