@@ -574,6 +574,9 @@ for i = 1, #KEYS do
         end
         if #plain > 0 then
           redis.call('ZADD', key, unpack(plain))
+          -- "T" and "N" (one score, plain ZADD only): a member now holds the
+          -- call's score, so with nothing above it, it sets the TTL (below).
+          surely = touch or report
         end
         if #grow > 0 then
           redis.call('ZADD', key, 'GT', unpack(grow))
@@ -652,10 +655,10 @@ for i = 1, #KEYS do
         if surely and over == 0 then
           redis.call('PEXPIRE', key,
             ttl_ms or string.format('%.0f', math.ceil((top - base) * 1000)))
-        elseif read_top and over == 0 and not slow then
+        elseif read_top and over == 0 and (report or not slow) then
           -- NX of one score that added nothing: the newest member read
           -- before is still the newest (everything collected was expired,
-          -- below it).
+          -- below it; "N" takes the slow way only to read each member).
           if newest and newest > base then
             redis.call('PEXPIRE', key, string.format('%.0f', math.ceil((newest - base) * 1000)))
           end
