@@ -73,6 +73,43 @@ def test_touch_gives_the_new_expiry_and_adds_nothing(make: Factory, raw: Any, cl
     assert raw.zscore("tn:n", "dead") is None  # collected, as writes do
 
 
+@CLOCKS
+def test_touch_and_add_new_end_the_key_with_its_newest_value(
+    make: Factory, raw: Any, clock: str
+) -> None:
+    mm = make("tk", cast_fn=str, clock=clock)
+
+    def ttl_s() -> float:
+        return float(raw.pttl("tk:n")) / 1000
+
+    assert mm.add_new("n", "x", ttl=100) == [True]
+    assert 90 < ttl_s() <= 101
+    assert mm.add_new("n", "y", "x", ttl=900) == [True, False]  # y is the newest now
+    assert 850 < ttl_s() <= 901
+    assert mm.add_new("n", "x", "y", ttl=50) == [False, False]  # nothing new: still y
+    assert 850 < ttl_s() <= 901
+    assert mm.touch("n", "x", ttl=2000) == 1  # x is the newest now
+    assert 1950 < ttl_s() <= 2001
+    assert mm.touch("n", "x", ttl=10) == 1  # back to y
+    assert 850 < ttl_s() <= 901
+    # A key an 0.1.0 writer left without a TTL gets one from either call.
+    raw.zadd("tk:old", {"a": time.time() + 300})
+    assert raw.pttl("tk:old") == -1
+    assert mm.touch("old", "gone") == 0
+    assert 250_000 < raw.pttl("tk:old") <= 301_000
+    raw.persist("tk:old")
+    assert mm.add_new("old", "a") == [False]
+    assert 250_000 < raw.pttl("tk:old") <= 301_000
+
+
+def test_touch_with_max_values(make: Factory) -> None:
+    mm = make("tm", cast_fn=str, max_values=2)
+    mm.add("n", "a", "b", ttl=500)
+    assert mm.touch("n", "a", "b", "c", ttl=900) == 2
+    assert sorted(mm.get("n")) == ["a", "b"]
+    assert mm.count("n") == 2
+
+
 def test_touch_and_add_new_refuse_foreign_keys(make: Factory, raw: Any) -> None:
     mm = make("tf", cast_fn=str)
     raw.zadd("tf:board", {"alice": 5, "bob": 12})  # a leaderboard: points, not expiry times
