@@ -21,6 +21,7 @@ import redis.asyncio
 import redis.cluster
 
 from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL
+from multimapwithttl._commands import WriteMode
 
 from .conftest import Backend, Factory
 from .errors import response_error
@@ -380,3 +381,12 @@ def test_close_keeps_a_given_client_usable(make: Factory, raw: Any, flavor: str)
     assert raw.zcard("ck:a") == 1
     assert mm.add("a", 2) == 1  # the client is the caller's: still open
     assert sorted(mm.get("a")) == [1, 2]
+
+
+def test_the_write_modes_of_touch_and_add_new() -> None:
+    # What write.lua's ARGV[2] says for each (see its header).
+    assert WriteMode(xx=True, touch=True).arg() == "XX|T"
+    assert WriteMode(xx=True, touch=True, cap=3).arg() == "XX|T3"
+    assert WriteMode(nx=True, report=True).arg() == "NX|N"
+    assert WriteMode(nx=True, report=True, cap=12).arg() == "NX|N12"
+    assert WriteMode(xx=True, ch=True, cap=2).arg() == "XX|C2"
