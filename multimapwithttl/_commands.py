@@ -90,12 +90,17 @@ class WriteMode:
     ch: bool = False
     #: The multimap's ``max_values``: live members a key keeps at most.
     cap: int | None = None
+    #: ``touch``: (with ``xx``) count the given members that were live.
+    touch: bool = False
+    #: ``add_new``: (with ``nx``) reply with, per given member, whether it was new.
+    report: bool = False
 
     def arg(self) -> str:
         """The mode as ``write.lua`` takes it.
 
         ``""``, ``NX``, ``XX``, ``GT``, ``XXGT``, ``LT`` or ``XXLT``; then,
-        only when set, ``|``, ``C`` for ``ch`` and the cap's digits.
+        only when set, ``|``, ``C`` for ``ch``, ``T`` for ``touch`` or ``N``
+        for ``report``, and the cap's digits.
         """
         base = (
             ("NX" if self.nx else "")
@@ -103,9 +108,11 @@ class WriteMode:
             + ("GT" if self.gt else "")
             + ("LT" if self.lt else "")
         )
-        if not self.ch and self.cap is None:
+        if not (self.ch or self.touch or self.report) and self.cap is None:
             return base
-        return f"{base}|{'C' if self.ch else ''}{'' if self.cap is None else self.cap}"
+        flags = "C" if self.ch else ""
+        flags += "T" if self.touch else "N" if self.report else ""
+        return f"{base}|{flags}{'' if self.cap is None else self.cap}"
 
 
 class KeyWrite:

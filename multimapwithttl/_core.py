@@ -148,6 +148,9 @@ class MultiMapCore(Generic[T]):
         self._shebang_client: object = None
         self._shebang_known = True
         self._prefix_bytes = b""
+        # The client ``from_url`` made for this multimap: nobody else can
+        # close it, so ``close()`` does. A client given is the caller's.
+        self._made_client: Any = None
 
     def _check_client(self, client: object) -> ClientKind:
         """What ``client`` is, if it is of this shell's kind (asyncio or blocking)."""
@@ -292,6 +295,19 @@ class MultiMapCore(Generic[T]):
                     names.setdefault(key, name)
         return writes
 
+    def _release(self) -> Any:
+        """Let go of what this multimap holds; the client to close (``from_url``'s), else None.
+
+        Each call borrows its connection from the client's pool and gives it
+        back before returning, so no connection is left to release here; the
+        client itself is closed only if this multimap made it (a client given
+        to the constructor is the caller's and stays usable). Closing again
+        closes it again, which the clients allow (a closed client reconnects
+        if used again, so a multimap used after ``close()`` works as before
+        and still owns its client).
+        """
+        return self._made_client
+
     def _shebang(self, key: bytes) -> Operation[bool]:
         """Whether the server reads a script's ``#!lua`` line (its flags).
 
@@ -330,8 +346,23 @@ class MultiMapCore(Generic[T]):
         script: Script = WRITE,
     ) -> Operation[int]:
         """Apply ``writes``; an error says which of ``names`` (by key) were written."""
+        replies = yield from self._write_replies(writes, header, names, script)
+        return sum(int(reply) for reply in replies)
+
+    def _write_replies(
+        self,
+        writes: list[KeyWrite],
+        header: list[Any],
+        names: dict[bytes, Any],
+        script: Script = WRITE,
+    ) -> Operation[list[Any]]:
+        """The write script's reply of each call, in order.
+
+        An error keeps its class and says which of ``names`` (by key) were
+        written all the same (see ``raise_batch_error``).
+        """
         if not writes:
-            return 0
+            return []
         calls: list[Call] = []
         try:
             if not (yield from self._shebang(writes[0].key)):
@@ -342,7 +373,7 @@ class MultiMapCore(Generic[T]):
             failed: BaseException = error
         else:
             if not any(isinstance(reply, Exception) for reply in replies):
-                return sum(int(reply) for reply in replies)
+                return list(replies)
             raise_batch_error(calls, replies, names, "written")
         raise_batch_error(calls, answered(failed, len(calls)), names, "written", failed)
 
@@ -364,15 +395,47 @@ class MultiMapCore(Generic[T]):
         ch: bool = False,
     ) -> Operation[int]:
         mode = _check_mode(nx, xx, gt, lt, ch, self._max_values)
-        seconds = check_ttl(self.ttl if ttl is None else ttl)
-        now = self._now()
         names: dict[bytes, Any] = {}
         writes = self._writes_with_ttl(data, names)
+        return (yield from self._write(writes, self._ttl_header(ttl, mode), names))
+
+    def _ttl_header(self, ttl: float | None, mode: WriteMode) -> list[Any]:
+        """The header of a write giving every member one expiry, ``ttl`` from now."""
+        seconds = check_ttl(self.ttl if ttl is None else ttl)
+        now = self._now()
         # On the server's clock the script adds the ttl: a day's margin for skew.
         self._grain.check(now + seconds + (86400 if self._clock == "server" else 0), "ttl")
         score = None if self._clock == "server" else self._grain.round_up(now + seconds)
-        header = self._header(now, mode, "s", score, seconds)
-        return (yield from self._write(writes, header, names))
+        return self._header(now, mode, "s", score, seconds)
+
+    def _op_touch(self, name: object, values: Sequence[Any], ttl: float | None) -> Operation[int]:
+        # XX and count every given member that was live: ZADD XX CH would
+        # leave out those whose expiry did not move (an unchanged score).
+        mode = WriteMode(xx=True, touch=True, cap=self._max_values)
+        names: dict[bytes, Any] = {}
+        writes = self._writes_with_ttl([(name, values)], names)
+        return (yield from self._write(writes, self._ttl_header(ttl, mode), names))
+
+    def _op_add_new(
+        self, name: object, values: Sequence[Any], ttl: float | None
+    ) -> Operation[list[bool]]:
+        mode = WriteMode(nx=True, report=True, cap=self._max_values)
+        key = self._key(name)
+        given = list(map(encode_value, check_values(values, "values")))
+        header = self._ttl_header(ttl, mode)
+        if not given:
+            return []
+        # As _writes_with_ttl sends them: unique, descending. The calls'
+        # replies, joined in order, are one 1/0 per member in that order.
+        members = sorted(set(given), reverse=True)
+        replies = yield from self._write_replies([KeyWrite(key, members)], header, {key: name})
+        verdicts = [int(flag) for reply in replies for flag in reply]
+        new = dict(zip(members, verdicts, strict=True))
+        found = []
+        for member in given:
+            found.append(new.get(member) == 1)
+            new[member] = 0  # a value given again in the same call was not new then
+        return found
 
     def _op_add_many_with_ttl(
         self, data: object, nx: bool, xx: bool, gt: bool, lt: bool = False, ch: bool = False

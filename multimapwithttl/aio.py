@@ -26,6 +26,8 @@ from ._validate import ManyTimedValues, ManyValues, Name, Value
 
 #: What ``from_url`` makes the values read: the ``cast_fn`` given.
 _V = TypeVar("_V")
+#: The multimap ``async with`` gives: the instance itself.
+_Self = TypeVar("_Self", bound="AsyncMultiMapWithTTL[Any]")
 
 
 class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
@@ -201,6 +203,47 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
 
         """
         return int(await self._run(self._op_add_many([(name, values)], ttl, nx, xx, gt, lt, ch)))
+
+    async def touch(self, name: Name, *values: Value, ttl: float | None = None) -> int:
+        """Give each of ``values`` that is live a new expiry; nothing is added.
+
+        The asyncio twin of [MultiMapWithTTL.touch()][multimapwithttl.MultiMapWithTTL.touch].
+
+        Returns:
+            How many of ``values`` were live (each now expires ``ttl`` from
+            now), whether or not their expiry moved.
+
+        Raises:
+            TypeError: a bad name, value or ttl, before anything is written.
+            ValueError: a bad ttl or a value that cannot be encoded; nothing is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen.
+            redis.ResponseError: the key holds another Redis type, or a
+                sorted set whose scores are not expiry times (left untouched).
+
+        """
+        return int(await self._run(self._op_touch(name, values, ttl)))
+
+    async def add_new(self, name: Name, *values: Value, ttl: float | None = None) -> list[bool]:
+        """Add those of ``values`` that are not live, and say which they were.
+
+        The asyncio twin of [MultiMapWithTTL.add_new()][multimapwithttl.MultiMapWithTTL.add_new].
+
+        Returns:
+            One bool per value given, in order: True if it was not live
+            before this call (it has been added); a repeat is True at most once.
+
+        Raises:
+            TypeError: a bad name, value or ttl, before anything is written.
+            ValueError: a bad ttl or a value that cannot be encoded; nothing is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen, and the
+                answer is lost.
+            redis.ResponseError: the key holds another Redis type, or a
+                sorted set whose scores are not expiry times (left untouched).
+
+        """
+        return list(await self._run(self._op_add_new(name, values, ttl)))
 
     # As in the sync class: one overload per kind of mapping key: a Mapping's key type is invariant
     # (dict[str, ...] is no Mapping[str | int, ...]), and mypy infers a dict
@@ -593,7 +636,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         [MultiMapWithTTL.from_url()][multimapwithttl.MultiMapWithTTL.from_url]
         (``redis.asyncio.Redis.from_url``, ``redis.asyncio.cluster.RedisCluster.from_url``,
         or valkey-py's); a plain method, not a coroutine: the client connects
-        on first use. Close it with ``await mm.redis.aclose()``.
+        on first use. The multimap owns that client:
+        [aclose][multimapwithttl.AsyncMultiMapWithTTL.aclose] (or ``async
+        with``) closes it.
 
         Returns:
             An ``AsyncMultiMapWithTTL[int]``, or of what ``cast_fn`` returns.
@@ -605,7 +650,7 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         """
         cls._check_settings(key_prefix, ttl, cast_fn, resolution, clock, max_values)
         client = client_from_url(url, asyncio=True, cluster=cluster, options=options)
-        return cls(
+        made = cls(
             client,
             key_prefix,
             ttl,
@@ -614,6 +659,25 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             clock=clock,
             max_values=max_values,
         )
+        made._made_client = client
+        return made
+
+    async def aclose(self) -> None:
+        """Release what the multimap holds; close its client if ``from_url`` made it.
+
+        The asyncio twin of [MultiMapWithTTL.close()][multimapwithttl.MultiMapWithTTL.close].
+        """
+        client = self._release()
+        if client is not None:
+            await client.aclose()
+
+    async def __aenter__(self: _Self) -> _Self:
+        """``async with AsyncMultiMapWithTTL.from_url(...) as mm:`` closes it at the end."""
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Run [aclose][multimapwithttl.AsyncMultiMapWithTTL.aclose]."""
+        await self.aclose()
 
     async def names(self) -> AsyncIterator[str]:
         """Every name under this prefix.

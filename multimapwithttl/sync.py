@@ -25,6 +25,8 @@ from ._validate import ManyTimedValues, ManyValues, Name, Value
 
 #: What ``from_url`` makes the values read: the ``cast_fn`` given.
 _V = TypeVar("_V")
+#: The multimap ``with`` gives: the instance itself.
+_Self = TypeVar("_Self", bound="MultiMapWithTTL[Any]")
 
 
 class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
@@ -247,6 +249,79 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
 
         """
         return int(self._run(self._op_add_many([(name, values)], ttl, nx, xx, gt, lt, ch)))
+
+    def touch(self, name: Name, *values: Value, ttl: float | None = None) -> int:
+        """Give each of ``values`` that is live under ``name`` a new expiry, ``ttl`` from now.
+
+        Nothing is added: a value that is not live stays away. Unlike
+        ``add(..., xx=True, ch=True)``, which counts only the expiries that
+        changed (none when two touches fall in the same
+        [resolution][multimapwithttl.MultiMapWithTTL.resolution] step), the
+        count says which values were live, every time: "is the session still
+        there?".
+
+        Args:
+            name: A str, or an int (stored as its decimal form).
+            *values: str, bytes, int or float values. With none, nothing is
+                written and 0 is returned.
+            ttl: Seconds to live from now; defaults to the instance's ``ttl``.
+
+        Returns:
+            How many of ``values`` were live (a value given twice counts
+            once); each of them now expires ``ttl`` from now. With
+            ``max_values``, a value evicted at once does not count.
+
+        Raises:
+            TypeError: a bad name, value or ttl, before anything is written.
+            ValueError: a bad ttl or a value that cannot be encoded; nothing
+                is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen (touching
+                again is harmless, and says what is live then).
+            redis.ResponseError: the key holds another Redis type, or a
+                sorted set whose scores are not expiry times; it is left
+                untouched (valkey clients raise their own ResponseError).
+
+        """
+        return int(self._run(self._op_touch(name, values, ttl)))
+
+    def add_new(self, name: Name, *values: Value, ttl: float | None = None) -> list[bool]:
+        """Add those of ``values`` that are not live under ``name``, and say which they were.
+
+        As ``add(name, *values, ttl=ttl, nx=True)`` (first seen wins: a live
+        value keeps its expiry), but answering per value: de-duplicating a
+        batch of ids is one call. The check and the add are one atomic step
+        on the server, so of many processes adding the same value at once,
+        exactly one is told it was new.
+
+        Args:
+            name: A str, or an int (stored as its decimal form).
+            *values: str, bytes, int or float values. With none, nothing is
+                written and ``[]`` is returned.
+            ttl: Seconds to live for the values added; defaults to the
+                instance's ``ttl``.
+
+        Returns:
+            One bool per value given, in order: True if it was not live
+            before this call (it has been added), False if it was. A value
+            given twice (or two values stored alike, ``1`` and ``"1"``) is
+            True at most once, at its first place. With ``max_values``, a
+            new value the cap evicts at once is still True (it was new).
+
+        Raises:
+            TypeError: a bad name, value or ttl, before anything is written.
+            ValueError: a bad ttl or a value that cannot be encoded; nothing
+                is written.
+            redis.ConnectionError: the connection broke after the write was
+                sent, so it may have run: it is never resent unseen, and the
+                answer is lost (see "De-duplication" in the recipes for what
+                to do then).
+            redis.ResponseError: the key holds another Redis type, or a
+                sorted set whose scores are not expiry times; it is left
+                untouched (valkey clients raise their own ResponseError).
+
+        """
+        return list(self._run(self._op_add_new(name, values, ttl)))
 
     # One overload per kind of mapping key: a Mapping's key type is invariant
     # (dict[str, ...] is no Mapping[str | int, ...]), and mypy infers a dict
@@ -665,8 +740,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         ``redis.Redis`` (``redis.Redis.from_url``), ``valkey://`` and
         ``valkeys://`` a ``valkey.Valkey``; ``redis+cluster://host:port`` (or
         ``cluster=True``) gives the cluster client (``RedisCluster.from_url``,
-        which connects to read the cluster's layout). The multimap does not
-        close the client: call ``mm.redis.close()`` when done.
+        which connects to read the cluster's layout). The multimap owns that
+        client: [close][multimapwithttl.MultiMapWithTTL.close] (or ``with``)
+        closes it.
 
         Args:
             url: Where the server is, e.g. ``"redis://:password@host:6379/0"``.
@@ -691,7 +767,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         """
         cls._check_settings(key_prefix, ttl, cast_fn, resolution, clock, max_values)
         client = client_from_url(url, asyncio=False, cluster=cluster, options=options)
-        return cls(
+        made = cls(
             client,
             key_prefix,
             ttl,
@@ -700,6 +776,26 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             clock=clock,
             max_values=max_values,
         )
+        made._made_client = client
+        return made
+
+    def close(self) -> None:
+        """Release what the multimap holds; close its client if ``from_url`` made it.
+
+        A client given to the constructor is the caller's: it is left open
+        and usable. Calling ``close()`` again does no harm.
+        """
+        client = self._release()
+        if client is not None:
+            client.close()
+
+    def __enter__(self: _Self) -> _Self:
+        """``with MultiMapWithTTL.from_url(...) as mm:`` closes it at the end of the block."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Run [close][multimapwithttl.MultiMapWithTTL.close]."""
+        self.close()
 
     def names(self) -> Iterator[str]:
         """Every name that has a key under this prefix (SCAN; every primary on a cluster).

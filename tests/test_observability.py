@@ -49,6 +49,8 @@ METHODS: list[tuple[str, Callable[[Any], Any]]] = [
     ("add", lambda mm: mm.add("a", 1, 2)),
     ("add again", lambda mm: mm.add("a", 3)),
     ("add nx", lambda mm: mm.add("a", 4, nx=True)),
+    ("touch", lambda mm: mm.touch("a", 1, 9)),
+    ("add_new", lambda mm: mm.add_new("a", 1, 10)),
     ("add_many", lambda mm: mm.add_many([("a", [5]), ("b", [6]), ("c", [7])])),
     ("add_many_with_ttl", lambda mm: mm.add_many_with_ttl([("d", [(time.time() + 60, 8)])])),
     ("get", lambda mm: list(mm.get("a"))),

@@ -27,6 +27,8 @@ WRITES: list[tuple[str, Callable[[Any], Any]]] = [
     ("add", lambda mm: mm.add("a", 1)),
     ("add_many", lambda mm: mm.add_many([("a", [1, 2]), ("b", [3])])),
     ("add_many_with_ttl", lambda mm: mm.add_many_with_ttl([("a", [(time.time() + 60, 1)])])),
+    ("touch", lambda mm: mm.touch("a", 1)),
+    ("add_new", lambda mm: mm.add_new("a", 1, 2)),
 ]
 
 

@@ -212,6 +212,8 @@ def dump(client: redis.Redis) -> dict[bytes, tuple[Any, bool]]:
 OOM_WRITES: list[tuple[str, Callable[[Any], Any]]] = [
     ("add", lambda mm: mm.add("n0", "new")),
     ("add_existing", lambda mm: mm.add("n1", "v1")),
+    ("touch", lambda mm: mm.touch("n1", "v1")),
+    ("add_new", lambda mm: mm.add_new("n0", "new", "v0")),
     ("add_many", lambda mm: mm.add_many([(f"n{n}", ["a", "b"]) for n in range(20)])),
     ("add_many_nx", lambda mm: mm.add_many([("fresh", range(100))], nx=True)),
     ("with_ttl", lambda mm: mm.add_many_with_ttl([("n2", [(time.time() + 60, "x")])])),

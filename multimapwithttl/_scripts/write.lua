@@ -13,7 +13,10 @@
 --       take "now" from the server's clock
 --   [2] mode: "" (latest write wins), "NX", "XX", "GT", "XXGT", "LT" or
 --       "XXLT"; then, only when asked for, "|", "C" for CH (count live
---       members whose expiry changed too) and the cap (max_values) in digits
+--       members whose expiry changed too), "T" (touch, with "XX": count the
+--       members that were live, changed or not) or "N" (add_new, with "NX":
+--       reply with one 1/0 per member given, whether it was not live), and
+--       the cap (max_values) in digits
 --   [3] shape of each key's part: "s" members that all get one score,
 --       "p" (score, member) pairs, "r" members to remove
 --   [4] [5] on the writer's clock: for "s", the score, and the key TTL in ms
@@ -26,7 +29,12 @@
 -- Members come deduplicated by the client. Returns, over all keys, how many
 -- added members were not live before and are live after (with CH, plus how
 -- many live members' expiry changed: to a past one, which ends it, too),
--- plus how many removed members were live.
+-- plus how many removed members were live. With "T", how many of the given
+-- members were live (each then has the new expiry); with "N", a list, per
+-- member given in order (over all keys), 1 if it was not live before the
+-- call (then it was added), else 0. Both read every given member's score
+-- before writing (ZADD's own reply cannot tell "live and unchanged" from
+-- "missing", nor which members it added).
 --
 -- With a cap, each key keeps at most that many live members after the
 -- write: those that expire last; among equal expiries, the members that
@@ -89,7 +97,9 @@ local mode, shape = ARGV[2], ARGV[3]
 -- `ends`: the mode lets an expiry in the past end a live value;
 -- `xx_mode`: XX, XXGT or XXLT; `opts`: ZADD's options for the fast path
 -- where the plain ones (none, NX, GT) do not do.
+-- `touch`, `report`: the "T" and "N" flags (see above).
 local ch, cap, opts, ends, xx_mode = false, nil, nil, true, false
+local touch, report = false, false
 if mode ~= '' then
   local bar = string.find(mode, '|', 1, true)
   if bar then
@@ -97,6 +107,11 @@ if mode ~= '' then
     mode = string.sub(mode, 1, bar - 1)
     if string.sub(extra, 1, 1) == 'C' then
       ch = mode ~= 'NX' -- NX changes no live member: CH adds nothing to it
+      extra = string.sub(extra, 2)
+    end
+    local flag = string.sub(extra, 1, 1)
+    if flag == 'T' or flag == 'N' then
+      touch, report = flag == 'T', flag == 'N'
       extra = string.sub(extra, 2)
     end
     if extra ~= '' then
@@ -196,6 +211,8 @@ local above = shape == 's' and '(' .. score
 local at_or_above = cap and shape == 's' and mode ~= 'LT' and mode ~= 'XXLT'
 
 local total = 0
+-- With "N": the 1/0 reply per member, in the order given.
+local verdicts = report and {}
 local failure = nil
 -- Positions in KEYS of the keys left untouched (made on the first). An
 -- error returned after any key of the call was written ends with the
@@ -351,7 +368,8 @@ for i = 1, #KEYS do
     -- What collecting does: everything expired, or (over budget) the
     -- oldest `left` members, all expired; then the key is "partial".
     local partial = expired > left
-    local slow = partial or (past ~= nil and ends)
+    -- "T" and "N" need each member's liveness: the slow way reads it.
+    local slow = partial or (past ~= nil and ends) or touch or report
     if not slow and band and count > 0 then
       slow = redis.call('ZCOUNT', key, '(' .. base_text, ARGV[1]) > 0
     end
@@ -511,6 +529,9 @@ for i = 1, #KEYS do
         for j = 1, count do
           local old = scores[j]
           local was_live = old and old + 0 > now
+          if verdicts then
+            verdicts[#verdicts + 1] = was_live and 0 or 1
+          end
           local target = nil
           if mode == '' then
             target = plain
@@ -538,6 +559,8 @@ for i = 1, #KEYS do
             local counts = false
             if not was_live then
               counts = not xx_mode
+            elseif touch then
+              counts = true -- live before: touched, whether its expiry moved or not
             elseif ch then -- whether the live member's expiry changes
               local new, before = zadd[2 * j - 1] + 0, old + 0
               if target == plain then
@@ -569,6 +592,9 @@ for i = 1, #KEYS do
         end
         if #plain > 0 then
           redis.call('ZADD', key, unpack(plain))
+          -- "T" and "N" (one score, plain ZADD only): a member now holds the
+          -- call's score, so with nothing above it, it sets the TTL (below).
+          surely = touch or report
         end
         if #grow > 0 then
           redis.call('ZADD', key, 'GT', unpack(grow))
@@ -647,10 +673,10 @@ for i = 1, #KEYS do
         if surely and over == 0 then
           redis.call('PEXPIRE', key,
             ttl_ms or string.format('%.0f', math.ceil((top - base) * 1000)))
-        elseif read_top and over == 0 and not slow then
+        elseif read_top and over == 0 and (report or not slow) then
           -- NX of one score that added nothing: the newest member read
           -- before is still the newest (everything collected was expired,
-          -- below it).
+          -- below it; "N" takes the slow way only to read each member).
           if newest and newest > base then
             redis.call('PEXPIRE', key, string.format('%.0f', math.ceil((newest - base) * 1000)))
           end
@@ -689,5 +715,8 @@ end
 
 if failure then
   return redis.error_reply(failure .. ' [not written: ' .. table.concat(untouched, ' ') .. ']')
+end
+if verdicts then
+  return verdicts
 end
 return total

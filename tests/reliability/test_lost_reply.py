@@ -209,6 +209,21 @@ def test_a_lost_reply_raises_and_the_write_ran_once(setup: Setup, retry: str) ->
 
 
 @pytest.mark.parametrize("retry", ["default-retry", "explicit-retry"])
+def test_add_new_whose_reply_is_lost_raises_and_ran_once(setup: Setup, retry: str) -> None:
+    """``add_new``'s answer is lost with its reply: it raises, never answers from a
+    resend (which would call every id old). Asking again, as the de-duplication
+    recipe does, tells the ids nobody recorded (True) from the rest (False)."""
+    setup.run(setup.mm.add("warm", "w"))  # the script is loaded, a connection open
+    setup.arm()
+    with pytest.raises((setup.lib.exceptions.ConnectionError, setup.lib.exceptions.TimeoutError)):
+        setup.run(setup.mm.add_new("event", "e1", "e2"))
+    setup.disarm()
+    assert setup.cuts == 1
+    assert setup.stored(["event"], "e1") == 1  # the write ran: only its reply was lost
+    assert setup.run(setup.mm.add_new("event", "e1", "e3")) == [False, True]
+
+
+@pytest.mark.parametrize("retry", ["default-retry", "explicit-retry"])
 def test_a_delete_whose_reply_is_lost_raises_never_returns_a_count(
     setup: Setup, retry: str
 ) -> None:

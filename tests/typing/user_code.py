@@ -210,6 +210,34 @@ def writes(mm: MultiMapWithTTL[Any]) -> None:
     existed: int = mm.delete("a")
     del existed
 
+    # touch: how many were live; add_new: per value, whether it was new.
+    assert_type(mm.touch("a", "x", b"y", 1, 2.5), int)
+    assert_type(mm.touch(7, "x", ttl=60), int)
+    assert_type(mm.touch("a", *words, ttl=0.5), int)
+    assert_type(mm.add_new("a", "x", b"y", 1, 2.5), list[bool])
+    assert_type(mm.add_new(7, *words, ttl=60), list[bool])
+    fresh: list[str] = [w for w, new in zip(words, mm.add_new("a", *words), strict=True) if new]
+    del fresh
+
+
+def closing(r: redis.Redis) -> None:
+    # from_url's client is the multimap's: close() / with close it.
+    with MultiMapWithTTL.from_url("redis://localhost", "p", cast_fn=str) as mm:
+        assert_type(mm, MultiMapWithTTL[str])
+        assert_type(mm.add_new("a", "x"), list[bool])
+    with MultiMapWithTTL(r, "p") as ints:
+        assert_type(ints, MultiMapWithTTL[int])
+    assert_type(mm.close(), None)
+
+
+async def closing_async(r: redis.asyncio.Redis) -> None:
+    async with AsyncMultiMapWithTTL.from_url("redis://localhost", "p", cast_fn=bytes) as mm:
+        assert_type(mm, AsyncMultiMapWithTTL[bytes])
+        assert_type(await mm.touch("a", "x"), int)
+    async with AsyncMultiMapWithTTL(r, "p") as ints:
+        assert_type(ints, AsyncMultiMapWithTTL[int])
+    assert_type(await mm.aclose(), None)
+
 
 def reads(
     ints: MultiMapWithTTL[int],
@@ -316,6 +344,8 @@ async def async_methods(
     assert_type(await ints.add_many_with_ttl({"a": [(1.7e9, "x")]}, xx=True, ch=True), int)
     assert_type(await ints.remove("a", "x", 1), int)
     assert_type(await ints.delete("a", 2), int)
+    assert_type(await ints.touch("a", "x", 1, ttl=60), int)
+    assert_type(await texts.add_new("a", "x", b"y", 2.5, ttl=1.5), list[bool])
 
     assert_type(await ints.get("a"), list[int])
     assert_type(await texts.get(1), list[str])
@@ -376,6 +406,12 @@ def not_values(mm: MultiMapWithTTL[int]) -> None:
     mm.iter_values("a", 100)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
     mm.iter_values("a", count="100")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     mm.get_many_with_expiry(None)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    mm.touch("a", None)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    mm.touch("a", "x", ttl="60")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    mm.add_new("a", ["x", "y"])  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    mm.add_new("a", "x", nx=True)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    new: list[int] = mm.add_new("a", "x")  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    del new
 
 
 def wrong_value_types(r: redis.Redis, ar: redis.asyncio.Redis) -> None:
