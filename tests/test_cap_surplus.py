@@ -63,9 +63,11 @@ def test_a_big_surplus_goes_a_bounded_step_per_write_and_is_never_read(
     for read, values in shown(mm, "a").items():
         assert values == kept, read
     assert mm.count("a") == 10
-    assert mm.contains("a", n) and mm.contains("a", n - 9)
+    assert mm.contains("a", n)
+    assert mm.contains("a", n - 9)
     # Live, but beyond the cap: not there for a capped multimap.
-    assert not mm.contains("a", n - 10) and not mm.contains("a", n // 2)
+    assert not mm.contains("a", n - 10)
+    assert not mm.contains("a", n // 2)
     at = mm.get_with_expiry("a")
     assert [value for value, _ in at] == kept  # lowest expiry first, as without a cap
     assert at[0][1] == pytest.approx(now + 1000 + (n - 9) / 1000)
@@ -99,7 +101,8 @@ def test_reads_of_a_capped_name_break_ties_as_the_cap_keeps(
     for read, values in shown(mm, "a").items():
         assert values == expected, read
     assert mm.count("a") == 5
-    assert mm.contains("a", 999) and not mm.contains("a", 2999)
+    assert mm.contains("a", 999)
+    assert not mm.contains("a", 2999)
     # A write with the same expiry: a value sorting after them all is kept and
     # counted; one sorting first, not (it is beyond the cap, evicted or not).
     assert mm.add_many_with_ttl([("a", [(at, 99999)])]) == 1
