@@ -16,6 +16,7 @@ from typing import Any, Generic, Literal, NoReturn, TypeVar
 
 from ._clients import ClientKind, client_kind, require_client
 from ._commands import (
+    MAX_READ_BYTES,
     TIME,
     Call,
     KeyWrite,
@@ -529,7 +530,18 @@ class MultiMapCore(Generic[T]):
         # With a cap: the lowest member it keeps, as (score, member), read
         # with the page; None when no more than the cap are live.
         low: tuple[float, Any] | None = None
-        if self._clock == "server" and self._cluster:
+        if cap is not None and cap <= pages.count:
+            # All the cap keeps fits in one page: one bounded read, as get()
+            # makes it (no scan through a surplus, nor through a table left
+            # big by evictions, which ZSCAN crosses slowly).
+            if self._clock == "client":
+                (call,) = plain_reads([pages.key], live_bound(self._now()), cap)
+            else:
+                call = read_script_call([pages.key], "members", MAX_READ_BYTES, cap)
+            (members,) = members_per_key(call, (yield from self._read_one(call)))
+            members.reverse()
+            cursor = 0
+        elif self._clock == "server" and self._cluster:
             # On a cluster TIME would go to any node: page.lua reads the clock
             # of the key's own node, and keeps the live members there.
             call = page_call(pages.key, pages.cursor, pages.count, True, cap)

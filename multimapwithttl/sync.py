@@ -564,7 +564,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         or expiring meanwhile comes at most once. Values come in no
         particular order, and only those live when their page is read.
         With ``max_values``, only those the cap keeps when their page is
-        read, and at most ``max_values`` in all.
+        read, and at most ``max_values`` in all; with ``count`` at least
+        ``max_values``, all in one bounded read, as ``get`` gives them.
 
         Args:
             name: A str or an int.

@@ -43,7 +43,8 @@ def shown(mm: Any, name: str) -> dict[str, list[Any]]:
         "get_many": sorted(list(mm.get_many(name, name))[1]),
         "get_with_expiry": sorted(value for value, _ in mm.get_with_expiry(name)),
         "get_many_with_expiry": sorted(v for v, _ in mm.get_many_with_expiry(name)[0]),
-        "iter_values": sorted(mm.iter_values(name, count=7)),
+        "iter_values": sorted(mm.iter_values(name, count=7)),  # pages through a scan
+        "iter_values in one page": sorted(mm.iter_values(name, count=1000)),
     }
 
 
