@@ -268,13 +268,21 @@ def read_script_call(keys: Sequence[bytes], *argv: Any) -> Call:
     )
 
 
-def plain_reads(keys: Sequence[bytes], bound: str) -> list[Call]:
-    """One ZRANGEBYSCORE per key, live members above ``bound``, answered in key order."""
+def plain_reads(keys: Sequence[bytes], bound: str, cap: int | None = None) -> list[Call]:
+    """One ZRANGEBYSCORE per key, live members above ``bound``, answered in key order.
+
+    With a ``cap``, one ZRANGE ... BYSCORE REV LIMIT per key: only the ``cap``
+    live members ranked highest, highest first (the caller reverses them).
+    """
+    if cap is not None:
+        return [
+            Call(("ZRANGE", key, "+inf", bound, "BYSCORE", "REV", "LIMIT", 0, cap)) for key in keys
+        ]
     return [Call(("ZRANGEBYSCORE", key, bound, "+inf")) for key in keys]
 
 
 def read_calls(
-    keys: Sequence[bytes], bound: str | None, cluster: bool
+    keys: Sequence[bytes], bound: str | None, cluster: bool, cap: int | None = None
 ) -> list[tuple[Call, list[int]]]:
     """Calls reading the live members of ``keys``, each with the key positions it answers.
 
@@ -284,12 +292,14 @@ def read_calls(
     None (the server's clock where one call must read it and the keys),
     ``read.lua`` calls of many keys; such a call may answer fewer positions
     than it was given (see ``members_per_key()``), and the caller asks again
-    for the rest.
+    for the rest. With a ``cap``, each key's ``cap`` live members ranked
+    highest, highest first.
     """
     if bound is not None:
-        return [(call, [i]) for i, call in enumerate(plain_reads(keys, bound))]
+        return [(call, [i]) for i, call in enumerate(plain_reads(keys, bound, cap))]
+    extra = () if cap is None else (cap,)
     return [
-        (read_script_call([keys[i] for i in chunk], "members", MAX_READ_BYTES), chunk)
+        (read_script_call([keys[i] for i in chunk], "members", MAX_READ_BYTES, *extra), chunk)
         for group in _group(range(len(keys)), lambda i: keys[i], cluster)
         for chunk in _chunks(group, MAX_KEYS_PER_READ)
     ]
@@ -331,17 +341,22 @@ def delete_calls(keys: Sequence[bytes], cluster: bool, script: Script = DELETE) 
 # -- API additions: iter_values pages, reads with expiry times of many keys ----
 
 
-def page_call(key: bytes, cursor: int, count: int, server_clock: bool) -> Call:
+def page_call(
+    key: bytes, cursor: int, count: int, server_clock: bool, cap: int | None = None
+) -> Call:
     """One page of ``iter_values``: ZSCAN from ``cursor``, about ``count`` members.
 
     Without ``server_clock``, plain ZSCAN (members with their scores; the
     core keeps the live ones). With it, ``page.lua`` (EVALSHA_RO, EVALSHA
     where it is missing), which keeps those live by its node's TIME: for a
-    cluster, where a TIME sent beside the ZSCAN could reach another node.
+    cluster, where a TIME sent beside the ZSCAN could reach another node;
+    with a ``cap`` it returns the scores and the lowest kept member too.
     """
     if not server_clock:
         return Call(("ZSCAN", key, cursor, "COUNT", count))
-    args = (1, key, cursor, count)
+    args: tuple[Any, ...] = (1, key, cursor, count)
+    if cap is not None:
+        args += (cap,)
     return Call(
         ("EVALSHA_RO", PAGE.sha, *args),
         script=PAGE,
@@ -349,9 +364,41 @@ def page_call(key: bytes, cursor: int, count: int, server_clock: bool) -> Call:
     )
 
 
-def plain_reads_with_scores(keys: Sequence[bytes], bound: str) -> list[Call]:
-    """One ZRANGEBYSCORE ... WITHSCORES per key, live members above ``bound``, in key order."""
+def plain_reads_with_scores(
+    keys: Sequence[bytes], bound: str, cap: int | None = None
+) -> list[Call]:
+    """One ZRANGEBYSCORE ... WITHSCORES per key, live members above ``bound``, in key order.
+
+    With a ``cap``, as ``plain_reads``: the ``cap`` ranked highest, highest first.
+    """
+    if cap is not None:
+        return [
+            Call(("ZRANGE", key, "+inf", bound, "BYSCORE", "REV", "LIMIT", 0, cap, "WITHSCORES"))
+            for key in keys
+        ]
     return [Call(("ZRANGEBYSCORE", key, bound, "+inf", "WITHSCORES")) for key in keys]
+
+
+# -- max_values: what reads with a cap need on top ----------------------------
+
+
+def top_with_scores(key: bytes, cap: int) -> Call:
+    """The ``cap`` members of ``key`` ranked highest, with scores, highest first.
+
+    Live members rank above every expired one: these are the live ones a cap
+    keeps, plus expired ones when fewer are live (the caller drops those).
+    """
+    return Call(("ZRANGE", key, 0, cap - 1, "REV", "WITHSCORES"))
+
+
+def lowest_kept(key: bytes, cap: int) -> Call:
+    """The member ranked ``cap``-th highest, with its score: the lowest a cap keeps if live."""
+    return Call(("ZRANGE", key, cap - 1, cap - 1, "REV", "WITHSCORES"))
+
+
+def rank_from_top(key: bytes, member: bytes) -> Call:
+    """ZREVRANK: how many members rank above ``member`` (None if absent)."""
+    return Call(("ZREVRANK", key, member))
 
 
 # -- what became of a call whose reply was never read -------------------------------

@@ -16,19 +16,23 @@ from typing import Any, Generic, Literal, NoReturn, TypeVar
 
 from ._clients import ClientKind, client_kind, require_client
 from ._commands import (
+    MAX_READ_BYTES,
     TIME,
     Call,
     KeyWrite,
     WriteMode,
     answered,
     delete_calls,
+    lowest_kept,
     members_per_key,
     page_call,
     plain_reads,
     plain_reads_with_scores,
+    rank_from_top,
     read_calls,
     read_script_call,
     time_bound,
+    top_with_scores,
     write_calls,
 )
 from ._encode import encode_name, encode_prefix, encode_value
@@ -467,18 +471,21 @@ class MultiMapCore(Generic[T]):
             (reply,) = yield from self._conversation.send([TIME])
             raise_first_error([reply])
             bound = time_bound(reply)
+        cap = self._max_values
+        # With a cap, replies come highest first: reversed, as without one.
+        step = 1 if cap is None else -1
         if bound is not None:
             # Plain reads, one per key, answered in order.
-            replies = yield from self._conversation.send(plain_reads(keys, bound))
+            replies = yield from self._conversation.send(plain_reads(keys, bound, cap))
             raise_first_error(replies)
             try:
-                return [list(map(cast, members)) for members in replies]
+                return [list(map(cast, members[::step])) for members in replies]
             except ValueError as error:
                 _cast_failed(cast, error)
         found: list[list[Any]] = [[] for _ in keys]
         pending = list(range(len(keys)))
         while pending:  # a read-script call may answer only part of its keys
-            plan = read_calls([keys[i] for i in pending], None, self._cluster)
+            plan = read_calls([keys[i] for i in pending], None, self._cluster, cap)
             replies = yield from self._conversation.send([call for call, _ in plan])
             raise_first_error(replies)
             left: list[int] = []
@@ -486,7 +493,7 @@ class MultiMapCore(Generic[T]):
                 answered = members_per_key(call, reply)
                 try:
                     for position, members in zip(positions, answered, strict=False):
-                        found[pending[position]] = list(map(cast, members))
+                        found[pending[position]] = list(map(cast, members[::step]))
                 except ValueError as error:
                     _cast_failed(cast, error)
                 left += (pending[position] for position in positions[len(answered) :])
@@ -516,10 +523,23 @@ class MultiMapCore(Generic[T]):
 
     def _op_contains(self, name: object, value: object) -> Operation[bool]:
         key, member = self._key(name), encode_value(value)
+        cap = self._max_values
         if self._clock == "server":
-            return bool((yield from self._read_one(read_script_call([key], "contains", member))))
-        score = yield from self._read_one(Call(("ZSCORE", key, member)))
-        return score is not None and float(score) > self._now()
+            extra = () if cap is None else (cap,)
+            call = read_script_call([key], "contains", member, *extra)
+            return bool((yield from self._read_one(call)))
+        if cap is None:
+            score = yield from self._read_one(Call(("ZSCORE", key, member)))
+            return score is not None and float(score) > self._now()
+        # With a cap, live and ranked among the ``cap`` highest (live members
+        # rank above every expired one); both asked in one round trip.
+        now = self._now()
+        replies = yield from self._conversation.send(
+            [Call(("ZSCORE", key, member)), rank_from_top(key, member)]
+        )
+        raise_first_error(replies)
+        score, rank = replies
+        return score is not None and float(score) > now and rank is not None and int(rank) < cap
 
     def _op_count(self, name: object) -> Operation[int]:
         key = self._key(name)
@@ -527,18 +547,24 @@ class MultiMapCore(Generic[T]):
             call = read_script_call([key], "count")
         else:
             call = Call(("ZCOUNT", key, live_bound(self._now()), "+inf"))
-        return int((yield from self._read_one(call)))
+        live = int((yield from self._read_one(call)))
+        # A surplus over the cap (later writes evict it) is never shown.
+        return live if self._max_values is None else min(live, self._max_values)
 
     def _op_get_with_expiry(self, name: object) -> Operation[list[tuple[Any, float]]]:
         key = self._key(name)
+        cap = self._max_values
         if self._clock == "server":
-            call = read_script_call([key], "withscores")
+            call = read_script_call([key], "withscores", *(() if cap is None else (cap,)))
         else:
-            call = Call(("ZRANGEBYSCORE", key, live_bound(self._now()), "+inf", "WITHSCORES"))
+            (call,) = plain_reads_with_scores([key], live_bound(self._now()), cap)
         cast = self._caster()
         reply = yield from self._read_one(call)
+        pairs = _pairs(reply)
+        if cap is not None:
+            pairs.reverse()  # highest first: lowest first, as without a cap
         try:
-            return [(cast(member), float(score)) for member, score in _pairs(reply)]
+            return [(cast(member), float(score)) for member, score in pairs]
         except ValueError as error:
             _cast_failed(cast, error)
 
@@ -596,24 +622,55 @@ class MultiMapCore(Generic[T]):
 
     def _op_values_page(self, pages: ValuePages) -> Operation[list[Any]]:
         """The next page of ``pages``: live values not given before, cast."""
-        if self._clock == "server" and self._cluster:
+        cap = self._max_values
+        # With a cap: the lowest member it keeps, as (score, member), read
+        # with the page; None when no more than the cap are live.
+        low: tuple[float, Any] | None = None
+        if cap is not None and cap <= pages.count:
+            # All the cap keeps fits in one page: one bounded read, as get()
+            # makes it (no scan through a surplus, nor through a table left
+            # big by evictions, which ZSCAN crosses slowly).
+            if self._clock == "client":
+                (call,) = plain_reads([pages.key], live_bound(self._now()), cap)
+            else:
+                call = read_script_call([pages.key], "members", MAX_READ_BYTES, cap)
+            (members,) = members_per_key(call, (yield from self._read_one(call)))
+            members.reverse()
+            cursor = 0
+        elif self._clock == "server" and self._cluster:
             # On a cluster TIME would go to any node: page.lua reads the clock
             # of the key's own node, and keeps the live members there.
-            call = page_call(pages.key, pages.cursor, pages.count, True)
-            cursor, members = yield from self._read_one(call)
+            call = page_call(pages.key, pages.cursor, pages.count, True, cap)
+            reply = yield from self._read_one(call)
+            cursor = reply[0]
+            if cap is None:
+                members = reply[1]
+            else:
+                scored = _pairs(reply[1])
+                low = _low(reply[2], -math.inf)
+                members = [m for m, score in scored if _kept(low, float(score), m)]
         else:
             scan = page_call(pages.key, pages.cursor, pages.count, False)
+            extra = [] if cap is None else [lowest_kept(pages.key, cap)]
             if self._clock == "client":
                 now = self._now()  # before the scan: a member scored above it is live then
-                cursor, items = yield from self._read_one(scan)
+                replies = yield from self._conversation.send([scan, *extra])
+                raise_first_error(replies)
             else:
                 # The server's TIME just before the scan, in the same round
                 # trip: plain commands cost the server less than page.lua.
-                replies = yield from self._conversation.send([TIME, scan])
+                replies = yield from self._conversation.send([TIME, scan, *extra])
                 raise_first_error(replies)
                 now = float(time_bound(replies[0])[1:])
-                cursor, items = replies[1]
-            members = [member for member, score in _pairs(items) if float(score) > now]
+                replies = replies[1:]
+            cursor, items = replies[0]
+            if cap is not None:
+                low = _low(replies[1], now)
+            members = [
+                member
+                for member, score in _pairs(items)
+                if (when := float(score)) > now and _kept(low, when, member)
+            ]
         pages.cursor = int(cursor)
         pages.done = pages.cursor == 0
         # ZSCAN may return a member again (the set was resized in between):
@@ -624,6 +681,11 @@ class MultiMapCore(Generic[T]):
             if member not in seen:
                 seen.add(member)
                 fresh.append(member)
+        if cap is not None and len(seen) >= cap:
+            # No read of a capped multimap gives more than the cap: values
+            # that rotated in while the iteration ran end it early.
+            del fresh[len(fresh) - (len(seen) - cap) :]
+            pages.done = True
         try:
             return list(map(pages.cast, fresh))
         except ValueError as error:
@@ -637,27 +699,35 @@ class MultiMapCore(Generic[T]):
         if not keys:
             return []
         after = -math.inf  # the scores of live members are above it
+        cap = self._max_values
         if self._clock == "client":
-            calls = plain_reads_with_scores(keys, live_bound(self._now()))
+            calls = plain_reads_with_scores(keys, live_bound(self._now()), cap)
         elif not self._cluster:
             # One round trip: the server's TIME, then each key read whole (a
             # member expired but not yet collected comes too, and is left
             # out here); plain reads cost the server less than a script.
-            calls = [TIME, *plain_reads_with_scores(keys, "-inf")]
+            # With a cap, each key's ``cap`` ranked highest: its live ones
+            # rank above the expired.
+            if cap is None:
+                calls = [TIME, *plain_reads_with_scores(keys, "-inf")]
+            else:
+                calls = [TIME, *(top_with_scores(key, cap) for key in keys)]
         else:
             # One read-script call per key, each on its node's clock, in one
             # round trip per node (TIME would go to any one node).
-            calls = [read_script_call([key], "withscores") for key in keys]
+            extra = () if cap is None else (cap,)
+            calls = [read_script_call([key], "withscores", *extra) for key in keys]
         replies = yield from self._conversation.send(calls)
         raise_first_error(replies)
         if calls[0] is TIME:
             after = float(time_bound(replies[0])[1:])
             replies = replies[1:]
+        step = 1 if cap is None else -1  # with a cap, replies come highest first
         try:
             return [
                 [
                     (cast(member), when)
-                    for member, score in _pairs(reply)
+                    for member, score in _pairs(reply)[::step]
                     if (when := float(score)) > after
                 ]
                 for reply in replies
@@ -684,6 +754,32 @@ class ValuePages:
         self.done = False
         #: Members already given (bytes or str as the client returns them).
         self.seen: set[Any] = set()
+
+
+def _low(reply: Sequence[Any], now: float) -> tuple[float, Any] | None:
+    """The lowest member a cap keeps, as (score, member), from ``lowest_kept``'s reply.
+
+    None when there is none or it is not live (above ``now``): then no more
+    than the cap are live, and every live member is kept.
+    """
+    pairs = _pairs(reply)
+    if not pairs:
+        return None
+    member, score = pairs[0]
+    when = float(score)
+    return (when, member) if when > now else None
+
+
+def _kept(low: tuple[float, Any] | None, score: float, member: Any) -> bool:
+    """Whether a live member ranks at or above ``low`` (by score, then by its bytes).
+
+    Members come as the client returns them, all bytes or all str; str from
+    UTF-8 (or Latin-1) orders by code point as its bytes do.
+    """
+    if low is None:
+        return True
+    low_score, low_member = low
+    return score > low_score or (score == low_score and member >= low_member)
 
 
 def _cast_failed(cast: Callable[[Any], Any], error: ValueError) -> NoReturn:

@@ -487,7 +487,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         The asyncio twin of [MultiMapWithTTL.contains()][multimapwithttl.MultiMapWithTTL.contains].
 
         Returns:
-            True if the value is there and has not expired.
+            True if the value is there and has not expired (with
+            ``max_values``: and is among the values the cap keeps).
 
         Raises:
             TypeError: a bad name or value.
@@ -503,7 +504,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         The asyncio twin of [MultiMapWithTTL.count()][multimapwithttl.MultiMapWithTTL.count].
 
         Returns:
-            The number of values under ``name`` that have not expired.
+            The number of values under ``name`` that have not expired (with
+            ``max_values``: at most that).
 
         Raises:
             TypeError: ``name`` is not a str or int.

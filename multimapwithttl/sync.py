@@ -62,7 +62,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         max_values: At most this many live values per name after every
             write: those that expire last (among equal expiries, the values
             whose stored bytes sort last) are kept, the others removed in the
-            same atomic step. ``None`` (the default): no cap.
+            same atomic step, a bounded number per call (a bigger surplus
+            goes over later writes). Reads never give more: only the values
+            the cap keeps. ``None`` (the default): no cap.
 
     Raises:
         TypeError: ``key_prefix`` is not a str, ``ttl``/``resolution`` is
@@ -234,7 +236,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             How many of ``values`` were not live before and are live now
             (a value given twice counts once; 0 with ``xx``), plus with
             ``ch`` the live values whose expiry changed. With ``max_values``,
-            a value evicted at once counts as neither.
+            a value beyond the cap (evicted at once or not yet) counts as neither.
 
         Raises:
             TypeError: a bad name, value or ttl, before anything is written.
@@ -513,6 +515,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
     def get(self, name: Name) -> Iterator[T]:
         """The live values under ``name``, soonest-expiring first.
 
+        With ``max_values``, only the values the cap keeps (at most
+        ``max_values``, those that expire last), whatever the name holds.
+
         Returns:
             An iterator of the values, each passed through ``cast_fn``.
 
@@ -578,7 +583,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         """Whether ``value`` is live under ``name``.
 
         Returns:
-            True if the value is there and has not expired.
+            True if the value is there and has not expired (with
+            ``max_values``: and is among the values the cap keeps).
 
         Raises:
             TypeError: a bad name or value.
@@ -592,7 +598,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         """How many live values ``name`` holds.
 
         Returns:
-            The number of values under ``name`` that have not expired.
+            The number of values under ``name`` that have not expired (with
+            ``max_values``: at most that).
 
         Raises:
             TypeError: ``name`` is not a str or int.
@@ -649,6 +656,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         exactly once, whatever is written meanwhile; a value added, removed
         or expiring meanwhile comes at most once. Values come in no
         particular order, and only those live when their page is read.
+        With ``max_values``, only those the cap keeps when their page is
+        read, and at most ``max_values`` in all; with ``count`` at least
+        ``max_values``, all in one bounded read, as ``get`` gives them.
 
         Args:
             name: A str or an int.

@@ -41,7 +41,10 @@
 -- sort last (ZRANGE's order, by their bytes). The others are removed in the
 -- same call, after the adds (ZREMRANGEBYRANK on the live range, the
 -- highest ranks kept), so the newest member and the key TTL stay as they
--- were. A member added or changed and evicted at once is not counted.
+-- were. A member added or changed beyond the cap is not counted. Evicting
+-- is bounded as collecting is, by the same budget (what collecting left of
+-- it): a bigger surplus (a name filled without the cap) goes, lowest first,
+-- over later writes, and reads with the cap never show it.
 --
 -- All or nothing, per key: everything a key's write needs is read and
 -- checked before its first write command, so no error can stop it half-way
@@ -526,6 +529,7 @@ for i = 1, #KEYS do
         local plain, grow, shrink, doomed = {}, {}, {}, {}
         -- With a cap: the members counted, to uncount those evicted at once.
         local counted = cap and {}
+        local counted_at = cap and {} -- their scores, as given
         for j = 1, count do
           local old = scores[j]
           local was_live = old and old + 0 > now
@@ -575,6 +579,7 @@ for i = 1, #KEYS do
               total = total + 1
               if counted then
                 counted[#counted + 1] = member
+                counted_at[#counted] = zadd[2 * j - 1]
               end
             end
           end
@@ -606,15 +611,50 @@ for i = 1, #KEYS do
           redis.call('ZREM', key, unpack(doomed))
         end
         if cap then
-          -- Live members are the highest ranks: keep the top `cap` of them.
+          -- Live members are the highest ranks: keep the top `cap` of them,
+          -- evicting the lowest, at most `left` (the budget collecting left).
           local live = redis.call('ZCOUNT', key, '(' .. now_text, '+inf')
           if live > cap then
-            redis.call('ZREMRANGEBYRANK', key, string.format('%d', -live),
-              string.format('%d', -cap - 1))
-            if #counted > 0 then
+            local surplus = live - cap
+            local evict = surplus < left and surplus or left
+            if evict > 0 then
+              redis.call('ZREMRANGEBYRANK', key, string.format('%d', -live),
+                string.format('%d', evict - live - 1))
+              left = left - evict
+            end
+            if #counted > 0 and evict == surplus then
+              -- All evicted: a counted member kept is one still there.
               local kept = redis.call('ZMSCORE', key, unpack(counted))
               for j = 1, #counted do
                 if not kept[j] then
+                  total = total - 1
+                end
+              end
+            elseif #counted > 0 then
+              -- A surplus remains (later writes evict it; reads never show
+              -- it): a counted member is kept if it ranks at or above the
+              -- lowest kept one, by score, then by bytes.
+              local low = redis.call('ZRANGE', key, string.format('%d', -cap),
+                string.format('%d', -cap), 'WITHSCORES')
+              if type(low[1]) == 'table' then
+                low = low[1] -- fakeredis < 2.40 on RESP3 nests the pair
+              end
+              local low_member, low_score = low[1], low[2] + 0
+              -- Bytes as ZRANGE orders them (memcmp, then length): Lua's
+              -- own `<` follows the server's locale (strcoll).
+              local function below(a, b)
+                local n = math.min(#a, #b)
+                for c = 1, n do
+                  local x, y = string.byte(a, c), string.byte(b, c)
+                  if x ~= y then
+                    return x < y
+                  end
+                end
+                return #a < #b
+              end
+              for j = 1, #counted do
+                local at = counted_at[j] + 0
+                if at < low_score or (at == low_score and below(counted[j], low_member)) then
                   total = total - 1
                 end
               end
@@ -661,8 +701,15 @@ for i = 1, #KEYS do
           if trim then
             local live = redis.call('ZCOUNT', key, '(' .. now_text, '+inf')
             if live > cap then
-              redis.call('ZREMRANGEBYRANK', key, string.format('%d', -live),
-                string.format('%d', -cap - 1))
+              -- At most `left`, as above; the members counted rank above
+              -- any evicted here.
+              local surplus = live - cap
+              local evict = surplus < left and surplus or left
+              if evict > 0 then
+                redis.call('ZREMRANGEBYRANK', key, string.format('%d', -live),
+                  string.format('%d', evict - live - 1))
+                left = left - evict
+              end
             end
           end
         end
