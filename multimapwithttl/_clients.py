@@ -16,6 +16,8 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
+from ._encode import UTF8, Codec, codec
+
 
 @dataclass(frozen=True, slots=True)
 class ClientKind:
@@ -30,6 +32,8 @@ class ClientKind:
     #: What it raises when a connection fails or times out (its library's
     #: ConnectionError and TimeoutError, and the OS's).
     broken: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, OSError)
+    #: How it encodes text (its ``encoding`` and ``encoding_errors``).
+    codec: Codec = UTF8
 
 
 def _exceptions(cls: type) -> ModuleType | None:
@@ -63,6 +67,28 @@ def client_kind(client: object) -> ClientKind:
         cluster=callable(getattr(cls, "get_primaries", None)),
         error=error,
         broken=(*broken, ConnectionError, TimeoutError, asyncio.TimeoutError, OSError),
+        codec=client_codec(client),
+    )
+
+
+def client_codec(client: object) -> Codec:
+    """How ``client`` encodes a str argument, and decodes replies: its ``encoding`` settings.
+
+    A plain client keeps them in its connection pool's ``connection_kwargs``
+    (every connection it makes gets them); a cluster client in its own
+    ``encoder``, built from the same keywords. Either way redis-py's
+    defaults are UTF-8, strict.
+    """
+    settings: Any = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None)
+    if isinstance(settings, dict):
+        encoding, errors = settings.get("encoding"), settings.get("encoding_errors")
+    else:
+        encoder = getattr(client, "encoder", None)
+        encoding = getattr(encoder, "encoding", None)
+        errors = getattr(encoder, "encoding_errors", None)
+    return codec(
+        encoding if isinstance(encoding, str) else "utf-8",
+        errors if isinstance(errors, str) else "strict",
     )
 
 

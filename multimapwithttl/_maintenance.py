@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._commands import Call
 from ._connections import SendToNodes
+from ._encode import UTF8, Codec
 from ._keys import key_filter, scan_pattern, slot_of
 from ._protocol import Conversation, Operation, Send, raise_first_error
 from ._reports import ACTIONS, EXAMPLES, Stats, SweepReport
@@ -69,22 +70,23 @@ MEMORY_UNKNOWN = {
 Patterns = str | bytes | Iterable[str | bytes]
 
 
-def _text(key: bytes | str) -> str:
-    return key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key
-
-
 class Examples:
-    """Up to ``EXAMPLES`` keys per action, gathered from the script's replies."""
+    """Up to ``EXAMPLES`` keys per action, gathered from the script's replies.
 
-    def __init__(self) -> None:
+    Keys are shown as text decoded as the client decodes (``codec``), bytes
+    it cannot decode escaped.
+    """
+
+    def __init__(self, codec: Codec = UTF8) -> None:
         self._keys: dict[str, list[str]] = {action: [] for action in ACTIONS}
+        self._codec = codec
 
     def add(self, lists: Sequence[Any]) -> None:
         """Add one reply's four lists (collected, ttl_fixed, deleted, foreign)."""
         for action, keys in zip(ACTIONS, lists, strict=True):
             kept = self._keys[action]
             for key in keys:
-                text = _text(key)
+                text = self._codec.shown(key)
                 if len(kept) < EXAMPLES and text not in kept:
                     kept.append(text)
 
@@ -190,7 +192,7 @@ class SweepTotals:
         )
 
 
-Batch = list[bytes | str]
+Batch = list[bytes]
 
 
 class Batcher:
@@ -208,10 +210,10 @@ class Batcher:
     def __init__(self, size: int = BATCH_KEYS, *, hold: int = 0) -> None:
         self._size = size
         self._hold = hold
-        self._seen: set[bytes | str] = set()
+        self._seen: set[bytes] = set()
         self._held: Batch = []
 
-    def add(self, key: bytes | str) -> list[Batch]:
+    def add(self, key: bytes) -> list[Batch]:
         """Take one key from SCAN; return the batches now ready (often none)."""
         if key in self._seen:
             return []
@@ -330,23 +332,36 @@ class Job:
     """
 
     def __init__(
-        self, mode: str, *, server_clock: bool, cluster: bool, exclude: Patterns = ()
+        self,
+        mode: str,
+        *,
+        server_clock: bool,
+        cluster: bool,
+        exclude: Patterns = (),
+        codec: Codec = UTF8,
     ) -> None:
         self.mode = mode
         self._server_clock = server_clock
         self._cluster = cluster
-        self._excluded = key_filter(exclude)
+        self._codec = codec
+        self._excluded = key_filter(exclude, codec)
         self._conversation = Conversation()
-        self._looked = SurveyTotals()
-        self._swept = SweepTotals()
+        self._looked = SurveyTotals(examples=Examples(codec))
+        self._swept = SweepTotals(examples=Examples(codec))
 
-    def wanted(self, key: bytes | str) -> bool:
-        """False for a key an exclude pattern matches (counted, never read)."""
-        if self._excluded is None or not self._excluded(key):
-            return True
+    def wanted(self, key: bytes | str) -> bytes | None:
+        """``key`` as bytes, or None for a key an exclude pattern matches (counted, never read).
+
+        A key SCAN gave as text (``decode_responses=True``) is encoded back
+        as the client encodes: the library sends keys as bytes, and its slot
+        and the exclude patterns are those of its bytes.
+        """
+        raw = self._codec.raw(key)
+        if self._excluded is None or not self._excluded(raw):
+            return raw
         self._looked.excluded += 1
         self._swept.excluded += 1
-        return False
+        return None
 
     def batcher(self) -> Batcher:
         """What batches SCAN's keys for this run."""
@@ -391,9 +406,18 @@ class _Host:
         @property
         def _cluster(self) -> bool: ...
 
+        @property
+        def _codec(self) -> Codec: ...
+
     def _job(self, mode: str, exclude: Patterns = ()) -> Job:
         server_clock = getattr(self, "clock", "client") == "server"
-        return Job(mode, server_clock=server_clock, cluster=self._cluster, exclude=exclude)
+        return Job(
+            mode,
+            server_clock=server_clock,
+            cluster=self._cluster,
+            exclude=exclude,
+            codec=self._codec,
+        )
 
 
 def _scan_refused(error: Exception) -> Exception | None:
@@ -431,9 +455,10 @@ class SyncMaintenance(_Host):
                 if better is None:
                     raise
                 raise better from error
-            if not job.wanted(key):
+            raw = job.wanted(key)
+            if raw is None:
                 continue
-            for batch in batcher.add(key):
+            for batch in batcher.add(raw):
                 self._run(job.batch(batch))
                 done += len(batch)
                 if progress is not None:
@@ -546,9 +571,10 @@ class AsyncMaintenance(_Host):
                 if better is None:
                     raise
                 raise better from error
-            if not job.wanted(key):
+            raw = job.wanted(key)
+            if raw is None:
                 continue
-            for batch in batcher.add(key):
+            for batch in batcher.add(raw):
                 await self._run(job.batch(batch))
                 done += len(batch)
                 if progress is not None:
