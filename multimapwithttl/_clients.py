@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import sys
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -34,6 +35,9 @@ class ClientKind:
     broken: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, OSError)
     #: How it encodes text (its ``encoding`` and ``encoding_errors``).
     codec: Codec = UTF8
+    #: A cluster client that finds the keys of a read-only script call
+    #: (EVALSHA_RO) in its arguments, as it does EVALSHA's; see ``routes_read_scripts``.
+    routes_read_scripts: bool = True
 
 
 def _exceptions(cls: type) -> ModuleType | None:
@@ -68,7 +72,24 @@ def client_kind(client: object) -> ClientKind:
         error=error,
         broken=(*broken, ConnectionError, TimeoutError, asyncio.TimeoutError, OSError),
         codec=client_codec(client),
+        routes_read_scripts=routes_read_scripts(cls),
     )
+
+
+def routes_read_scripts(cls: type) -> bool:
+    """Whether a cluster client of class ``cls`` routes EVALSHA_RO by the keys it names.
+
+    redis-py does (its ``_EVAL_COMMANDS``). valkey-py asks the server
+    ``COMMAND GETKEYS`` and decodes the keys as UTF-8 before it encodes them
+    again with the client's encoding: a key that is not UTF-8 (any latin-1
+    name but ASCII) then fails to encode, or lands on another slot. Its
+    read-only script calls go through the library's own routing instead.
+    """
+    for klass in cls.__mro__:
+        commands = getattr(sys.modules.get(klass.__module__), "_EVAL_COMMANDS", None)
+        if isinstance(commands, (tuple, list, set, frozenset)):
+            return "EVALSHA_RO" in commands
+    return False
 
 
 def client_codec(client: object) -> Codec:

@@ -30,10 +30,11 @@ from ._commands import (
     time_bound,
     write_calls,
 )
+from ._connections import SendToNodes
 from ._encode import Codec, check_prefix
 from ._expiry import Grain, live_bound
 from ._keys import name_of, scan_pattern
-from ._protocol import Conversation, Operation, raise_first_error
+from ._protocol import Conversation, Operation, Send, raise_first_error
 from ._scripts import DELETE, DELETE_PLAIN, REMOVE, WRITE, WRITE_PLAIN, Script
 from ._validate import (
     MAX_EXPIRE_AT,
@@ -139,6 +140,7 @@ class MultiMapCore(Generic[T]):
         self._conversation = Conversation()
         self._seen_client: object = redis_client
         self._kind = kind
+        self._route(kind)
         # The prefix, the codec and the bytes ``_prefix()`` last encoded.
         self._seen_prefix: str = key_prefix
         self._prefix_codec: Codec = kind.codec
@@ -183,7 +185,13 @@ class MultiMapCore(Generic[T]):
         if self.redis is not self._seen_client:
             self._kind = self._check_client(self.redis)
             self._seen_client = self.redis
+            self._route(self._kind)
         return self._kind
+
+    def _route(self, kind: ClientKind) -> None:
+        """Who routes read-only script calls on a cluster: the client, or the library."""
+        own = kind.cluster and not kind.routes_read_scripts
+        self._conversation.route_read_scripts = SendToNodes if own else Send
 
     @property
     def _cluster(self) -> bool:

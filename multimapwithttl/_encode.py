@@ -110,9 +110,7 @@ class Codec:
         whole = _integral(value)
         if whole is not None:
             return _decimal(whole, "value")
-        raise TypeError(
-            f"value must be str, bytes, int or float (not bool or None), got {value!r}"
-        )
+        raise TypeError(f"value must be str, bytes, int or float (not bool or None), got {value!r}")
 
     def key(self, prefix: str, encoded_prefix: bytes, name: object) -> bytes:
         """The key of ``name``: ``f"{prefix}:{name}"`` encoded, as 0.1.0 formed it.

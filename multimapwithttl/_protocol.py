@@ -62,18 +62,26 @@ def _unknown_command(reply: object) -> bool:
     return isinstance(reply, Exception) and "unknown command" in str(reply).lower()
 
 
+#: Read-only script calls (see ``Conversation.route_read_scripts``).
+_READ_SCRIPTS = frozenset({"EVALSHA_RO", "EVAL_RO"})
+
+
 class Conversation:
     """Per-client state of the conversation: what the server turned out to support."""
 
     def __init__(self) -> None:
         #: False once the server answered EVALSHA_RO with "unknown command".
         self.read_only_scripts = True
+        #: The request a Send holding a read-only script call becomes: a
+        #: cluster client that cannot route those by itself is given a
+        #: ``SendToNodes`` (the library's routing) here.
+        self.route_read_scripts: type[Send] = Send
 
     def send(self, calls: Sequence[Call]) -> Operation[list[Any]]:
         """Send ``calls``; handle NOSCRIPT and missing commands; return the replies."""
         if not self.read_only_scripts:
             calls = [call.fallback or call for call in calls]
-        replies: list[Any] = list((yield _send(calls)))
+        replies: list[Any] = list((yield self._send(calls)))
         if not any(isinstance(reply, Exception) for reply in replies):
             return replies  # the usual case
         lacking = [i for i, r in enumerate(replies) if calls[i].fallback and _unknown_command(r)]
@@ -90,14 +98,17 @@ class Conversation:
             for script in sorted(filter(None, scripts), key=lambda s: s.name):
                 yield Load(script)
             # Only the failed calls are sent again: the others have already run.
-            resent = yield _send([calls[i] for i in missing])
+            resent = yield self._send([calls[i] for i in missing])
             for i, reply in zip(missing, resent, strict=True):
                 replies[i] = reply
         return replies
 
-
-def _send(calls: Sequence[Call]) -> Send:
-    return Send(calls, resend=all(call.resend for call in calls))
+    def _send(self, calls: Sequence[Call]) -> Send:
+        resend = all(call.resend for call in calls)
+        kind = self.route_read_scripts
+        if kind is not Send and any(call.args[0] in _READ_SCRIPTS for call in calls):
+            return kind(calls, resend)
+        return Send(calls, resend)
 
 
 def raise_first_error(replies: Sequence[Any]) -> None:

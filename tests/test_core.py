@@ -20,8 +20,8 @@ from multimapwithttl._commands import (
     read_script_call,
     write_calls,
 )
-from multimapwithttl._expiry import Grain, live_bound
 from multimapwithttl._encode import UTF8, codec
+from multimapwithttl._expiry import Grain, live_bound
 from multimapwithttl._keys import name_of, scan_pattern, slot_of
 from multimapwithttl._protocol import Conversation, Load, Send, raise_first_error
 from multimapwithttl._scripts import DELETE, READ, READ_PLAIN, WRITE
