@@ -1,4 +1,4 @@
-"""Encoding: every name and value becomes the exact bytes sent to Redis, before anything is sent.
+r"""Encoding: every name and value becomes the exact bytes sent to Redis, before anything is sent.
 
 redis-py would encode values itself, while the batch is already streaming:
 a value it cannot encode (a lone surrogate, an int too long to print) then
@@ -10,7 +10,7 @@ call before its first byte goes out, and an int or float subclass (``IntEnum``,
 Text is encoded as the client itself would encode it: with its
 ``encoding`` and ``encoding_errors`` (a ``Codec``). 0.1.0 handed names and
 values to redis-py, so a latin-1 client's key for "café" is
-``b"prefix:caf\\xe9"``, and this must be the same key.
+``b"prefix:caf\xe9"``, and this must be the same key.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ class Codec:
 
         """
         if type(name) is str:
-            text: str = name  # type: ignore[assignment]
+            text: str = name
         elif isinstance(name, bool) or not isinstance(name, (str, int, numbers.Integral)):
             raise TypeError(f"name must be a str or an int, got {name!r}")
         else:

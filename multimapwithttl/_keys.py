@@ -83,8 +83,8 @@ def key_filter(
     A single ``str`` (or ``bytes``) is one pattern, not a sequence of
     one-character patterns. A str pattern is encoded with ``codec`` (the
     client's encoding, as the keys it names were) and matched against the
-    key's bytes (a key given as text is encoded back the same way). Raises TypeError/ValueError for bad patterns, before
-    anything is read or written.
+    key's bytes (a key given as text is encoded back the same way). Raises
+    TypeError/ValueError for bad patterns, before anything is read or written.
     """
     if isinstance(patterns, (str, bytes)):
         patterns = [patterns]
