@@ -221,6 +221,12 @@ class MultiMapCore(Generic[T]):
         prefix = self._prefix()
         return self._prefix_codec.key(self._seen_prefix, prefix, name)
 
+    def _keys(self, names: Iterable[Any]) -> list[bytes]:
+        """The keys of ``names``, the prefix and the client's codec looked up once."""
+        prefix = self._prefix()
+        codec, text = self._prefix_codec, self._seen_prefix
+        return [codec.key(text, prefix, name) for name in names]
+
     def _caster(self) -> Callable[[Any], Any]:
         """The function applied to each member read back (picked once per call)."""
         cast = self.cast_fn if self.cast_fn is not None else int
@@ -271,11 +277,13 @@ class MultiMapCore(Generic[T]):
         return writes
 
     def _writes_at(self, data: object) -> list[KeyWrite]:
-        encode_value = self._codec.value
+        prefix = self._prefix()
+        codec, text = self._prefix_codec, self._seen_prefix
+        encode_value = codec.value
         writes = []
         for n, item in enumerate(_items(data)):
             name, pairs = check_pair(item, f"data[{n}]", "name", "values")
-            key = self._key(name)
+            key = codec.key(text, prefix, name)
             # The same member twice in one call: the last expiry wins, as in ZADD.
             latest: dict[bytes, str | int] = {}
             for m, pair in enumerate(check_values(pairs, f"data[{n}]")):
@@ -386,7 +394,7 @@ class MultiMapCore(Generic[T]):
         return (yield from self._write([KeyWrite(key, members)], header, REMOVE))
 
     def _op_get_many(self, names: Sequence[Any]) -> Operation[list[list[Any]]]:
-        keys = [self._key(name) for name in names]
+        keys = self._keys(names)
         cast = self._caster()  # picked once: cast_fn may change while we wait
         bound: str | None = None
         if self._clock == "client":
@@ -426,7 +434,7 @@ class MultiMapCore(Generic[T]):
         return found
 
     def _op_delete(self, names: Sequence[Any]) -> Operation[int]:
-        keys = [self._key(name) for name in names]
+        keys = self._keys(names)
         if not keys:
             return 0
         script = DELETE if (yield from self._shebang(keys[0])) else DELETE_PLAIN
@@ -463,9 +471,9 @@ class MultiMapCore(Generic[T]):
         except ValueError as error:
             _cast_failed(cast, error)
 
-    def _scan_pattern(self) -> str:
-        self._prefix()  # a prefix that cannot be encoded fails here, not in SCAN
-        return scan_pattern(self.key_prefix)
+    def _scan_pattern(self) -> bytes:
+        # Encoded here, as the keys were: a prefix that cannot be fails here, not in SCAN.
+        return self._codec.text(scan_pattern(self.key_prefix), "key_prefix")
 
     def _name_of(self, key: bytes | str) -> str:
         # Decoded as the client decodes, bytes it cannot decode escaped: a
@@ -558,7 +566,7 @@ class MultiMapCore(Generic[T]):
     def _op_get_many_with_expiry(
         self, names: Sequence[Any]
     ) -> Operation[list[list[tuple[Any, float]]]]:
-        keys = [self._key(name) for name in names]
+        keys = self._keys(names)
         cast = self._caster()
         if not keys:
             return []

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ._commands import Call
 from ._connections import SendToNodes
 from ._encode import UTF8, Codec
-from ._keys import key_filter, scan_pattern, slot_of
+from ._keys import key_filter, slot_of
 from ._protocol import Conversation, Operation, Send, raise_first_error
 from ._reports import ACTIONS, EXAMPLES, Stats, SweepReport
 from ._scripts import Script
@@ -409,6 +409,8 @@ class _Host:
         @property
         def _codec(self) -> Codec: ...
 
+        def _scan_pattern(self) -> bytes: ...
+
     def _job(self, mode: str, exclude: Patterns = ()) -> Job:
         server_clock = getattr(self, "clock", "client") == "server"
         return Job(
@@ -444,7 +446,7 @@ class SyncMaintenance(_Host):
     def _drive(self, job: Job, progress: Progress | None) -> None:
         batcher = job.batcher()
         done = 0
-        keys = self.redis.scan_iter(match=scan_pattern(self.key_prefix), count=SCAN_COUNT)
+        keys = self.redis.scan_iter(match=self._scan_pattern(), count=SCAN_COUNT)
         while True:
             try:
                 key = next(keys)
@@ -560,7 +562,7 @@ class AsyncMaintenance(_Host):
     async def _drive(self, job: Job, progress: Progress | None) -> None:
         batcher = job.batcher()
         done = 0
-        keys = self.redis.scan_iter(match=scan_pattern(self.key_prefix), count=SCAN_COUNT)
+        keys = self.redis.scan_iter(match=self._scan_pattern(), count=SCAN_COUNT)
         while True:
             try:
                 key = await anext(keys)

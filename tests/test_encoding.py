@@ -60,8 +60,12 @@ def test_the_bytes_stored_are_the_clients_own(make: Factory) -> None:
     assert make.backend.all_keys() == [b"enc:caf\xe9"]  # type: ignore[attr-defined]
     assert list(mm.get("café")) == [b"\xfc"]
     # A latin-1 prefix is part of the key, encoded the same way.
-    make("préfixe", ttl=100, **LATIN1).add("n", 1)
+    mm = make("préfixe", ttl=100, decode_responses=True, **LATIN1)
+    mm.add("n", 1)
     assert b"pr\xe9fixe:n" in make.backend.all_keys()  # type: ignore[attr-defined]
+    assert list(mm.names()) == ["n"]
+    assert mm.stats().names == 1
+    assert mm.sweep(exclude="préfixe:n").excluded == 1
 
 
 def _a_name_0_1_0_can_write(client: Any, backend: Backend) -> str:
