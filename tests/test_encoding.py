@@ -129,6 +129,8 @@ def test_a_value_the_client_cannot_encode_raises_before_anything_is_written(
         mm.contains("a", "€")
     with pytest.raises(ValueError, match=r"key_prefix '€' cannot be encoded as latin-1"):
         make("€", **LATIN1)
+    with pytest.raises(ValueError, match=r"exclude pattern 'enc:€\*' cannot be encoded"):
+        mm.sweep(exclude="enc:€*")
 
 
 def test_the_clients_encoding_errors_handler_is_followed(make: Factory, latin1: Any) -> None:
