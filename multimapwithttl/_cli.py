@@ -413,7 +413,10 @@ def _names(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: Output) -> N
 def _get(mm: MultiMapWithTTL[Any], args: argparse.Namespace, out: Output) -> None:
     rows = mm.get_with_expiry(args.name)
     now = time.time()
-    values = [(value.decode("utf-8", "backslashreplace"), when) for value, when in rows]
+    # As the client decodes (UTF-8 unless the URL says "?encoding=latin-1"):
+    # the text the values were written as.
+    encoding = mm.redis.get_encoder().encoding
+    values = [(value.decode(encoding, "backslashreplace"), when) for value, when in rows]
     if args.json:
         listed = [{"value": value, "expire_at": when} for value, when in values]
         _print_json(out, {"name": args.name, "values": listed})
@@ -605,7 +608,8 @@ def build_parser() -> argparse.ArgumentParser:
     get = commands.add_parser(
         "get", parents=[server], help="show a name's live values and their time left",
         description="Show the live values under NAME with their time left, soonest first "
-        "(values decoded as UTF-8, undecodable bytes escaped).",
+        "(values decoded with the client's encoding: UTF-8, or the URL's ?encoding=; "
+        "undecodable bytes escaped).",
     )  # fmt: skip
     get.add_argument("prefix", metavar="PREFIX")
     get.add_argument("name", metavar="NAME")

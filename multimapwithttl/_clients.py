@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import sys
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from redis.exceptions import ResponseError
+
+from ._encode import UTF8, Codec, codec
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,11 @@ class ClientKind:
     #: What it raises when a connection fails or times out (its library's
     #: ConnectionError and TimeoutError, and the OS's).
     broken: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, OSError)
+    #: How it encodes text (its ``encoding`` and ``encoding_errors``).
+    codec: Codec = UTF8
+    #: A cluster client that finds the keys of a read-only script call
+    #: (EVALSHA_RO) in its arguments, as it does EVALSHA's; see ``routes_read_scripts``.
+    routes_read_scripts: bool = True
 
 
 def _exceptions(cls: type) -> ModuleType | None:
@@ -63,6 +71,45 @@ def client_kind(client: object) -> ClientKind:
         cluster=callable(getattr(cls, "get_primaries", None)),
         error=error,
         broken=(*broken, ConnectionError, TimeoutError, asyncio.TimeoutError, OSError),
+        codec=client_codec(client),
+        routes_read_scripts=routes_read_scripts(cls),
+    )
+
+
+def routes_read_scripts(cls: type) -> bool:
+    """Whether a cluster client of class ``cls`` routes EVALSHA_RO by the keys it names.
+
+    redis-py does (its ``_EVAL_COMMANDS``). valkey-py asks the server
+    ``COMMAND GETKEYS`` and decodes the keys as UTF-8 before it encodes them
+    again with the client's encoding: a key that is not UTF-8 (any latin-1
+    name but ASCII) then fails to encode, or lands on another slot. Its
+    read-only script calls go through the library's own routing instead.
+    """
+    for klass in cls.__mro__:
+        commands = getattr(sys.modules.get(klass.__module__), "_EVAL_COMMANDS", None)
+        if isinstance(commands, (tuple, list, set, frozenset)):
+            return "EVALSHA_RO" in commands
+    return False
+
+
+def client_codec(client: object) -> Codec:
+    """How ``client`` encodes a str argument, and decodes replies: its ``encoding`` settings.
+
+    A plain client keeps them in its connection pool's ``connection_kwargs``
+    (every connection it makes gets them); a cluster client in its own
+    ``encoder``, built from the same keywords. Either way redis-py's
+    defaults are UTF-8, strict.
+    """
+    settings: Any = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None)
+    if isinstance(settings, dict):
+        encoding, errors = settings.get("encoding"), settings.get("encoding_errors")
+    else:
+        encoder = getattr(client, "encoder", None)
+        encoding = getattr(encoder, "encoding", None)
+        errors = getattr(encoder, "encoding_errors", None)
+    return codec(
+        encoding if isinstance(encoding, str) else "utf-8",
+        errors if isinstance(errors, str) else "strict",
     )
 
 

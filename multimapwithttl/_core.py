@@ -35,10 +35,17 @@ from ._commands import (
     top_with_scores,
     write_calls,
 )
-from ._encode import encode_name, encode_prefix, encode_value
+from ._encode import Codec, check_prefix
 from ._expiry import Grain, live_bound
-from ._keys import key_of, name_of, scan_pattern
-from ._protocol import Conversation, Operation, raise_batch_error, raise_first_error
+from ._keys import name_of, scan_pattern
+from ._protocol import (
+    Conversation,
+    Operation,
+    Send,
+    SendToNodes,
+    raise_batch_error,
+    raise_first_error,
+)
 from ._scripts import DELETE, REMOVE, WRITE, Script, plain
 from ._validate import (
     MAX_EXPIRE_AT,
@@ -73,10 +80,6 @@ def _items(data: object) -> Iterable[Any]:
     if isinstance(data, Iterable) and not isinstance(data, (str, bytes)):
         return data
     raise TypeError(f"data must be an iterable of (name, values) pairs, got {data!r}")
-
-
-def _text(member: bytes | str) -> str:
-    return member.decode("utf-8") if isinstance(member, bytes) else member
 
 
 def _check_mode(
@@ -127,12 +130,14 @@ class MultiMapCore(Generic[T]):
     ) -> None:
         check_ttl(ttl)
         check_cast_fn(cast_fn)
-        encode_prefix(key_prefix)
+        check_prefix(key_prefix)
         if clock not in _CLOCKS:
             raise ValueError(f"clock must be 'client' or 'server', got {clock!r}")
         grain = Grain(check_resolution(resolution))
         cap = check_max_values(max_values)
         kind = self._check_client(redis_client)
+        # Encoded as the client encodes it: a prefix it cannot encode fails here.
+        prefix_bytes = kind.codec.prefix(key_prefix)
         #: The client every call goes through (read at call time; never closed here).
         self.redis: Any = redis_client
         #: Every key is ``f"{key_prefix}:{name}"``.
@@ -147,11 +152,14 @@ class MultiMapCore(Generic[T]):
         self._conversation = Conversation()
         self._seen_client: object = redis_client
         self._kind = kind
-        self._seen_prefix: str | None = None
+        self._route(kind)
+        # The prefix, the codec and the bytes ``_prefix()`` last encoded.
+        self._seen_prefix: str = key_prefix
+        self._prefix_codec: Codec = kind.codec
+        self._prefix_bytes = prefix_bytes
         # The client ``_shebang()`` last answered for, and its answer.
         self._shebang_client: object = None
         self._shebang_known = True
-        self._prefix_bytes = b""
         # The client ``from_url`` made for this multimap: nobody else can
         # close it, so ``close()`` does. A client given is the caller's.
         self._made_client: Any = None
@@ -192,7 +200,13 @@ class MultiMapCore(Generic[T]):
         if self.redis is not self._seen_client:
             self._kind = self._check_client(self.redis)
             self._seen_client = self.redis
+            self._route(self._kind)
         return self._kind
+
+    def _route(self, kind: ClientKind) -> None:
+        """Who routes read-only script calls on a cluster: the client, or the library."""
+        own = kind.cluster and not kind.routes_read_scripts
+        self._conversation.route_read_scripts = SendToNodes if own else Send
 
     @property
     def _cluster(self) -> bool:
@@ -203,22 +217,38 @@ class MultiMapCore(Generic[T]):
     def _now() -> float:
         return time.time()
 
+    @property
+    def _codec(self) -> Codec:
+        """How the client encodes text: every name, value and the prefix go through it."""
+        return self._client.codec
+
     def _prefix(self) -> bytes:
-        # key_prefix is public and read at call time; encode it once per value.
-        if self.key_prefix is not self._seen_prefix:
-            self._prefix_bytes = encode_prefix(self.key_prefix)
-            self._seen_prefix = self.key_prefix
+        # key_prefix and the client are public and read at call time: the
+        # prefix is encoded again only when either changed.
+        codec = self._codec
+        if self.key_prefix is not self._seen_prefix or codec is not self._prefix_codec:
+            prefix = self.key_prefix
+            self._prefix_bytes = codec.prefix(prefix)
+            self._seen_prefix, self._prefix_codec = prefix, codec
         return self._prefix_bytes
 
     def _key(self, name: object) -> bytes:
-        return key_of(self._prefix(), encode_name(name))
+        prefix = self._prefix()
+        return self._prefix_codec.key(self._seen_prefix, prefix, name)
+
+    def _keys(self, names: Iterable[Any]) -> list[bytes]:
+        """The keys of ``names``, the prefix and the client's codec looked up once."""
+        prefix = self._prefix()
+        codec, text = self._prefix_codec, self._seen_prefix
+        return [codec.key(text, prefix, name) for name in names]
 
     def _caster(self) -> Callable[[Any], Any]:
         """The function applied to each member read back (picked once per call)."""
         cast = self.cast_fn if self.cast_fn is not None else int
         if cast is str:
-            # str(b"abc") is "b'abc'": give the text back, as it was stored.
-            return _text
+            # str(b"abc") is "b'abc'": give the text back, decoded as the
+            # client decodes (as with decode_responses=True).
+            return self._codec.decode
         return cast
 
     def _header(
@@ -247,18 +277,19 @@ class MultiMapCore(Generic[T]):
     ) -> list[KeyWrite]:
         """The writes of ``data``; ``names`` gets each written key's name (the first given)."""
         prefix = self._prefix()
+        codec, text = self._prefix_codec, self._seen_prefix
         writes = []
         for n, item in enumerate(_items(data)):
             where = f"data[{n}]"
             name, values = check_pair(item, where, "name", "values")
-            key = key_of(prefix, encode_name(name))
+            key = codec.key(text, prefix, name)
             # Encoded, then deduplicated: a value given twice is one member.
             # Sent in descending order: a small sorted set is one flat list
             # (a listpack) where ZADD inserts a member by scanning from the
             # head; members that all move to one new, higher score then each
             # stop at the first one moved before (ascending, each would scan
             # past all of those): ~10 % of a refresh's server work.
-            members = sorted(set(map(encode_value, check_values(values, where))), reverse=True)
+            members = sorted(set(map(codec.value, check_values(values, where))), reverse=True)
             if members:
                 writes.append(KeyWrite(key, members))
                 if names is not None:
@@ -267,10 +298,13 @@ class MultiMapCore(Generic[T]):
 
     def _writes_at(self, data: object, names: dict[bytes, Any] | None = None) -> list[KeyWrite]:
         """The writes of ``data``; ``names`` gets each written key's name (the first given)."""
+        prefix = self._prefix()
+        codec, text = self._prefix_codec, self._seen_prefix
+        encode_value = codec.value
         writes = []
         for n, item in enumerate(_items(data)):
             name, pairs = check_pair(item, f"data[{n}]", "name", "values")
-            key = self._key(name)
+            key = codec.key(text, prefix, name)
             # The same member twice in one call: the last expiry wins, as in ZADD.
             latest: dict[bytes, str | int] = {}
             for m, pair in enumerate(check_values(pairs, f"data[{n}]")):
@@ -425,7 +459,7 @@ class MultiMapCore(Generic[T]):
     ) -> Operation[list[bool]]:
         mode = WriteMode(nx=True, report=True, cap=self._max_values)
         key = self._key(name)
-        given = list(map(encode_value, check_values(values, "values")))
+        given = list(map(self._codec.value, check_values(values, "values")))
         header = self._ttl_header(ttl, mode)
         if not given:
             return []
@@ -451,14 +485,14 @@ class MultiMapCore(Generic[T]):
 
     def _op_remove(self, name: object, values: Sequence[Any]) -> Operation[int]:
         key = self._key(name)
-        members = list(dict.fromkeys(map(encode_value, check_values(values, "values"))))
+        members = list(dict.fromkeys(map(self._codec.value, check_values(values, "values"))))
         if not members:
             return 0
         header = self._header(self._now(), WriteMode(), "r")
         return (yield from self._write([KeyWrite(key, members)], header, {key: name}, REMOVE))
 
     def _op_get_many(self, names: Sequence[Any]) -> Operation[list[list[Any]]]:
-        keys = [self._key(name) for name in names]
+        keys = self._keys(names)
         cast = self._caster()  # picked once: cast_fn may change while we wait
         bound: str | None = None
         if self._clock == "client":
@@ -501,7 +535,7 @@ class MultiMapCore(Generic[T]):
         return found
 
     def _op_delete(self, names: Sequence[Any]) -> Operation[int]:
-        keys = [self._key(name) for name in names]
+        keys = self._keys(names)
         given: dict[bytes, Any] = {}
         for key, name in zip(keys, names, strict=True):
             given.setdefault(key, name)
@@ -522,7 +556,7 @@ class MultiMapCore(Generic[T]):
         raise_batch_error(calls, answered(failed, len(calls)), given, "deleted", failed)
 
     def _op_contains(self, name: object, value: object) -> Operation[bool]:
-        key, member = self._key(name), encode_value(value)
+        key, member = self._key(name), self._codec.value(value)
         cap = self._max_values
         if self._clock == "server":
             extra = () if cap is None else (cap,)
@@ -568,12 +602,14 @@ class MultiMapCore(Generic[T]):
         except ValueError as error:
             _cast_failed(cast, error)
 
-    def _scan_pattern(self) -> str:
-        self._prefix()  # a prefix that cannot be encoded fails here, not in SCAN
-        return scan_pattern(self.key_prefix)
+    def _scan_pattern(self) -> bytes:
+        # Encoded here, as the keys were: a prefix that cannot be fails here, not in SCAN.
+        return self._codec.text(scan_pattern(self.key_prefix), "key_prefix")
 
     def _name_of(self, key: bytes | str) -> str:
-        return name_of(self.key_prefix, key)
+        # Decoded as the client decodes, bytes it cannot decode escaped: a
+        # name listed is the str that names the same key again.
+        return name_of(self.key_prefix, self._codec.shown(key))
 
     # -- API additions: repr, from_url's checks, iter_values, get_many_with_expiry --
 
@@ -610,7 +646,7 @@ class MultiMapCore(Generic[T]):
         check_max_values(max_values)
         check_ttl(ttl)
         check_cast_fn(cast_fn)
-        encode_prefix(key_prefix)
+        check_prefix(key_prefix)  # encoded once the client is made: its encoding decides
         if clock not in _CLOCKS:
             raise ValueError(f"clock must be 'client' or 'server', got {clock!r}")
         check_resolution(resolution)
@@ -694,7 +730,7 @@ class MultiMapCore(Generic[T]):
     def _op_get_many_with_expiry(
         self, names: Sequence[Any]
     ) -> Operation[list[list[tuple[Any, float]]]]:
-        keys = [self._key(name) for name in names]
+        keys = self._keys(names)
         cast = self._caster()
         if not keys:
             return []

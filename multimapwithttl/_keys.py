@@ -7,12 +7,9 @@ from collections.abc import Callable, Iterable
 
 from redis.crc import key_slot
 
+from ._encode import UTF8, Codec
+
 _GLOB_SPECIALS = "\\*?[]"
-
-
-def key_of(prefix: bytes, name: bytes) -> bytes:
-    """The Redis key of one name, exactly as 0.1.0 formed it (``prefix:name``, UTF-8)."""
-    return prefix + b":" + name
 
 
 def scan_pattern(prefix: str) -> str:
@@ -21,10 +18,9 @@ def scan_pattern(prefix: str) -> str:
     return escaped + ":*"
 
 
-def name_of(prefix: str, key: bytes | str) -> str:
-    """The name a key stands for (the inverse of ``key_of()``)."""
-    text = key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key
-    return text[len(prefix) + 1 :]
+def name_of(prefix: str, key: str) -> str:
+    """The name a key (decoded) stands for: what follows ``f"{prefix}:"``."""
+    return key[len(prefix) + 1 :]
 
 
 def slot_of(key: bytes | str) -> int:
@@ -85,31 +81,31 @@ def glob_regex(pattern: bytes) -> re.Pattern[bytes]:
     return re.compile(b"".join(out), re.DOTALL)
 
 
-def _as_bytes(text: bytes | str) -> bytes:
-    return text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
-
-
 def key_filter(
-    patterns: str | bytes | Iterable[str | bytes],
+    patterns: str | bytes | Iterable[str | bytes], codec: Codec = UTF8
 ) -> Callable[[bytes | str], bool] | None:
     """A test "is this key excluded?" for glob ``patterns`` on the full key; None for none.
 
     A single ``str`` (or ``bytes``) is one pattern, not a sequence of
-    one-character patterns. Raises TypeError/ValueError for bad patterns,
-    before anything is read or written.
+    one-character patterns. A str pattern is encoded with ``codec`` (the
+    client's encoding, as the keys it names were) and matched against the
+    key's bytes (a key given as text is encoded back the same way). Raises
+    TypeError/ValueError for bad patterns, before anything is read or written.
     """
     if isinstance(patterns, (str, bytes)):
         patterns = [patterns]
     compiled = []
     for pattern in patterns:
-        if not isinstance(pattern, (str, bytes)):
+        if isinstance(pattern, str):
+            pattern = codec.pattern(pattern, "exclude pattern")
+        elif not isinstance(pattern, bytes):
             raise TypeError(f"exclude patterns must be str or bytes, got {pattern!r}")
-        compiled.append(glob_regex(_as_bytes(pattern)))
+        compiled.append(glob_regex(pattern))
     if not compiled:
         return None
 
     def excluded(key: bytes | str) -> bool:
-        raw = _as_bytes(key)
+        raw = codec.raw(key)
         return any(regex.fullmatch(raw) for regex in compiled)
 
     return excluded

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._commands import Call
-from ._keys import key_filter, scan_pattern, slot_of
+from ._encode import UTF8, Codec
+from ._keys import key_filter, slot_of
 from ._protocol import Conversation, Operation, Send, SendToNodes, raise_first_error
 from ._reports import ACTIONS, EXAMPLES, Stats, SweepReport
 from ._scripts import SWEEP
@@ -73,28 +74,26 @@ MEMORY_UNKNOWN = {
 Patterns = str | bytes | Iterable[str | bytes]
 
 
-def _text(key: bytes | str) -> str:
-    return key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key
-
-
 class Examples:
     """Up to ``EXAMPLES`` keys per action, gathered from the script's replies.
 
-    With a ``listener``, every key of the lists of changes is passed on to
-    it as it comes, and forgotten: a listing of millions of keys holds one
-    reply's keys at a time.
+    Keys are shown as text decoded as the client decodes (``codec``), bytes
+    it cannot decode escaped. With a ``listener``, every key of the lists of
+    changes is passed on to it as it comes, and forgotten: a listing of
+    millions of keys holds one reply's keys at a time.
     """
 
-    def __init__(self, listener: KeyListener | None = None) -> None:
+    def __init__(self, listener: KeyListener | None = None, codec: Codec = UTF8) -> None:
         self._keys: dict[str, list[str]] = {action: [] for action in ACTIONS}
         self.listener = listener
+        self._codec = codec
 
     def add(self, lists: Sequence[Any]) -> None:
         """Add one reply's five lists (collected, ttl_fixed, deleted, foreign, ttl_trimmed)."""
         for action, keys in zip(LISTS, lists, strict=True):
             kept = self._keys.get(action)
             for key in keys:
-                text = _text(key)
+                text = self._codec.shown(key)
                 if kept is not None and len(kept) < EXAMPLES and text not in kept:
                     kept.append(text)
                 if self.listener is not None and action in CHANGES:
@@ -202,7 +201,7 @@ class SweepTotals:
         )
 
 
-Batch = list[bytes | str]
+Batch = list[bytes]
 
 
 class Batcher:
@@ -220,10 +219,10 @@ class Batcher:
     def __init__(self, size: int = BATCH_KEYS, *, hold: int = 0) -> None:
         self._size = size
         self._hold = hold
-        self._seen: set[bytes | str] = set()
+        self._seen: set[bytes] = set()
         self._held: Batch = []
 
-    def add(self, key: bytes | str) -> list[Batch]:
+    def add(self, key: bytes) -> list[Batch]:
         """Take one key from SCAN; return the batches now ready (often none)."""
         if key in self._seen:
             return []
@@ -354,27 +353,35 @@ class Job:
         cluster: bool,
         exclude: Patterns = (),
         on_key: KeyListener | None = None,
+        codec: Codec = UTF8,
     ) -> None:
         if on_key is not None and not callable(on_key):
             raise TypeError(f"on_key must be callable or None, got {on_key!r}")
         self.mode = mode
         self._server_clock = server_clock
         self._cluster = cluster
-        self._excluded = key_filter(exclude)
+        self._codec = codec
+        self._excluded = key_filter(exclude, codec)
         self._conversation = Conversation()
-        self._looked = SurveyTotals(examples=Examples(on_key))
-        self._swept = SweepTotals(examples=Examples(on_key))
+        self._looked = SurveyTotals(examples=Examples(on_key, codec))
+        self._swept = SweepTotals(examples=Examples(on_key, codec))
         # Listing: every key of a call comes back (a call holds at most
         # KEYS_PER_CALL), else the examples only.
         self._examples = EXAMPLES if on_key is None else KEYS_PER_CALL
 
-    def wanted(self, key: bytes | str) -> bool:
-        """False for a key an exclude pattern matches (counted, never read)."""
-        if self._excluded is None or not self._excluded(key):
-            return True
+    def wanted(self, key: bytes | str) -> bytes | None:
+        """``key`` as bytes, or None for a key an exclude pattern matches (counted, never read).
+
+        A key SCAN gave as text (``decode_responses=True``) is encoded back
+        as the client encodes: the library sends keys as bytes, and its slot
+        and the exclude patterns are those of its bytes.
+        """
+        raw = self._codec.raw(key)
+        if self._excluded is None or not self._excluded(raw):
+            return raw
         self._looked.excluded += 1
         self._swept.excluded += 1
-        return False
+        return None
 
     def batcher(self) -> Batcher:
         """What batches SCAN's keys for this run."""
@@ -420,10 +427,20 @@ class _Host:
         @property
         def _cluster(self) -> bool: ...
 
+        @property
+        def _codec(self) -> Codec: ...
+
+        def _scan_pattern(self) -> bytes: ...
+
     def _job(self, mode: str, exclude: Patterns = (), on_key: KeyListener | None = None) -> Job:
         server_clock = getattr(self, "clock", "client") == "server"
         return Job(
-            mode, server_clock=server_clock, cluster=self._cluster, exclude=exclude, on_key=on_key
+            mode,
+            server_clock=server_clock,
+            cluster=self._cluster,
+            exclude=exclude,
+            on_key=on_key,
+            codec=self._codec,
         )
 
 
@@ -451,7 +468,7 @@ class SyncMaintenance(_Host):
     def _drive(self, job: Job, progress: Progress | None) -> None:
         batcher = job.batcher()
         done = 0
-        keys = self.redis.scan_iter(match=scan_pattern(self.key_prefix), count=SCAN_COUNT)
+        keys = self.redis.scan_iter(match=self._scan_pattern(), count=SCAN_COUNT)
         while True:
             try:
                 key = next(keys)
@@ -462,9 +479,10 @@ class SyncMaintenance(_Host):
                 if better is None:
                     raise
                 raise better from error
-            if not job.wanted(key):
+            raw = job.wanted(key)
+            if raw is None:
                 continue
-            for batch in batcher.add(key):
+            for batch in batcher.add(raw):
                 self._run(job.batch(batch))
                 done += len(batch)
                 if progress is not None:
@@ -578,7 +596,7 @@ class AsyncMaintenance(_Host):
     async def _drive(self, job: Job, progress: Progress | None) -> None:
         batcher = job.batcher()
         done = 0
-        keys = self.redis.scan_iter(match=scan_pattern(self.key_prefix), count=SCAN_COUNT)
+        keys = self.redis.scan_iter(match=self._scan_pattern(), count=SCAN_COUNT)
         while True:
             try:
                 key = await anext(keys)
@@ -589,9 +607,10 @@ class AsyncMaintenance(_Host):
                 if better is None:
                     raise
                 raise better from error
-            if not job.wanted(key):
+            raw = job.wanted(key)
+            if raw is None:
                 continue
-            for batch in batcher.add(key):
+            for batch in batcher.add(raw):
                 await self._run(job.batch(batch))
                 done += len(batch)
                 if progress is not None:

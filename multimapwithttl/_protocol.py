@@ -78,19 +78,27 @@ def _unknown_command(reply: object) -> bool:
     return isinstance(reply, Exception) and "unknown command" in str(reply).lower()
 
 
+#: Read-only script calls (see ``Conversation.route_read_scripts``).
+_READ_SCRIPTS = frozenset({"EVALSHA_RO", "EVAL_RO"})
+
+
 class Conversation:
     """Per-client state of the conversation: what the server turned out to support."""
 
     def __init__(self) -> None:
         #: False once the server answered EVALSHA_RO with "unknown command".
         self.read_only_scripts = True
+        #: The request a Send holding a read-only script call becomes: a
+        #: cluster client that cannot route those by itself is given a
+        #: ``SendToNodes`` (the library's routing) here.
+        self.route_read_scripts: type[Send] = Send
 
     def send(self, calls: Sequence[Call]) -> Operation[list[Any]]:
         """Send ``calls``; handle NOSCRIPT and missing commands; return the replies."""
         if not self.read_only_scripts:
             calls = [call.fallback or call for call in calls]
         try:
-            replies: list[Any] = list((yield _send(calls)))
+            replies: list[Any] = list((yield self._send(calls)))
         except Exception as error:
             # Re-noted in full: a resend below notes its own calls only.
             note_progress(error, answered(error, len(calls)))
@@ -116,13 +124,20 @@ class Conversation:
                 for script in sorted(filter(None, scripts), key=lambda s: s.name):
                     yield Load(script)
                 # Only the failed calls are sent again: the others have already run.
-                resent = yield _send([calls[i] for i in missing])
+                resent = yield self._send([calls[i] for i in missing])
             except Exception as error:
                 _merge(error, replies, missing)
                 raise
             for i, reply in zip(missing, resent, strict=True):
                 replies[i] = reply
         return replies
+
+    def _send(self, calls: Sequence[Call]) -> Send:
+        resend = all(call.resend for call in calls)
+        kind = self.route_read_scripts
+        if kind is not Send and any(call.args[0] in _READ_SCRIPTS for call in calls):
+            return kind(calls, resend)
+        return Send(calls, resend)
 
 
 def _merge(error: BaseException, replies: list[Any], resent: list[int]) -> None:
@@ -132,10 +147,6 @@ def _merge(error: BaseException, replies: list[Any], resent: list[int]) -> None:
     for i, reply in zip(resent, again, strict=True):
         merged[i] = reply
     note_progress(error, merged)
-
-
-def _send(calls: Sequence[Call]) -> Send:
-    return Send(calls, resend=all(call.resend for call in calls))
 
 
 def raise_first_error(replies: Sequence[Any]) -> None:

@@ -50,7 +50,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             finite int or float.
         cast_fn: Applied to every value read back, which arrives as bytes
             (str with ``decode_responses=True``). ``None`` means ``int``, as in
-            0.1.0; ``str`` decodes UTF-8; ``bytes`` keeps the raw bytes.
+            0.1.0; ``str`` decodes with the client's encoding (UTF-8 by
+            default, as the client would with ``decode_responses=True``);
+            ``bytes`` keeps the raw bytes.
         resolution: Grain of stored expiry times, in seconds (from 1e-6).
             1.0 stores whole seconds like 0.1.0; 0.001 gives milliseconds.
             Expiry rounds up: a value lives at least ``ttl`` and at most
@@ -240,9 +242,10 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
 
         Raises:
             TypeError: a bad name, value or ttl, before anything is written.
-            ValueError: a bad ttl, a value that cannot be encoded (a str with
-                a lone surrogate), or ``nx`` with ``xx``/``gt`` (``lt`` with
-                ``gt``/``nx``); nothing is written.
+            ValueError: a bad ttl, a name or value the client's encoding
+                cannot encode (a lone surrogate; "€" on a latin-1 client), or
+                ``nx`` with ``xx``/``gt`` (``lt`` with ``gt``/``nx``); nothing
+                is written.
             redis.ConnectionError: the connection broke after the write was
                 sent, so it may have run: it is never resent unseen (a resend
                 with ``nx=True`` counts only the values still missing).
@@ -808,7 +811,7 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         self.close()
 
     def names(self) -> Iterator[str]:
-        """Every name that has a key under this prefix (SCAN; every primary on a cluster).
+        r"""Every name that has a key under this prefix (SCAN; every primary on a cluster).
 
         A key goes away with its last live value, so a name is listed while
         it holds one (keys an 0.1.0 writer left without a TTL excepted: see
@@ -816,7 +819,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         listed (SCAN TYPE zset): keys of other types under the prefix are not
         names. The keys are not read, so a sorted set another application
         keeps under the prefix is listed too (``stats()`` counts such a set
-        as foreign, not in ``names``).
+        as foreign, not in ``names``). Keys are decoded as the client decodes
+        (its ``encoding``), so a name listed names the same key again; bytes
+        it cannot decode are escaped (as ``\xff``).
 
         Returns:
             An iterator of names, each once, in no particular order.

@@ -703,3 +703,21 @@ def test_memory_usage_not_permitted_is_said_so(
     finally:
         admin.acl_deluser("cli-nomem", "cli-noscan")
         admin.close()
+
+
+def test_a_latin1_url_shows_and_finds_what_a_latin1_client_wrote(
+    server: tuple[redis.Redis, str],
+) -> None:
+    client, url = server
+    latin1 = redis.Redis.from_url(url, encoding="latin-1")
+    try:
+        latin1.zadd("lat:café", {"thé": time.time() + 100})  # as 0.1.0 writes it
+    finally:
+        latin1.close()
+    assert client.exists(b"lat:caf\xe9")
+    url += "?encoding=latin-1"
+    assert json.loads(cli("names", "lat", "--url", url, "--json")[1]) == {"names": ["café"]}
+    status, out = cli("get", "lat", "café", "--url", url, "--json")
+    assert status == 0
+    assert [v["value"] for v in json.loads(out)["values"]] == ["thé"]
+    assert json.loads(cli("stats", "lat", "--url", url, "--json")[1])["live_values"] == 1

@@ -20,8 +20,9 @@ from multimapwithttl._commands import (
     read_script_call,
     write_calls,
 )
+from multimapwithttl._encode import UTF8, codec
 from multimapwithttl._expiry import Grain, live_bound
-from multimapwithttl._keys import key_of, name_of, scan_pattern, slot_of
+from multimapwithttl._keys import name_of, scan_pattern, slot_of
 from multimapwithttl._protocol import Conversation, Load, Send, raise_first_error
 from multimapwithttl._scripts import DELETE, READ, READ_PLAIN, WRITE
 
@@ -72,8 +73,11 @@ def test_modes_as_the_script_takes_them() -> None:
 
 
 def test_keys_names_and_scan_patterns() -> None:
-    assert key_of(b"p", b"n") == b"p:n"
-    assert name_of("p", b"p:a:b") == "a:b"
+    assert UTF8.key("p", b"p", "n") == b"p:n"
+    assert codec("latin-1").key("pé", b"p\xe9", "é") == b"p\xe9:\xe9"
+    # UTF-16 puts a byte order mark before each piece: the key is encoded whole.
+    assert codec("utf-16").key("p", "p".encode("utf-16"), "n") == "p:n".encode("utf-16")
+    assert name_of("p", UTF8.shown(b"p:a:b\xff")) == "a:b\\xff"
     assert name_of("p", "p:x") == "x"
     assert scan_pattern("a*b?[c]\\") == "a\\*b\\?\\[c\\]\\\\:*"
     assert slot_of("{tag}:x") == slot_of(b"{tag}:y")
