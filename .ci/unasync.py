@@ -39,7 +39,6 @@ RENAMES: list[tuple[str, str]] = [
     (r"\basync (def|for|with)\b", r"\1"),
     (r"\bawait ", ""),
     (r"\bAsyncMultiMapWithTTL\b", "MultiMapWithTTL"),
-    (r"\bAsyncMaintenance\b", "SyncMaintenance"),
     (r"\bAsyncIterator\b", "Iterator"),
     (r"\bStopAsyncIteration\b", "StopIteration"),
     (r"\b__aenter__\b", "__enter__"),

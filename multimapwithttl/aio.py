@@ -30,9 +30,18 @@ from ._io import (
     release_async,
     reopen_async,
 )
-from ._maintenance import AsyncMaintenance
+from ._maintenance import (
+    SCAN_COUNT,
+    Job,
+    KeyListener,
+    Maintenance,
+    Patterns,
+    Progress,
+    scan_refused,
+)
 from ._observability import execute_async, round_trip_async
 from ._protocol import Load, Operation, Request, SendToNodes
+from ._reports import Stats, SweepReport
 from ._validate import ManyTimedValues, ManyValues, Name, Value
 
 #: What ``from_url`` makes the values read: the ``cast_fn`` given.
@@ -41,7 +50,7 @@ _V = TypeVar("_V")
 _Self = TypeVar("_Self", bound="AsyncMultiMapWithTTL[Any]")
 
 
-class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
+class AsyncMultiMapWithTTL(Maintenance, MultiMapCore[T]):
     """A multimap kept in Redis in which every value expires on its own, over an asyncio client.
 
     The asyncio twin of [MultiMapWithTTL][multimapwithttl.MultiMapWithTTL]:
@@ -667,6 +676,127 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
 
         """
         return list(await self._run(self._op_get_many_with_expiry(names)))
+
+    async def _drive(self, job: Job, progress: Progress | None) -> None:
+        """Run ``job`` (stats or sweep) over every key under the prefix, a batch at a time."""
+        batcher = job.batcher()
+        done = 0
+        keys = self.redis.scan_iter(match=self._scan_pattern(), count=SCAN_COUNT)
+        while True:
+            try:
+                key = await anext(keys)
+            except StopAsyncIteration:
+                break
+            except Exception as error:
+                better = scan_refused(error)
+                if better is None:
+                    raise
+                raise better from error
+            raw = job.wanted(key)
+            if raw is None:
+                continue
+            for batch in batcher.add(raw):
+                await self._run(job.batch(batch))
+                done += len(batch)
+                if progress is not None:
+                    progress(done)
+        last = batcher.flush()
+        for batch in last:
+            await self._run(job.batch(batch))
+            done += len(batch)
+            if progress is not None:
+                progress(done)
+        if progress is not None and not last:
+            progress(done)  # once at least, if only to say 0
+
+    async def stats(self, *, progress: Progress | None = None) -> Stats:
+        """Count what the prefix holds: names, live and expired values, keys to repair.
+
+        Scans every key under the prefix (every primary of a cluster) in
+        batches and never writes: it runs on read-only replicas too. A value
+        counts as expired once it is expired by both the client's clock and
+        the server's (on ``clock="server"``, by the server's alone).
+
+        Args:
+            progress: Called after each batch with how many keys have been
+                looked at so far (for a progress display).
+
+        Returns:
+            The counts for the whole prefix.
+
+        Raises:
+            redis.RedisError: a server or connection error (the client's own
+                exception type), raised as soon as it happens.
+
+        """
+        job = self._job("stats")
+        await self._drive(job, progress)
+        return job.stats()
+
+    async def sweep(
+        self,
+        *,
+        dry_run: bool = False,
+        exclude: Patterns = (),
+        progress: Progress | None = None,
+        on_key: KeyListener | None = None,
+    ) -> SweepReport:
+        """Repair the prefix: collect expired values, fix missing or short TTLs, drop dead keys.
+
+        Meant for keys that 0.1.0 left behind: keys without a TTL (which
+        never go away), keys whose TTL ends before their newest value, keys
+        holding only expired values. Every sorted set under the prefix is
+        looked at and, where needed, repaired atomically with the same rule
+        as every write: expired values (by both clocks) are removed, and
+        the key's TTL is set to end when its newest live value expires.
+        TTLs running more than 2 s past the newest value are trimmed too
+        (not counted). Safe while writers run; no server call lasts more
+        than a few milliseconds, however big the prefix.
+
+        What is not a multimap key is counted as foreign and left untouched
+        (members or value, and TTL): keys of another type, and sorted sets
+        holding any score that cannot be an expiry time (not finite, below
+        1,000,000,000, or from year 10000 on: a leaderboard, millisecond
+        timestamps). A sorted set of past UNIX seconds (a "last seen" set)
+        looks exactly like a key 0.1.0 leaked and would be deleted: keep it
+        under another prefix, or pass ``exclude``.
+
+        Args:
+            dry_run: Only count what a sweep would do; write nothing (the
+                script runs read-only).
+            exclude: Glob patterns (Redis's syntax, as SCAN MATCH: ``*``,
+                ``?``, ``[a-z]``, backslash escapes) on the **full key**, e.g.
+                ``"app:lastseen"`` or ``"app:cache:*"``; a single string is
+                one pattern. Matching keys are neither read nor changed;
+                ``SweepReport.excluded`` counts them.
+            progress: Called after each batch with how many keys have been
+                looked at so far.
+            on_key: Called with ``(key, action)`` for **every** key the
+                sweep changes (with ``dry_run``, would change), as each batch
+                is done, so that nothing but the current batch is held
+                however many keys there are; the key as text (undecodable
+                bytes as backslash escapes). A key may come under two
+                actions: ``"collected"`` (loses expired values and stays),
+                ``"ttl_fixed"``, ``"deleted"`` and ``"ttl_trimmed"`` (a TTL
+                running more than 2 s past its newest value, which is trimmed
+                and counted nowhere). Foreign keys are never changed, so never
+                given. An exception it raises stops the sweep there.
+
+        Returns:
+            What was done (or would be done, with ``dry_run``), with up to
+            10 example keys per action.
+
+        Raises:
+            TypeError: an exclude pattern that is not str or bytes, or an
+                ``on_key`` that cannot be called.
+            ValueError: an exclude pattern with an unclosed ``[``.
+            redis.RedisError: a server or connection error (the client's own
+                exception type). What was swept before it stays swept.
+
+        """
+        job = self._job("dry-run" if dry_run else "sweep", exclude, on_key)
+        await self._drive(job, progress)
+        return job.report()
 
     def iter_values(self, name: Name, *, count: int = 1000) -> AsyncIterator[T]:
         """Iterate over the live values of a big name, ``count`` at a time.
