@@ -40,6 +40,13 @@ class Span:
     ) -> None:
         self.end = time.time()
 
+    @classmethod
+    def since(cls, start: float) -> Span:
+        """The span from ``start`` (a clock reading, or a pinned clock's time) to now."""
+        span = cls()
+        span.start, span.end = start, time.time()
+        return span
+
     @property
     def took(self) -> float:
         return self.end - self.start
@@ -78,3 +85,18 @@ def lives(raw: Any, key: str, ttl: float, span: Span, grain: float = 1.0) -> boo
     """
     end = key_end(raw, key)
     return span.start + ttl - MS <= end <= span.end + ttl + grain + span.took + MS
+
+
+def pinned(mm: Any, at: float) -> Any:
+    """Stop ``mm``'s own clock at ``at`` (a time just past): its scores are exactly ``at + ttl``.
+
+    The server's clock runs on: a writer whose clock is behind keeps each key that much
+    longer (``ends_with_newest(raw, key, Span.since(at))`` bounds it).
+    """
+    mm._now = lambda: at
+    return mm
+
+
+def within(at: float, span: Span, ttl: float, grain: float = 1.0) -> bool:
+    """Is ``at`` the expiry a write made in ``span`` gives for ``ttl``, rounded up to ``grain``?"""
+    return span.start + ttl <= at <= span.end + ttl + grain
