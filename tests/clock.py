@@ -10,6 +10,7 @@ score, and both against the real clock read before and after the write.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
@@ -100,3 +101,19 @@ def pinned(mm: Any, at: float) -> Any:
 def within(at: float, span: Span, ttl: float, grain: float = 1.0) -> bool:
     """Is ``at`` the expiry a write made in ``span`` gives for ``ttl``, rounded up to ``grain``?"""
     return span.start + ttl <= at <= span.end + ttl + grain
+
+
+def quick(limit: float, attempts: int = 20) -> Iterator[tuple[int, Span]]:
+    """Rounds of a block that tells something only when it takes under ``limit`` seconds.
+
+    A value meant to be read back before its short life ends cannot be, on a machine
+    that stalls the test for longer: such a round tells nothing and another runs.
+    ``for i, span in quick(0.6): with span: ...`` stops after the first quick round,
+    and fails only when every round was too slow.
+    """
+    for attempt in range(attempts):
+        span = Span()
+        yield attempt, span
+        if span.took < limit:
+            return
+    raise AssertionError(f"{attempts} rounds each took {limit} s or more: the machine is stalled")

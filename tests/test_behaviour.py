@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .clock import Span, lives
+from .clock import Span, ends_with_newest, lives, newest, quick
 from .conftest import Factory
 from .errors import response_error
 
@@ -90,14 +90,18 @@ def test_remove_counts_only_live_values(make: Factory) -> None:
 
 def test_contains_and_count_see_only_live_values(make: Factory) -> None:
     mm = make("cc", resolution=0.001)
-    mm.add("a", 1, 2, ttl=60)
-    mm.add("a", 3, ttl=0.6)
-    assert mm.count("a") == 3
-    assert mm.contains("a", 3)
+    for i, span in quick(0.6):  # 3 must be read back before its 0.6 s are over
+        name = f"a{i}"
+        with span:
+            mm.add(name, 1, 2, ttl=60)
+            mm.add(name, 3, ttl=0.6)
+            counted, contained = mm.count(name), mm.contains(name, 3)
+    assert counted == 3
+    assert contained
     make.backend.advance(0.75)  # type: ignore[attr-defined]
-    assert mm.count("a") == 2
-    assert not mm.contains("a", 3)
-    assert mm.contains("a", 1)
+    assert mm.count(name) == 2
+    assert not mm.contains(name, 3)
+    assert mm.contains(name, 1)
     assert not mm.contains("nobody", 1)
     assert mm.count("nobody") == 0
 
@@ -144,27 +148,34 @@ def test_re_adding_a_value_sets_its_expiry_to_the_latest_write(make: Factory) ->
 
 def test_every_key_gets_a_ttl_on_its_first_write(make: Factory, raw: Any) -> None:
     mm = make("ttl", ttl=100)
-    mm.add("a", 1)
-    mm.add_many([("b", [1]), ("c", [2])], ttl=50)
-    mm.add_many_with_ttl([("d", [(time.time() + 20, 1)])])
-    for key, low in [("ttl:a", 99_000), ("ttl:b", 49_000), ("ttl:c", 49_000), ("ttl:d", 19_000)]:
-        assert low <= raw.pttl(key) <= low + 2_100, key
+    with Span() as span:
+        mm.add("a", 1)
+        mm.add_many([("b", [1]), ("c", [2])], ttl=50)
+        mm.add_many_with_ttl([("d", [(time.time() + 20, 1)])])
+    for key, ttl in [("ttl:a", 100), ("ttl:b", 50), ("ttl:c", 50), ("ttl:d", 20)]:
+        assert lives(raw, key, ttl, span), key
 
 
 def test_a_shorter_write_never_cuts_the_key_ttl(make: Factory, raw: Any) -> None:
     mm = make("cut", cast_fn=str)
     mm.add("a", "long", ttl=1000)
-    mm.add("a", "short", ttl=5)
-    assert raw.pttl("cut:a") > 990_000
-    assert sorted(mm.get_with_expiry("a"), key=lambda p: p[1])[-1][1] > time.time() + 990
+    long_ends = raw.zscore("cut:a", "long")
+    with Span() as span:
+        mm.add("a", "short", ttl=5)
+    assert newest(raw, "cut:a") == long_ends
+    assert ends_with_newest(raw, "cut:a", span)
+    assert sorted(mm.get_with_expiry("a"), key=lambda p: p[1])[-1] == ("long", long_ends)
 
 
 def test_the_key_disappears_soon_after_its_last_value_expires(make: Factory, raw: Any) -> None:
     mm = make("gone", resolution=0.001)
-    mm.add("a", 1, 2, ttl=0.6)
-    assert raw.exists("gone:a")
-    make.backend.advance(0.8)  # type: ignore[attr-defined]
-    assert not raw.exists("gone:a")
+    for i, span in quick(0.6):  # the key must be seen before its 0.6 s are over
+        with span:
+            mm.add(f"a{i}", 1, 2, ttl=0.6)
+            existed = raw.exists(f"gone:a{i}")
+        make.backend.advance(0.8)  # type: ignore[attr-defined]
+    assert existed
+    assert not raw.exists(f"gone:a{i}")
     assert list(mm.names()) == []
 
 
