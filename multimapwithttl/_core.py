@@ -17,12 +17,16 @@ from typing import Any, Generic, Literal, NoReturn, TypeVar
 from ._clients import ClientKind, client_kind, require_client
 from ._commands import (
     MAX_READ_BYTES,
+    NOT_SENT,
     TIME,
+    UNKNOWN,
     Call,
     KeyWrite,
     WriteMode,
     answered,
+    check_calls,
     delete_calls,
+    fits_transaction,
     lowest_kept,
     members_per_key,
     page_call,
@@ -33,20 +37,26 @@ from ._commands import (
     read_script_call,
     time_bound,
     top_with_scores,
+    transaction_calls,
+    transaction_chunks,
+    transaction_marker,
     write_calls,
 )
 from ._encode import Codec, check_prefix
 from ._expiry import Grain, live_bound
-from ._keys import name_of, scan_pattern
+from ._keys import name_of, scan_pattern, slot_of
 from ._protocol import (
     Conversation,
+    Load,
     Operation,
     Send,
     SendToNodes,
+    Transaction,
+    no_script,
     raise_batch_error,
     raise_first_error,
 )
-from ._scripts import DELETE, REMOVE, WRITE, Script, plain
+from ._scripts import CHECK, COLLECT_PER_CALL, DELETE, REMOVE, WRITE, Script, plain
 from ._validate import (
     MAX_EXPIRE_AT,
     check_cast_fn,
@@ -66,6 +76,11 @@ T = TypeVar("T")
 Clock = Literal["client", "server"]
 _CLOCKS = ("client", "server")
 
+
+# A transaction whose watched keys changed before its EXEC (another writer;
+# a key that expired) is checked and tried again this many times in all;
+# then its keys go to the write script, which cannot be interrupted.
+_TRANSACTION_TRIES = 3
 
 # Per client: whether its server reads a script's "#!lua" line (Redis 7+,
 # Valkey) -- learnt once, by the first write of any multimap on that client.
@@ -383,9 +398,126 @@ class MultiMapCore(Generic[T]):
         names: dict[bytes, Any],
         script: Script = WRITE,
     ) -> Operation[int]:
-        """Apply ``writes``; an error says which of ``names`` (by key) were written."""
-        replies = yield from self._write_replies(writes, header, names, script)
-        return sum(int(reply) for reply in replies)
+        """Apply ``writes``; an error says which of ``names`` (by key) were written.
+
+        A plain write (latest write wins, no cap, the writer's clock) of big
+        members goes without the script where it can (see ``_transactions``).
+        """
+        total = 0
+        done: tuple[list[Call], list[Any]] = ([], [])
+        if (
+            writes
+            and script is WRITE
+            and self._clock == "client"
+            and header[1] == ""
+            and header[2] == "s"
+            and any(map(fits_transaction, writes))
+        ):
+            try:
+                shebang = yield from self._shebang(writes[0].key)
+            except Exception as error:
+                raise_batch_error([], [], names, "written", error)
+            if shebang:  # Redis 7+ or Valkey: WATCH sees expiry, ACLs are checked in Lua
+                big = [write for write in writes if fits_transaction(write)]
+                writes = [write for write in writes if not fits_transaction(write)]
+                total, left = yield from self._transactions(big, header, names, done)
+                writes += left
+        replies = yield from self._write_replies(writes, header, names, script, done)
+        return total + sum(int(reply) for reply in replies)
+
+    def _transactions(
+        self,
+        writes: list[KeyWrite],
+        header: list[Any],
+        names: dict[bytes, Any],
+        done: tuple[list[Call], list[Any]],
+    ) -> Operation[tuple[int, list[KeyWrite]]]:
+        """Write ``writes`` without the script: WATCH and ``check.lua``, then MULTI ... EXEC.
+
+        Returns how many members were new, and the writes left to the script
+        (keys the check leaves to it; a transaction that kept failing). Each
+        transaction done is added to ``done`` (for a batch error's
+        ``.written``); a failed exchange raises the batch's error, a
+        transaction whose EXEC reply was lost counting as unknown. Never resent.
+        """
+        now, score = header[0], header[3]
+        total = 0
+        left: list[KeyWrite] = []
+        for chunk in transaction_chunks(writes, self._cluster):
+            keys = [write.key for write in chunk]
+            slot = slot_of(keys[0]) if self._cluster else None
+            for _ in range(_TRANSACTION_TRIES):
+                plan: list[Any] = []
+
+                def then(
+                    replies: list[Any], chunk: list[KeyWrite] = chunk, plan: list[Any] = plan
+                ) -> Any:
+                    check = replies[-1]
+                    if any(isinstance(reply, Exception) for reply in replies):
+                        return None  # MOVED during a migration, NOSCRIPT, NOPERM...
+                    base, key_ms, *verdicts = check
+                    if all(int(verdict) < 0 for verdict in verdicts):
+                        return None
+                    # The key TTL counts from the check's bound, the earlier
+                    # clock: EXEC comes later, so a key never ends early.
+                    calls, positions = transaction_calls(
+                        chunk, [int(v) for v in verdicts], score, base, key_ms
+                    )
+                    plan.append(positions)
+                    return calls
+
+                request = Transaction(check_calls(keys, now, score, COLLECT_PER_CALL), then, slot)
+                try:
+                    first, second = yield request
+                except Exception as error:
+                    # Lost before MULTI: nothing written; else EXEC may have run.
+                    progress = answered(error, 1)[0]
+                    outcome = NOT_SENT if progress is NOT_SENT else UNKNOWN
+                    raise_batch_error(
+                        [*done[0], transaction_marker(keys)],
+                        [*done[1], outcome],
+                        names,
+                        "written",
+                        error,
+                    )
+                if no_script(first[-1]):
+                    yield Load(CHECK)
+                    continue
+                if second is None:
+                    left += chunk  # nothing this path may write
+                    break
+                result = second[-1]
+                if result is None:
+                    continue  # a watched key changed: check again
+                if isinstance(result, Exception) or any(
+                    isinstance(reply, Exception) for reply in result
+                ):
+                    # Refused before it ran (EXECABORT: over maxmemory, a
+                    # command this user may not run, MOVED/ASK): nothing
+                    # written; the script tells why, or does it.
+                    if isinstance(result, Exception):
+                        left += chunk
+                        break
+                    # A command failed as it ran (none that the check let
+                    # through should): EXEC does not undo the others.
+                    failed = next(reply for reply in result if isinstance(reply, Exception))
+                    raise_batch_error(
+                        [*done[0], transaction_marker(keys)],
+                        [*done[1], UNKNOWN],
+                        names,
+                        "written",
+                        failed,
+                    )
+                (positions,) = plan
+                written = [write.key for write, at in zip(chunk, positions, strict=True) if at >= 0]
+                done[0].append(transaction_marker(written))
+                done[1].append(0)
+                left += (write for write, at in zip(chunk, positions, strict=True) if at < 0)
+                total += sum(int(result[at]) for at in positions if at >= 0)
+                break
+            else:
+                left += chunk
+        return total, left
 
     def _write_replies(
         self,
@@ -393,11 +525,13 @@ class MultiMapCore(Generic[T]):
         header: list[Any],
         names: dict[bytes, Any],
         script: Script = WRITE,
+        done: tuple[list[Call], list[Any]] = ([], []),
     ) -> Operation[list[Any]]:
         """The write script's reply of each call, in order.
 
         An error keeps its class and says which of ``names`` (by key) were
-        written all the same (see ``raise_batch_error``).
+        written all the same (see ``raise_batch_error``), counting the calls
+        and replies ``done`` before these.
         """
         if not writes:
             return []
@@ -412,8 +546,14 @@ class MultiMapCore(Generic[T]):
         else:
             if not any(isinstance(reply, Exception) for reply in replies):
                 return list(replies)
-            raise_batch_error(calls, replies, names, "written")
-        raise_batch_error(calls, answered(failed, len(calls)), names, "written", failed)
+            raise_batch_error([*done[0], *calls], [*done[1], *replies], names, "written")
+        raise_batch_error(
+            [*done[0], *calls],
+            [*done[1], *answered(failed, len(calls))],
+            names,
+            "written",
+            failed,
+        )
 
     def _read_one(self, call: Call) -> Operation[Any]:
         (reply,) = yield from self._conversation.send([call])

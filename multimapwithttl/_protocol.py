@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
@@ -55,7 +55,27 @@ class Load:
     script: Script
 
 
-Request = Send | Load
+@dataclass(slots=True)
+class Transaction:
+    """Two exchanges on one connection of the library's own: ``watch``, then ``then(replies)``.
+
+    ``watch`` is ``WATCH`` of some keys and the reads that decide what to
+    write; ``then`` makes, of their replies, ``MULTI`` ... ``EXEC`` (which
+    the server runs only if no watched key changed), or None for nothing
+    (the shell then sends ``UNWATCH``). On a cluster every key is of
+    ``slot``, and both go to its primary. Nothing is ever resent. The result
+    is ``(watch's replies, then's replies or None)``, error replies given
+    back as exception values. A connection error propagates: during
+    ``watch`` noted as not sent (nothing was written), during ``then`` as
+    the shell's reads noted it (what was read before it).
+    """
+
+    watch: Sequence[Call]
+    then: Callable[[list[Any]], Sequence[Call] | None]
+    slot: int | None = None
+
+
+Request = Send | Load | Transaction
 _T = TypeVar("_T")
 #: An operation: yields requests, receives their results, returns the answer.
 Operation = Generator[Request, Any, _T]
@@ -66,7 +86,8 @@ Operation = Generator[Request, Any, _T]
 _MAX_LOADS = 3
 
 
-def _no_script(reply: object) -> bool:
+def no_script(reply: object) -> bool:
+    """Whether ``reply`` is the server's NOSCRIPT error (the script must be loaded first)."""
     # redis-py and valkey-py both strip the NOSCRIPT code from the message
     # and raise a class of this name; other clients keep the code.
     if not isinstance(reply, Exception):
@@ -116,7 +137,7 @@ class Conversation:
             for i, reply in zip(lacking, again, strict=True):
                 replies[i] = reply
         for _ in range(_MAX_LOADS):
-            missing = [i for i, reply in enumerate(replies) if _no_script(reply)]
+            missing = [i for i, reply in enumerate(replies) if no_script(reply)]
             if not missing:
                 break
             scripts = {calls[i].script for i in missing}

@@ -21,7 +21,7 @@ from ._connections import (
 from ._core import Clock, MultiMapCore, T, ValuePages
 from ._maintenance import AsyncMaintenance
 from ._observability import execute_async, round_trip_async
-from ._protocol import Load, Operation, Request, SendToNodes
+from ._protocol import Load, Operation, Request, SendToNodes, Transaction
 from ._validate import ManyTimedValues, ManyValues, Name, Value
 
 #: What ``from_url`` makes the values read: the ``cast_fn`` given.
@@ -138,6 +138,8 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
                     "SCRIPT LOAD", request.script.source, target_nodes=every
                 )
             return await self.redis.script_load(request.script.source)
+        if isinstance(request, Transaction):
+            return await _transaction(self.redis, request, self._client.error)
         calls = request.calls
         client: Any = self.redis
         errors = self._client.error
@@ -742,6 +744,50 @@ async def _streamed(
         raise
     finally:
         await pool.release(connection)
+
+
+async def _transaction(client: Any, request: Transaction, errors: type[Exception]) -> Any:
+    """Run ``request`` on one connection (its slot's primary on a cluster); never resent."""
+    node: Any = None
+    try:
+        if request.slot is None:
+            pool = client.connection_pool
+            try:
+                connection = await pool.get_connection()
+            except TypeError:  # redis-py < 5.3 wants a command name
+                connection = await pool.get_connection("WATCH")
+        else:
+            node = client.nodes_manager.get_node_from_slot(request.slot)
+            connection = node.acquire_connection()
+    except Exception as error:
+        note_progress(error, [], sent=False)
+        raise
+    try:
+        try:
+            await _reopen_if_closed(connection)
+            if not connection.is_connected:
+                await connection.connect()
+            await _send(connection, request.watch)
+            first = await _read(connection, len(request.watch), errors)
+        except Exception as error:
+            note_progress(error, [], sent=False)  # before MULTI: nothing written
+            raise
+        then = request.then(first)
+        if then is None:
+            await _send(connection, [Call(("UNWATCH",))])
+            await _read(connection, 1, errors)
+            return first, None
+        await _send(connection, then)
+        return first, await _read(connection, len(then), errors)
+    except BaseException:
+        # Cancelled or failed mid-way: unread replies, a WATCH still set.
+        await connection.disconnect()
+        raise
+    finally:
+        if node is None:
+            await pool.release(connection)
+        else:
+            _release(node, connection)
 
 
 async def _send(connection: Any, calls: Sequence[Call]) -> None:

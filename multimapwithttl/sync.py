@@ -20,7 +20,7 @@ from ._connections import (
 from ._core import Clock, MultiMapCore, T, ValuePages
 from ._maintenance import SyncMaintenance
 from ._observability import execute, round_trip
-from ._protocol import Load, Operation, Request, SendToNodes
+from ._protocol import Load, Operation, Request, SendToNodes, Transaction
 from ._validate import ManyTimedValues, ManyValues, Name, Value
 
 #: What ``from_url`` makes the values read: the ``cast_fn`` given.
@@ -170,6 +170,8 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
                     "SCRIPT LOAD", request.script.source, target_nodes=every
                 )
             return self.redis.script_load(request.script.source)
+        if isinstance(request, Transaction):
+            return _transaction(self.redis, request, self._client.error)
         calls = request.calls
         client: Any = self.redis
         errors = self._client.error
@@ -847,6 +849,36 @@ def _connection(pool: Any) -> Any:
         return pool.get_connection()
     except TypeError:  # redis-py < 5.3 wants a command name
         return pool.get_connection("EVALSHA")
+
+
+def _transaction(client: Any, request: Transaction, errors: type[Exception]) -> Any:
+    """Run ``request`` on one connection (its slot's primary on a cluster); never resent."""
+    if request.slot is not None:
+        node = client.nodes_manager.get_node_from_slot(request.slot)
+        client = _node_client(client, node)
+    pool = client.connection_pool
+    try:
+        connection = _connection(pool)
+    except Exception as error:
+        note_progress(error, [], sent=False)
+        raise
+    try:
+        try:
+            first = _exchange(connection, request.watch, errors)
+        except Exception as error:
+            note_progress(error, [], sent=False)  # before MULTI: nothing written
+            raise
+        then = request.then(first)
+        if then is None:
+            _exchange(connection, [Call(("UNWATCH",))], errors)
+            return first, None
+        return first, _exchange(connection, then, errors)
+    except BaseException:
+        # Replies may be left unread, a WATCH still set: never hand it back dirty.
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
 
 
 def _stream(pool: Any, calls: Sequence[Call], errors: type[Exception], resend: bool) -> list[Any]:
