@@ -24,10 +24,12 @@ import redis
 import redis.asyncio
 
 from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL, _commands
+from multimapwithttl._keys import slot_of
 from multimapwithttl._protocol import Transaction
 
 from .conftest import Factory
-from .servers import RedisServer
+from .reliability.test_lost_reply import SlotMove
+from .servers import LocalCluster, RedisServer
 
 BIG = 4000  # bytes per value: well over the threshold
 
@@ -358,3 +360,65 @@ def test_a_lost_exec_reply_raises_and_the_write_ran_once(
     with real_server.client() as raw:
         assert calls(raw, "exec") == 1  # never resent
         assert len(stored(real_server.port)) == 10  # it ran, once
+
+
+# -- a cluster: a transaction per slot; a slot moving under the WATCH --------------------
+
+
+@pytest.mark.parametrize("flavor", ["sync", "async"])
+@pytest.mark.parametrize("redirection", ["moved", "ask"])
+def test_a_big_cluster_write_follows_a_redirection_and_runs_once(
+    real_cluster: LocalCluster, flavor: str, redirection: str
+) -> None:
+    """The slot moved (MOVED) or is being migrated with the key not on its old
+    node (ASK): WATCH is refused there, nothing is written, and the write goes
+    to the slot's new node once."""
+    prefix = f"big-redirected-{flavor}-{redirection}"
+    move = SlotMove(real_cluster, "redis", flavor, prefix, f"{prefix}:event".encode())
+    source, target = move.source, move.target
+    for node in move.nodes:
+        node.flushall()  # a node gives a slot away only while it holds no key of it
+    value = "e" * BIG
+    try:
+        move.run(move.mm.add("warm", "w"))  # the client has read the slot table
+        if redirection == "moved":
+            move.set_owner(move.target_id)
+        else:
+            move.start_migrating()
+        assert move.run(move.mm.add_many([("event", [value])])) == 1
+        assert move.run(move.mm.add_many([("event", [value])])) == 0
+        asking = target.pipeline(transaction=False)  # one connection: ASKING applies
+        asking.execute_command("ASKING")
+        asking.zcard(f"{prefix}:event")
+        asking.execute_command("ASKING")  # to the next command only
+        asking.pttl(f"{prefix}:event")
+        _, count, _, ttl = asking.execute()
+        assert count == 1  # on the node the slot went to, once
+        assert ttl > 0
+    finally:
+        if redirection == "moved":
+            target.delete(f"{prefix}:event")  # a node gives a slot away only once it is empty
+            move.set_owner(move.source_id)
+        else:
+            cleanup = target.pipeline(transaction=False)
+            cleanup.execute_command("ASKING")
+            cleanup.delete(f"{prefix}:event")
+            cleanup.execute()
+            for node in (source, target):
+                node.execute_command("CLUSTER", "SETSLOT", move.slot, "STABLE")
+        real_cluster.wait_ok()
+        move.drop_keys()
+        move.close()
+
+
+def test_a_big_cluster_batch_runs_one_transaction_per_slot(make: Factory) -> None:
+    if not make.backend.cluster:
+        pytest.skip("a cluster's slots")
+    mm = make("t", cast_fn=bytes)
+    nodes = make.backend.raw_nodes()
+    for node in nodes:
+        node.config_resetstat()
+    assert mm.add_many(batch(60)) == 60
+    slots = {slot_of(f"t:n{i}".encode()) for i in range(60)}
+    assert sum(calls(node, "exec") for node in nodes) == len(slots)
+    assert sum(calls(node, "zadd") for node in nodes) == 60
