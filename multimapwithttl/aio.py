@@ -778,7 +778,10 @@ async def _transaction(client: Any, request: Transaction, errors: type[Exception
             await _read(connection, 1, errors)
             return first, None
         await _send(connection, then)
-        return first, await _read(connection, len(then), errors)
+        replies = await _read(connection, len(then), errors)
+        if isinstance(replies[-1], Exception):  # EXEC refused: maybe still in MULTI
+            await connection.disconnect()
+        return first, replies
     except BaseException:
         # Cancelled or failed mid-way: unread replies, a WATCH still set.
         await connection.disconnect()

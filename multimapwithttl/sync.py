@@ -872,7 +872,10 @@ def _transaction(client: Any, request: Transaction, errors: type[Exception]) -> 
         if then is None:
             _exchange(connection, [Call(("UNWATCH",))], errors)
             return first, None
-        return first, _exchange(connection, then, errors)
+        replies = _exchange(connection, then, errors)
+        if isinstance(replies[-1], Exception):  # EXEC refused: maybe still in MULTI
+            connection.disconnect()
+        return first, replies
     except BaseException:
         # Replies may be left unread, a WATCH still set: never hand it back dirty.
         connection.disconnect()

@@ -191,24 +191,22 @@ def full_server(tmp_path: Path, real_server: RedisServer) -> Iterator[RedisServe
 
 
 def run(flavor: str, port: int, write: Callable[[Any], Any], **client_kwargs: Any) -> Any:
-    """``write(mm)`` on a fresh client; the exception it raised (None if none)."""
+    """``write(mm)`` on a fresh client: what it returned, or the exception it raised."""
     if flavor == "sync":
         with redis.Redis(port=port, **client_kwargs) as client:
             try:
-                write(MultiMapWithTTL(client, "big", cast_fn=bytes))
+                return write(MultiMapWithTTL(client, "big", cast_fn=bytes))
             except Exception as error:
                 return error
-            return None
 
     async def go() -> Any:
         client = redis.asyncio.Redis(port=port, **client_kwargs)
         try:
-            await write(AsyncMultiMapWithTTL(client, "big", cast_fn=bytes))
+            return await write(AsyncMultiMapWithTTL(client, "big", cast_fn=bytes))
         except Exception as error:
             return error
         finally:
             await client.aclose()
-        return None
 
     return asyncio.run(go())
 
@@ -422,3 +420,44 @@ def test_a_big_cluster_batch_runs_one_transaction_per_slot(make: Factory) -> Non
     slots = {slot_of(f"t:n{i}".encode()) for i in range(60)}
     assert sum(calls(node, "exec") for node in nodes) == len(slots)
     assert sum(calls(node, "zadd") for node in nodes) == 60
+
+
+@pytest.fixture(params=["-watch", "-multi", "-exec", "-unwatch"])
+def without_transactions(
+    real_server: RedisServer, request: pytest.FixtureRequest
+) -> Iterator[dict[str, Any]]:
+    """Credentials of a user who may run everything but one transaction command."""
+    with real_server.client() as client:
+        client.flushall()
+        client.acl_setuser(
+            "notx",
+            enabled=True,
+            passwords=["+secret"],
+            keys=["*"],
+            commands=["+@all", request.param],
+        )
+        yield {"username": "notx", "password": "secret"}
+        client.acl_deluser("notx")
+        client.flushall()
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("flavor", ["sync", "async"])
+def test_a_user_without_transactions_writes_big_values_through_the_script(
+    real_server: RedisServer, without_transactions: dict[str, Any], flavor: str
+) -> None:
+    def twice(mm: Any) -> Any:
+        if flavor == "sync":
+            first, second = mm.add_many(batch(10)), mm.add_many(batch(12))
+            return [first, second, list(map(list, mm.get_many("n0", "n11")))]
+
+        async def go() -> Any:
+            first = await mm.add_many(batch(10))
+            second = await mm.add_many(batch(12))
+            return [first, second, [list(v) for v in await mm.get_many("n0", "n11")]]
+
+        return go()
+
+    result = run(flavor, real_server.port, twice, **without_transactions)
+    assert result == [10, 2, [[big(0)], [big(11)]]]
+    assert len(stored(real_server.port)) == 12

@@ -37,13 +37,16 @@ if server < now then
   base, base_text = server, server_text
 end
 local band = now > base
+-- A user who may not run MULTI or EXEC: every key to write.lua (a refused
+-- MULTI would let the commands after it run one by one, unprotected).
+local whole = acl == nil or (acl('MULTI') and acl('EXEC'))
 local above = '(' .. score
 local reply = { base_text, string.format('%.0f', math.ceil((score - base) * 1000)) }
 for i = 1, #KEYS do
   local key = KEYS[i]
   local verdict = -1
   local expired = redis.pcall('ZCOUNT', key, '-inf', base_text)
-  if type(expired) == 'number' and expired <= left
+  if whole and type(expired) == 'number' and expired <= left
       and redis.call('ZCOUNT', key, above, '+inf') == 0
       and (expired == 0 or redis.call('ZCOUNT', key, '-inf', TOO_EARLY_TEXT) == 0)
       and not (band and redis.call('ZCOUNT', key, '(' .. base_text, now_text) > 0)
