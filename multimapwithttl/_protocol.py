@@ -57,22 +57,23 @@ class Load:
 
 @dataclass(slots=True)
 class Transaction:
-    """Two exchanges on one connection of the library's own: ``watch``, then ``then(replies)``.
+    """A conversation on one connection of the library's own: ``watch``, then ``then``'s.
 
-    ``watch`` is ``WATCH`` of some keys and the reads that decide what to
-    write; ``then`` makes, of their replies, ``MULTI`` ... ``EXEC`` (which
-    the server runs only if no watched key changed), or None for nothing
-    (the shell then sends ``UNWATCH``). On a cluster every key is of
-    ``slot``, and both go to its primary. Nothing is ever resent. The result
-    is ``(watch's replies, then's replies or None)``, error replies given
-    back as exception values. A connection error propagates: during
-    ``watch`` noted as not sent (nothing was written), during ``then`` as
-    the shell's reads noted it (what was read before it).
+    The shell sends ``watch`` (``WATCH`` of some keys and the reads that
+    decide what to write), then, as long as ``then(replies of the last
+    exchange)`` makes more calls, those (``MULTI`` ... ``EXEC``, which the
+    server runs only if no watched key changed, and the next ``WATCH``). On a
+    cluster every key is of ``slot``, and all goes to its primary. Nothing is
+    ever resent; error replies are given to ``then`` as exception values. A
+    connection error propagates: during ``watch`` noted as not sent (nothing
+    was written), later as the shell's reads noted it. ``dirty``, set by
+    ``then``: the connection may be left in a state it must not be reused in.
     """
 
     watch: Sequence[Call]
     then: Callable[[list[Any]], Sequence[Call] | None]
     slot: int | None = None
+    dirty: bool = False
 
 
 Request = Send | Load | Transaction

@@ -768,20 +768,15 @@ async def _transaction(client: Any, request: Transaction, errors: type[Exception
             if not connection.is_connected:
                 await connection.connect()
             await _send(connection, request.watch)
-            first = await _read(connection, len(request.watch), errors)
+            replies = await _read(connection, len(request.watch), errors)
         except Exception as error:
             note_progress(error, [], sent=False)  # before MULTI: nothing written
             raise
-        then = request.then(first)
-        if then is None:
-            await _send(connection, [Call(("UNWATCH",))])
-            await _read(connection, 1, errors)
-            return first, None
-        await _send(connection, then)
-        replies = await _read(connection, len(then), errors)
-        if isinstance(replies[-1], Exception):  # EXEC refused: maybe still in MULTI
+        while (calls := request.then(replies)) is not None:
+            await _send(connection, calls)
+            replies = await _read(connection, len(calls), errors)
+        if request.dirty:
             await connection.disconnect()
-        return first, replies
     except BaseException:
         # Cancelled or failed mid-way: unread replies, a WATCH still set.
         await connection.disconnect()

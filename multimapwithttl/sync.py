@@ -864,18 +864,14 @@ def _transaction(client: Any, request: Transaction, errors: type[Exception]) -> 
         raise
     try:
         try:
-            first = _exchange(connection, request.watch, errors)
+            replies = _exchange(connection, request.watch, errors)
         except Exception as error:
             note_progress(error, [], sent=False)  # before MULTI: nothing written
             raise
-        then = request.then(first)
-        if then is None:
-            _exchange(connection, [Call(("UNWATCH",))], errors)
-            return first, None
-        replies = _exchange(connection, then, errors)
-        if isinstance(replies[-1], Exception):  # EXEC refused: maybe still in MULTI
+        while (calls := request.then(replies)) is not None:
+            replies = _exchange(connection, calls, errors)
+        if request.dirty:
             connection.disconnect()
-        return first, replies
     except BaseException:
         # Replies may be left unread, a WATCH still set: never hand it back dirty.
         connection.disconnect()
