@@ -44,6 +44,9 @@ from _common import TTL, VALUES_PER_NAME, Server, dataset, environment, load_010
 from multimapwithttl import MultiMapWithTTL
 
 NAMES = 1000
+# The big-value figure: this many names, each with one value of this many bytes.
+BIG_NAMES = 200
+BIG = 100_000
 
 
 @dataclass
@@ -98,6 +101,21 @@ def plan(fig: Figure, mm: Any) -> tuple[Callable[[], object], list[Callable[[], 
             return call
 
         return warm, [refresh(k) for k in range(fig.repeats)]
+    if op == "add_many_big":  # big_values.py's 100 KB row: a refresh of 200 names
+        big = [(f"big-{i}", [b"%09d" % i + b"x" * (BIG - 9)]) for i in range(BIG_NAMES)]
+
+        def warm_big() -> None:
+            mm.add_many(big)
+            mm.add_many(big)  # 0.1.0's second write gives each key its TTL
+
+        def refresh_big(k: int) -> Callable[[], object]:
+            def call() -> None:
+                mm.ttl = TTL + 60 * (k + 1)
+                mm.add_many(big)
+
+            return call
+
+        return warm_big, [refresh_big(k) for k in range(fig.repeats)]
     if op == "add_many_half":  # half of every name's values expired, not yet collected
         # Each repeat first stores the data anew, the first half of each
         # name's values with a 1 s ttl, and waits until they have expired
@@ -173,7 +191,9 @@ def figures(quick: bool) -> list[Figure]:
         out += [
             Figure("add_many/1000", "add_many, 1000 names x 10 values", subject, repeats=scale),
             Figure("get_many/1000", "get_many, 1000 names", subject, repeats=2 * scale),
-        ]
+            Figure("add_many_big/200", "add_many, 200 names x one 100 KB value", subject,
+                   repeats=scale),
+        ]  # fmt: skip
         if not quick:
             out += [
                 Figure("add/1", "single add (one value)", subject, repeats=500),

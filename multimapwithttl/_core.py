@@ -17,12 +17,16 @@ from typing import Any, Generic, Literal, NoReturn, TypeVar
 from ._clients import ClientKind, client_kind, require_client
 from ._commands import (
     MAX_READ_BYTES,
+    NOT_SENT,
     TIME,
+    UNKNOWN,
     Call,
     KeyWrite,
     WriteMode,
     answered,
+    check_calls,
     delete_calls,
+    fits_transaction,
     lowest_kept,
     members_per_key,
     page_call,
@@ -33,20 +37,26 @@ from ._commands import (
     read_script_call,
     time_bound,
     top_with_scores,
+    transaction_calls,
+    transaction_chunks,
+    transaction_marker,
     write_calls,
 )
 from ._encode import Codec, check_prefix
 from ._expiry import Grain, live_bound
-from ._keys import name_of, scan_pattern
+from ._keys import name_of, scan_pattern, slot_of
 from ._protocol import (
     Conversation,
+    Load,
     Operation,
     Send,
     SendToNodes,
+    Transaction,
+    no_script,
     raise_batch_error,
     raise_first_error,
 )
-from ._scripts import DELETE, REMOVE, WRITE, Script, plain
+from ._scripts import CHECK, COLLECT_PER_CALL, DELETE, REMOVE, WRITE, Script, plain
 from ._validate import (
     MAX_EXPIRE_AT,
     check_cast_fn,
@@ -66,6 +76,11 @@ T = TypeVar("T")
 Clock = Literal["client", "server"]
 _CLOCKS = ("client", "server")
 
+
+# A transaction whose watched keys changed before its EXEC (another writer;
+# a key that expired) is checked and tried again this many times in all;
+# then its keys go to the write script, which cannot be interrupted.
+_TRANSACTION_TRIES = 3
 
 # Per client: whether its server reads a script's "#!lua" line (Redis 7+,
 # Valkey) -- learnt once, by the first write of any multimap on that client.
@@ -383,9 +398,78 @@ class MultiMapCore(Generic[T]):
         names: dict[bytes, Any],
         script: Script = WRITE,
     ) -> Operation[int]:
-        """Apply ``writes``; an error says which of ``names`` (by key) were written."""
-        replies = yield from self._write_replies(writes, header, names, script)
-        return sum(int(reply) for reply in replies)
+        """Apply ``writes``; an error says which of ``names`` (by key) were written.
+
+        A plain write (latest write wins, no cap, the writer's clock) of big
+        members goes without the script where it can (see ``_transactions``).
+        """
+        total = 0
+        done: tuple[list[Call], list[Any]] = ([], [])
+        if (
+            writes
+            and script is WRITE
+            and self._clock == "client"
+            and header[1] == ""
+            and header[2] == "s"
+            and any(map(fits_transaction, writes))
+        ):
+            try:
+                shebang = yield from self._shebang(writes[0].key)
+            except Exception as error:
+                raise_batch_error([], [], names, "written", error)
+            if shebang:  # Redis 7+ or Valkey: WATCH sees expiry, ACLs are checked in Lua
+                big = [write for write in writes if fits_transaction(write)]
+                writes = [write for write in writes if not fits_transaction(write)]
+                total, left = yield from self._transactions(big, header, names, done)
+                writes += left
+        replies = yield from self._write_replies(writes, header, names, script, done)
+        return total + sum(int(reply) for reply in replies)
+
+    def _transactions(
+        self,
+        writes: list[KeyWrite],
+        header: list[Any],
+        names: dict[bytes, Any],
+        done: tuple[list[Call], list[Any]],
+    ) -> Operation[tuple[int, list[KeyWrite]]]:
+        """Write ``writes`` without the script: WATCH and ``check.lua``, then MULTI ... EXEC.
+
+        Returns how many members were new, and the writes left to the script
+        (keys the check leaves to it; a transaction that kept failing). Each
+        transaction done is added to ``done`` (for a batch error's
+        ``.written``); a failed exchange raises the batch's error, a
+        transaction whose EXEC reply was lost counting as unknown. Never resent.
+        """
+        total = 0
+        left: list[KeyWrite] = []
+        by_slot: dict[int | None, list[list[KeyWrite]]] = {}
+        for chunk in transaction_chunks(writes, self._cluster):
+            slot = slot_of(chunk[0].key) if self._cluster else None
+            by_slot.setdefault(slot, []).append(chunk)
+        for slot, chunks in by_slot.items():
+            start: int | None = 0
+            loads = 0
+            while start is not None:
+                session = _BigWrites(chunks, start, header[0], header[3], done)
+                request = Transaction(session.first(), session.then, slot)
+                session.request = request
+                try:
+                    yield request
+                except Exception as error:
+                    session.lost(error)
+                    raise_batch_error(done[0], done[1], names, "written", error)
+                total += session.total
+                left += session.left
+                if session.failure is not None:
+                    raise_batch_error(done[0], done[1], names, "written", session.failure)
+                start = session.load_at
+                if start is not None:
+                    loads += 1
+                    if loads > _TRANSACTION_TRIES:
+                        left += (write for chunk in chunks[start:] for write in chunk)
+                        break
+                    yield Load(CHECK)
+        return total, left
 
     def _write_replies(
         self,
@@ -393,11 +477,13 @@ class MultiMapCore(Generic[T]):
         header: list[Any],
         names: dict[bytes, Any],
         script: Script = WRITE,
+        done: tuple[list[Call], list[Any]] = ([], []),
     ) -> Operation[list[Any]]:
         """The write script's reply of each call, in order.
 
         An error keeps its class and says which of ``names`` (by key) were
-        written all the same (see ``raise_batch_error``).
+        written all the same (see ``raise_batch_error``), counting the calls
+        and replies ``done`` before these.
         """
         if not writes:
             return []
@@ -412,8 +498,14 @@ class MultiMapCore(Generic[T]):
         else:
             if not any(isinstance(reply, Exception) for reply in replies):
                 return list(replies)
-            raise_batch_error(calls, replies, names, "written")
-        raise_batch_error(calls, answered(failed, len(calls)), names, "written", failed)
+            raise_batch_error([*done[0], *calls], [*done[1], *replies], names, "written")
+        raise_batch_error(
+            [*done[0], *calls],
+            [*done[1], *answered(failed, len(calls))],
+            names,
+            "written",
+            failed,
+        )
 
     def _read_one(self, call: Call) -> Operation[Any]:
         (reply,) = yield from self._conversation.send([call])
@@ -770,6 +862,164 @@ class MultiMapCore(Generic[T]):
             ]
         except ValueError as error:
             _cast_failed(cast, error)
+
+
+_UNWATCH = Call(("UNWATCH",))
+
+
+def _aborted(reply: object) -> bool:
+    """Whether ``reply`` is EXEC's refusal of a transaction none of whose commands ran."""
+    # redis-py and valkey-py strip the code and raise a class of this name.
+    if not isinstance(reply, Exception):
+        return False
+    return type(reply).__name__ == "ExecAbortError" or str(reply).startswith("EXECABORT")
+
+
+class _BigWrites:
+    """Transactions of one slot's chunks as one conversation on one connection.
+
+    The first exchange is the first chunk's WATCH and check; each later one
+    the EXEC of a chunk (its MULTI, commands and EXEC) followed by the next
+    chunk's WATCH and check, so the server checks the next chunk while the
+    client reads the last EXEC's reply. ``then`` (called by the shell with
+    each exchange's replies) reads them and makes the next exchange. A
+    watched key that changed (EXEC nil) is checked again, up to
+    ``_TRANSACTION_TRIES`` times; a chunk the check or the server refused
+    (EXECABORT: nothing ran) goes to the script (``left``).
+    """
+
+    def __init__(
+        self,
+        chunks: list[list[KeyWrite]],
+        start: int,
+        now: str,
+        score: str,
+        done: tuple[list[Call], list[Any]],
+    ) -> None:
+        self.chunks, self.now, self.score, self.done = chunks, now, score, done
+        self.tries = [0] * len(chunks)
+        #: Members new over the chunks written; the writes left to the script.
+        self.total = 0
+        self.left: list[KeyWrite] = []
+        #: Set when a transaction failed as it ran: its keys' outcome is unknown.
+        self.failure: Exception | None = None
+        #: The chunk to start again from once check.lua is loaded (NOSCRIPT).
+        self.load_at: int | None = None
+        self.request: Transaction | None = None
+        self._start = start
+        self._ending = False
+        # The exchange in flight: the chunk whose EXEC it carries and where,
+        # that EXEC's ZADD positions, and the chunk whose check it carries.
+        self._exec: int | None = None
+        self._exec_at = 0
+        self._positions: list[int] = []
+        self._check: int | None = start
+        self._check_at = 1
+
+    def _watch(self, k: int) -> list[Call]:
+        keys = [write.key for write in self.chunks[k]]
+        return check_calls(keys, self.now, self.score, COLLECT_PER_CALL)
+
+    def first(self) -> list[Call]:
+        """The first exchange: the starting chunk's WATCH and check."""
+        return self._watch(self._start)
+
+    def lost(self, error: BaseException) -> None:
+        """Account for an exchange that failed: its EXEC, if it carried one, ran or not."""
+        if self._exec is None:
+            return
+        keys = [write.key for write in self.chunks[self._exec]]
+        reply = answered(error, self._exec_at + 1)[self._exec_at]
+        if reply is NOT_SENT or reply is None or _aborted(reply):
+            outcome: Any = NOT_SENT  # EXEC never sent, or it ran nothing
+        elif isinstance(reply, list) and not any(isinstance(r, Exception) for r in reply):
+            outcome = 0  # its reply was read before the connection failed
+        else:
+            outcome = UNKNOWN
+        self.done[0].append(transaction_marker(keys))
+        self.done[1].append(outcome)
+
+    def _dirty(self) -> None:
+        # A reply out of place (a refused EXEC may leave the connection in
+        # MULTI): the shell drops the connection.
+        if self.request is not None:
+            self.request.dirty = True
+
+    def then(self, replies: list[Any]) -> list[Call] | None:
+        """The next exchange, made of the replies to the last; None when done."""
+        if self._ending:
+            return None
+        calls: list[Call] = []
+        unwatch = False
+        following: int | None = None
+        j = self._exec
+        if j is not None:
+            chunk = self.chunks[j]
+            result = replies[self._exec_at]
+            if result is None:  # a watched key changed: check again
+                self.tries[j] += 1
+                if self.tries[j] < _TRANSACTION_TRIES:
+                    following = j
+                    unwatch = self._check is not None  # the next chunk's WATCH is set
+                else:
+                    self.left += chunk
+            elif isinstance(result, list) and not any(isinstance(r, Exception) for r in result):
+                positions = self._positions
+                written = [w.key for w, at in zip(chunk, positions, strict=True) if at >= 0]
+                self.done[0].append(transaction_marker(written))
+                self.done[1].append(0)
+                self.left += (w for w, at in zip(chunk, positions, strict=True) if at < 0)
+                self.total += sum(int(result[at]) for at in positions if at >= 0)
+            elif _aborted(result):
+                # Refused before it ran (over maxmemory, a permission,
+                # MOVED/ASK): nothing written; the script tells why, or writes.
+                self.left += chunk
+            else:
+                # A command failed as it ran (none the check let through
+                # should): EXEC does not undo the others.
+                self._dirty()
+                self.done[0].append(transaction_marker([w.key for w in chunk]))
+                self.done[1].append(UNKNOWN)
+                failed = result if isinstance(result, Exception) else None
+                if failed is None and isinstance(result, list):
+                    failed = next(r for r in result if isinstance(r, Exception))
+                self.failure = failed or RuntimeError(f"EXEC answered {result!r}")
+                self._ending = True
+                return None
+        self._exec = None
+        k = self._check
+        if following is None and k is not None:
+            watched, check = replies[self._check_at - 1], replies[self._check_at]
+            following = k + 1
+            if no_script(check):
+                self.load_at, self._ending = k, True
+                return [_UNWATCH]
+            verdicts = [int(v) for v in check[2:]] if isinstance(check, list) else []
+            if isinstance(watched, Exception) or not any(v >= 0 for v in verdicts):
+                # MOVED during a migration, NOPERM, nothing this path may write.
+                if not isinstance(check, (list, Exception)):
+                    self._dirty()
+                self.left += self.chunks[k]
+                unwatch = True
+            else:
+                base, key_ms = check[0], check[1]
+                # The key TTL counts from the check's bound, the earlier
+                # clock: EXEC comes later, so a key never ends early.
+                calls, self._positions = transaction_calls(
+                    self.chunks[k], verdicts, self.score, base, key_ms
+                )
+                self._exec, self._exec_at = k, len(calls) - 1
+        if unwatch:
+            calls.insert(0, _UNWATCH)
+        self._check = None
+        if following is not None and following < len(self.chunks):
+            calls += self._watch(following)
+            self._check, self._check_at = following, len(calls) - 1
+        if not calls:
+            return None
+        if self._exec is None and self._check is None:
+            self._ending = True  # an UNWATCH alone ends it
+        return calls
 
 
 class ValuePages:

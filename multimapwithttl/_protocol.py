@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
@@ -55,7 +55,28 @@ class Load:
     script: Script
 
 
-Request = Send | Load
+@dataclass(slots=True)
+class Transaction:
+    """A conversation on one connection of the library's own: ``watch``, then ``then``'s.
+
+    The shell sends ``watch`` (``WATCH`` of some keys and the reads that
+    decide what to write), then, as long as ``then(replies of the last
+    exchange)`` makes more calls, those (``MULTI`` ... ``EXEC``, which the
+    server runs only if no watched key changed, and the next ``WATCH``). On a
+    cluster every key is of ``slot``, and all goes to its primary. Nothing is
+    ever resent; error replies are given to ``then`` as exception values. A
+    connection error propagates: during ``watch`` noted as not sent (nothing
+    was written), later as the shell's reads noted it. ``dirty``, set by
+    ``then``: the connection may be left in a state it must not be reused in.
+    """
+
+    watch: Sequence[Call]
+    then: Callable[[list[Any]], Sequence[Call] | None]
+    slot: int | None = None
+    dirty: bool = False
+
+
+Request = Send | Load | Transaction
 _T = TypeVar("_T")
 #: An operation: yields requests, receives their results, returns the answer.
 Operation = Generator[Request, Any, _T]
@@ -66,7 +87,8 @@ Operation = Generator[Request, Any, _T]
 _MAX_LOADS = 3
 
 
-def _no_script(reply: object) -> bool:
+def no_script(reply: object) -> bool:
+    """Whether ``reply`` is the server's NOSCRIPT error (the script must be loaded first)."""
     # redis-py and valkey-py both strip the NOSCRIPT code from the message
     # and raise a class of this name; other clients keep the code.
     if not isinstance(reply, Exception):
@@ -116,7 +138,7 @@ class Conversation:
             for i, reply in zip(lacking, again, strict=True):
                 replies[i] = reply
         for _ in range(_MAX_LOADS):
-            missing = [i for i, reply in enumerate(replies) if _no_script(reply)]
+            missing = [i for i, reply in enumerate(replies) if no_script(reply)]
             if not missing:
                 break
             scripts = {calls[i].script for i in missing}

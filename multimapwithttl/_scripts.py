@@ -127,6 +127,9 @@ PAGE_PLAIN = PAGE.without_shebang()
 #: Surveys (read-only, EVALSHA_RO) and sweeps a batch of keys for ``stats()`` and
 #: ``sweep()``; see ``sweep.lua``. No ``#!lua`` line: every server reads it as is.
 SWEEP = Script.load("sweep", lib=True)
+#: The reads before a write of big members that goes without a script
+#: (WATCH, this, then MULTI/ZADD/PEXPIRE/EXEC; read-only, no ``#!lua`` line): see ``check.lua``.
+CHECK = Script.load("check")
 
 #: Every script this package sends, each variant once.
 SCRIPTS: tuple[Script, ...] = (
@@ -140,6 +143,7 @@ SCRIPTS: tuple[Script, ...] = (
     PAGE,
     PAGE_PLAIN,
     SWEEP,
+    CHECK,
 )
 #: ``SCRIPTS`` by the SHA1 a server knows each by (and names in its errors).
 BY_SHA: dict[str, Script] = {script.sha: script for script in SCRIPTS}

@@ -40,7 +40,7 @@ from ._maintenance import (
     scan_refused,
 )
 from ._observability import execute_async, round_trip_async
-from ._protocol import Load, Operation, Request, SendToNodes
+from ._protocol import Load, Operation, Request, SendToNodes, Transaction
 from ._reports import Stats, SweepReport
 from ._validate import ManyTimedValues, ManyValues, Name, Value
 
@@ -202,6 +202,8 @@ class AsyncMultiMapWithTTL(Maintenance, MultiMapCore[T]):
                     "SCRIPT LOAD", request.script.source, target_nodes=every
                 )
             return await self.redis.script_load(request.script.source)
+        if isinstance(request, Transaction):
+            return await _transaction(self.redis, request, self._client.error)
         calls = request.calls
         client: Any = self.redis
         errors = self._client.error
@@ -1031,6 +1033,43 @@ async def _stream(
         raise
     finally:
         await pool.release(connection)
+
+
+async def _transaction(client: Any, request: Transaction, errors: type[Exception]) -> None:
+    """Run ``request`` on one connection (its slot's primary on a cluster); never resent."""
+    try:
+        if request.slot is None:
+            owner: Any = None
+            connection = await pool_connection_async(client.connection_pool)
+        else:
+            node = client.nodes_manager.get_node_from_slot(request.slot)
+            owner, connection = node_connection_async(client, node)
+    except Exception as error:
+        note_progress(error, [], sent=False)
+        raise
+    try:
+        try:
+            if owner is None:
+                await reopen_async(connection)
+            else:
+                await connect_async(connection)
+            replies = await _exchange(connection, request.watch, errors)
+        except Exception as error:
+            note_progress(error, [], sent=False)  # before MULTI: nothing written
+            raise
+        while (calls := request.then(replies)) is not None:
+            replies = await _exchange(connection, calls, errors)
+        if request.dirty:
+            await connection.disconnect()
+    except BaseException:
+        # Failed or cancelled mid-way: unread replies, a WATCH still set.
+        await connection.disconnect()
+        raise
+    finally:
+        if owner is None:
+            await client.connection_pool.release(connection)
+        else:
+            release_async(owner, connection)
 
 
 async def _exchange(connection: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:

@@ -41,7 +41,7 @@ from ._maintenance import (
     scan_refused,
 )
 from ._observability import execute, round_trip
-from ._protocol import Load, Operation, Request, SendToNodes
+from ._protocol import Load, Operation, Request, SendToNodes, Transaction
 from ._reports import Stats, SweepReport
 from ._validate import ManyTimedValues, ManyValues, Name, Value
 
@@ -192,6 +192,8 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
                     "SCRIPT LOAD", request.script.source, target_nodes=every
                 )
             return self.redis.script_load(request.script.source)
+        if isinstance(request, Transaction):
+            return _transaction(self.redis, request, self._client.error)
         calls = request.calls
         client: Any = self.redis
         errors = self._client.error
@@ -1014,6 +1016,43 @@ def _stream(pool: Any, calls: Sequence[Call], errors: type[Exception], resend: b
         raise
     finally:
         pool.release(connection)
+
+
+def _transaction(client: Any, request: Transaction, errors: type[Exception]) -> None:
+    """Run ``request`` on one connection (its slot's primary on a cluster); never resent."""
+    try:
+        if request.slot is None:
+            owner: Any = None
+            connection = pool_connection(client.connection_pool)
+        else:
+            node = client.nodes_manager.get_node_from_slot(request.slot)
+            owner, connection = node_connection(client, node)
+    except Exception as error:
+        note_progress(error, [], sent=False)
+        raise
+    try:
+        try:
+            if owner is None:
+                reopen(connection)
+            else:
+                connect(connection)
+            replies = _exchange(connection, request.watch, errors)
+        except Exception as error:
+            note_progress(error, [], sent=False)  # before MULTI: nothing written
+            raise
+        while (calls := request.then(replies)) is not None:
+            replies = _exchange(connection, calls, errors)
+        if request.dirty:
+            connection.disconnect()
+    except BaseException:
+        # Failed or cancelled mid-way: unread replies, a WATCH still set.
+        connection.disconnect()
+        raise
+    finally:
+        if owner is None:
+            client.connection_pool.release(connection)
+        else:
+            release(owner, connection)
 
 
 def _exchange(connection: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:

@@ -28,7 +28,10 @@ from typing import Any, Literal
 from .recorder import OK, Recorder
 
 NAMES = ["a", "b", "c", "d"]
-VALUES = list(range(8))
+#: Two values of ~2 KB (ints of 2,100 digits): a plain write of a name holding
+#: one goes without the write script (WATCH, a check, MULTI/EXEC: issue 27).
+BIG_VALUES = [10**2100 + 1, 10**2100 + 2]
+VALUES = list(range(8)) + BIG_VALUES
 TTLS = [0.2, 0.5, 1.0, 2.0, 3.0]
 #: ``add_many_with_ttl`` offsets from the writer's own clock (negative: already expired).
 OFFSETS = [-0.5, 0.3, 1.0, 2.5]
