@@ -17,6 +17,7 @@ from ._connections import (
     Target,
     closed_while_idle,
     route,
+    with_trailer,
 )
 from ._core import Clock, MultiMapCore, T, ValuePages
 from ._maintenance import AsyncMaintenance
@@ -66,6 +67,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
     ) -> None: ...
     @overload
     def __init__(
@@ -78,6 +82,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
     ) -> None: ...
     @overload
     def __init__(
@@ -90,6 +97,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
     ) -> None: ...
     def __init__(
         self,
@@ -101,6 +111,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
     ) -> None:
         super().__init__(
             redis_client,
@@ -110,6 +123,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             resolution=resolution,
             clock=clock,
             max_values=max_values,
+            wait_replicas=wait_replicas,
+            wait_timeout=wait_timeout,
+            wait_aof=wait_aof,
         )
 
     async def _run(self, operation: Operation[Any]) -> Any:
@@ -585,6 +601,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
         cluster: bool = False,
         **options: Any,
     ) -> AsyncMultiMapWithTTL[int]: ...
@@ -600,6 +619,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
         cluster: bool = False,
         **options: Any,
     ) -> AsyncMultiMapWithTTL[_V]: ...
@@ -615,6 +637,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
         cluster: bool = False,
         **options: Any,
     ) -> AsyncMultiMapWithTTL[_V]: ...
@@ -629,6 +654,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
         cluster: bool = False,
         **options: Any,
     ) -> AsyncMultiMapWithTTL[Any]:
@@ -650,7 +678,17 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             ValueError: an unknown URL scheme, or a bad setting.
 
         """
-        cls._check_settings(key_prefix, ttl, cast_fn, resolution, clock, max_values)
+        cls._check_settings(
+            key_prefix,
+            ttl,
+            cast_fn,
+            resolution,
+            clock,
+            max_values,
+            wait_replicas,
+            wait_timeout,
+            wait_aof,
+        )
         client = client_from_url(url, asyncio=True, cluster=cluster, options=options)
         made = cls(
             client,
@@ -660,6 +698,9 @@ class AsyncMultiMapWithTTL(AsyncMaintenance, MultiMapCore[T]):
             resolution=resolution,
             clock=clock,
             max_values=max_values,
+            wait_replicas=wait_replicas,
+            wait_timeout=wait_timeout,
+            wait_aof=wait_aof,
         )
         made._made_client = client
         return made
@@ -797,7 +838,7 @@ async def _routed(
             step = routing.send(result)
             result = None
             if isinstance(step, Exchange):
-                result = await _on_nodes(client, step.calls, kind)
+                result = await _on_nodes(client, step.calls, kind, step.trailer)
             elif isinstance(step, Refresh):
                 # Best effort, as the client's own: if the cluster cannot be
                 # asked now, the next exchange says how things stand.
@@ -830,7 +871,12 @@ def _release(node: Any, connection: Any) -> None:
         release(connection)
 
 
-async def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: ClientKind) -> Any:
+async def _on_nodes(
+    client: Any,
+    calls: Sequence[tuple[Target, Call]],
+    kind: ClientKind,
+    trailer: Call | None = None,
+) -> Any:
     """Send each node its calls on one of its connections, then read every node's replies.
 
     As the sync class does: every node found and connected to before
@@ -841,6 +887,7 @@ async def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: Cli
     for position, (target, _call) in enumerate(calls):
         node = await _node(client, target, kind.error)
         nodes.setdefault(node.name, (node, []))[1].append(position)
+    calls = with_trailer(calls, [positions for _node, positions in nodes.values()], trailer)
     opened: list[tuple[Any, Any, list[int]]] = []
     sent = False
     replies: list[Any] = [UNKNOWN] * len(calls)

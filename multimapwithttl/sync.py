@@ -16,6 +16,7 @@ from ._connections import (
     SlotOwner,
     Target,
     route,
+    with_trailer,
 )
 from ._core import Clock, MultiMapCore, T, ValuePages
 from ._maintenance import SyncMaintenance
@@ -67,6 +68,22 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             same atomic step, a bounded number per call (a bigger surplus
             goes over later writes). Reads never give more: only the values
             the cap keeps. ``None`` (the default): no cap.
+        wait_replicas: After each write call (add, touch, remove, delete...),
+            ``WAIT`` for this many replicas to acknowledge it, on the
+            connection the write went out on (each node's on a cluster);
+            fewer within ``wait_timeout`` raise
+            [DurabilityError][multimapwithttl.DurabilityError], which carries
+            what the write returned (it ran on the primary). 0 (the
+            default): no ``WAIT``. It narrows the window in which a
+            failover loses a write; it is not consensus (see the
+            guarantees page).
+        wait_timeout: How long each ``WAIT`` may block, in seconds (above 0,
+            at most a day; 1.0 by default). Keep the client's
+            ``socket_timeout`` above it.
+        wait_aof: ``WAITAOF`` instead: the primary's append-only file and
+            ``wait_replicas`` replicas' fsynced (Redis 7.2+ or Valkey, with
+            ``appendonly yes``; otherwise the first write raises before
+            writing anything).
 
     Raises:
         TypeError: ``key_prefix`` is not a str, ``ttl``/``resolution`` is
@@ -75,7 +92,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             [AsyncMultiMapWithTTL][multimapwithttl.AsyncMultiMapWithTTL]).
         ValueError: ``ttl`` or ``resolution`` is not positive and finite (or
             out of range), ``clock`` is neither ``"client"`` nor ``"server"``,
-            or ``max_values`` is not positive (TypeError if not an int).
+            or ``max_values`` is not positive (TypeError if not an int),
+            ``wait_replicas`` is negative or ``wait_timeout`` not above 0
+            (TypeError if not an int, a number, a bool for ``wait_aof``).
 
     Attributes:
         redis (Any): The client given; every call reads it, so it may be
@@ -98,6 +117,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
     ) -> None: ...
     @overload
     def __init__(
@@ -110,6 +132,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
     ) -> None: ...
     @overload
     def __init__(
@@ -122,6 +147,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
     ) -> None: ...
     def __init__(
         self,
@@ -133,6 +161,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
     ) -> None:
         super().__init__(
             redis_client,
@@ -142,6 +173,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             resolution=resolution,
             clock=clock,
             max_values=max_values,
+            wait_replicas=wait_replicas,
+            wait_timeout=wait_timeout,
+            wait_aof=wait_aof,
         )
 
     def _run(self, operation: Operation[Any]) -> Any:
@@ -700,6 +734,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[int]: ...
@@ -715,6 +752,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[_V]: ...
@@ -730,6 +770,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[_V]: ...
@@ -744,6 +787,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[Any]:
@@ -765,6 +811,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             resolution: As in the constructor.
             clock: As in the constructor.
             max_values: As in the constructor.
+            wait_replicas: As in the constructor.
+            wait_timeout: As in the constructor.
+            wait_aof: As in the constructor.
             cluster: Build the cluster client whatever the scheme.
             **options: Passed to the client class's ``from_url``
                 (``decode_responses``, ``socket_timeout``, ...).
@@ -778,7 +827,17 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             ValueError: an unknown URL scheme, or a bad setting.
 
         """
-        cls._check_settings(key_prefix, ttl, cast_fn, resolution, clock, max_values)
+        cls._check_settings(
+            key_prefix,
+            ttl,
+            cast_fn,
+            resolution,
+            clock,
+            max_values,
+            wait_replicas,
+            wait_timeout,
+            wait_aof,
+        )
         client = client_from_url(url, asyncio=False, cluster=cluster, options=options)
         made = cls(
             client,
@@ -788,6 +847,9 @@ class MultiMapWithTTL(SyncMaintenance, MultiMapCore[T]):
             resolution=resolution,
             clock=clock,
             max_values=max_values,
+            wait_replicas=wait_replicas,
+            wait_timeout=wait_timeout,
+            wait_aof=wait_aof,
         )
         made._made_client = client
         return made
@@ -922,7 +984,7 @@ def _routed(client: Any, calls: Sequence[Call], kind: ClientKind, *, resend: boo
             step = routing.send(result)
             result = None
             if isinstance(step, Exchange):
-                result = _on_nodes(client, step.calls, kind)
+                result = _on_nodes(client, step.calls, kind, step.trailer)
             elif isinstance(step, Refresh):
                 # Best effort, as the client's own: if the cluster cannot be
                 # asked now, the next exchange says how things stand.
@@ -955,7 +1017,12 @@ def _node_client(client: Any, node: Any) -> Any:
     return make(node)
 
 
-def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: ClientKind) -> Any:
+def _on_nodes(
+    client: Any,
+    calls: Sequence[tuple[Target, Call]],
+    kind: ClientKind,
+    trailer: Call | None = None,
+) -> Any:
     """Send each node its calls on one of its connections, then read every node's replies.
 
     Every node is found and connected to before anything is sent (a failure
@@ -967,6 +1034,7 @@ def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: ClientKin
     for position, (target, _call) in enumerate(calls):
         node = _node(client, target, kind.error)
         nodes.setdefault(node.name, (node, []))[1].append(position)
+    calls = with_trailer(calls, [positions for _node, positions in nodes.values()], trailer)
     opened: list[tuple[Any, Any, list[int]]] = []
     sent = False
     replies: list[Any] = [UNKNOWN] * len(calls)
