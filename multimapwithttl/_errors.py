@@ -43,3 +43,15 @@ class DurabilityError(RedisError):
         self.acknowledged: int | None = acknowledged
         self.required: int = required
         self.local: bool | None = local
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments: pickled (to another process) by what rebuilds it.
+        return (_rebuild, (str(self), self.result, self.acknowledged, self.required, self.local))
+
+
+def _rebuild(
+    message: str, result: Any, acknowledged: int | None, required: int, local: bool | None
+) -> DurabilityError:
+    return DurabilityError(
+        message, result=result, acknowledged=acknowledged, required=required, local=local
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pickle
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,9 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
 from multimapwithttl import AsyncMultiMapWithTTL, DurabilityError, MultiMapWithTTL
+from multimapwithttl._commands import Call, Durability, NodeReplies
+from multimapwithttl._connections import Exchange, SlotOwner, route, with_trailer
+from multimapwithttl._keys import slot_of
 
 from . import servers
 from .conftest import Blocking, ClientLibrary, skip_or_fail
@@ -85,6 +89,56 @@ def test_durability_error_is_a_redis_error() -> None:
     error = DurabilityError("m", result=3, acknowledged=0, required=1)
     assert isinstance(error, redis.exceptions.RedisError)
     assert (error.result, error.acknowledged, error.required, error.local) == (3, 0, 1, None)
+
+
+def test_durability_error_pickles() -> None:
+    error = DurabilityError("short", result=[True], acknowledged=None, required=2, local=False)
+    again = pickle.loads(pickle.dumps(error))
+    assert (str(again), again.result, again.acknowledged, again.required, again.local) == (
+        "short",
+        [True],
+        None,
+        2,
+        False,
+    )
+
+
+def test_routing_sends_the_wait_after_each_nodes_calls_in_every_round() -> None:
+    # Two writes of two slots, then WAIT: the WAIT is the exchange's trailer (each
+    # node's last call), and again after a MOVED write sent elsewhere.
+    first, second = (Call(("EVALSHA", "x", 1, key), resend=False) for key in (b"a", b"b"))
+    wait = Durability(1, 0.5, aof=False).call()
+    assert wait.args == ("WAIT", 1, 500)
+    assert (wait.each_node, wait.resend) == (True, False)
+    routing = route([first, second, wait])
+    step = next(routing)
+    assert isinstance(step, Exchange)
+    assert [call for _, call in step.calls] == [first, second]
+    assert step.trailer is wait
+    moved = redis.exceptions.ResponseError(f"MOVED {slot_of(b'b')} 127.0.0.1:7002")
+    step = routing.send([1, moved, 1, 1])  # two nodes written: two WAIT replies
+    while not isinstance(step, Exchange):
+        step = next(routing)
+    assert [call for _, call in step.calls] == [second]
+    assert step.trailer is wait
+    with pytest.raises(StopIteration) as done:
+        routing.send([1, 0])
+    replies = done.value.value
+    assert replies[:2] == [1, 1]
+    assert isinstance(replies[2], NodeReplies)
+    assert list(replies[2]) == [1, 1, 0]
+
+
+def test_the_trailer_goes_once_after_each_nodes_calls() -> None:
+    target_a, target_b = SlotOwner(1), SlotOwner(2)
+    calls = [(target_a, Call(("A",))), (target_b, Call(("B",))), (target_a, Call(("C",)))]
+    groups = [[0, 2], [1]]  # as a shell groups them by node
+    wait = Call(("WAIT", 1, 1), each_node=True)
+    every = with_trailer(calls, groups, wait)
+    assert groups == [[0, 2, 3], [1, 4]]
+    assert every[3] == (target_a, wait)
+    assert every[4] == (target_b, wait)
+    assert with_trailer(calls, [[0, 2], [1]], None) == calls
 
 
 # -- a server without the command: said before anything is written ------------------
