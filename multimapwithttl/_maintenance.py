@@ -17,10 +17,8 @@ through the cluster client's pipeline. ``stats()`` and ``sweep(dry_run=True)`` r
 script read-only (EVALSHA_RO where the server has it) and share its counts,
 so a dry run reports exactly what a sweep finds.
 
-The public methods live in two mixins, ``SyncMaintenance`` and
-``AsyncMaintenance``, bases of the sync and async multimap classes;
-they only need the shell's ``_run`` and the public ``redis`` and
-``key_prefix``.
+``Maintenance`` (a base of both multimap classes) makes the ``Job`` that
+the shells' ``stats()`` and ``sweep()`` run over the keys SCAN finds.
 """
 
 from __future__ import annotations
@@ -417,8 +415,8 @@ class Job:
         return self._looked.dry_run()
 
 
-class _Host:
-    """What the mixins need from the multimap class they are mixed into."""
+class Maintenance:
+    """The base of both multimap classes for ``stats()`` and ``sweep()``: the job each runs."""
 
     if TYPE_CHECKING:
         redis: Any
@@ -444,7 +442,7 @@ class _Host:
         )
 
 
-def _scan_refused(error: Exception) -> Exception | None:
+def scan_refused(error: Exception) -> Exception | None:
     """The client's own error type, saying SCAN is missing, when ACL refused SCAN."""
     text = str(error)
     if type(error).__name__ != "NoPermissionError" and not text.startswith("NOPERM"):
@@ -456,225 +454,3 @@ def _scan_refused(error: Exception) -> Exception | None:
         )
     except TypeError:  # pragma: no cover - an error type with another signature
         return None
-
-
-class SyncMaintenance(_Host):
-    """``stats()`` and ``sweep()`` of ``MultiMapWithTTL``."""
-
-    if TYPE_CHECKING:
-
-        def _run(self, operation: Operation[Any]) -> Any: ...
-
-    def _drive(self, job: Job, progress: Progress | None) -> None:
-        batcher = job.batcher()
-        done = 0
-        keys = self.redis.scan_iter(match=self._scan_pattern(), count=SCAN_COUNT)
-        while True:
-            try:
-                key = next(keys)
-            except StopIteration:
-                break
-            except Exception as error:
-                better = _scan_refused(error)
-                if better is None:
-                    raise
-                raise better from error
-            raw = job.wanted(key)
-            if raw is None:
-                continue
-            for batch in batcher.add(raw):
-                self._run(job.batch(batch))
-                done += len(batch)
-                if progress is not None:
-                    progress(done)
-        last = batcher.flush()
-        for batch in last:
-            self._run(job.batch(batch))
-            done += len(batch)
-            if progress is not None:
-                progress(done)
-        if progress is not None and not last:
-            progress(done)  # once at least, if only to say 0
-
-    def stats(self, *, progress: Progress | None = None) -> Stats:
-        """Count what the prefix holds: names, live and expired values, keys to repair.
-
-        Scans every key under the prefix (every primary of a cluster) in
-        batches and never writes: it runs on read-only replicas too. A value
-        counts as expired once it is expired by both the client's clock and
-        the server's (on ``clock="server"``, by the server's alone).
-
-        Args:
-            progress: Called after each batch with how many keys have been
-                looked at so far (for a progress display).
-
-        Returns:
-            The counts for the whole prefix.
-
-        Raises:
-            redis.RedisError: a server or connection error (the client's own
-                exception type), raised as soon as it happens.
-
-        """
-        job = self._job("stats")
-        self._drive(job, progress)
-        return job.stats()
-
-    def sweep(
-        self,
-        *,
-        dry_run: bool = False,
-        exclude: Patterns = (),
-        progress: Progress | None = None,
-        on_key: KeyListener | None = None,
-    ) -> SweepReport:
-        """Repair the prefix: collect expired values, fix missing or short TTLs, drop dead keys.
-
-        Meant for keys that 0.1.0 left behind: keys without a TTL (which
-        never go away), keys whose TTL ends before their newest value, keys
-        holding only expired values. Every sorted set under the prefix is
-        looked at and, where needed, repaired atomically with the same rule
-        as every write: expired values (by both clocks) are removed, and
-        the key's TTL is set to end when its newest live value expires.
-        TTLs running more than 2 s past the newest value are trimmed too
-        (not counted). Safe while writers run; no server call lasts more
-        than a few milliseconds, however big the prefix.
-
-        What is not a multimap key is counted as foreign and left untouched
-        (members or value, and TTL): keys of another type, and sorted sets
-        holding any score that cannot be an expiry time (not finite, below
-        1,000,000,000, or from year 10000 on: a leaderboard, millisecond
-        timestamps). A sorted set of past UNIX seconds (a "last seen" set)
-        looks exactly like a key 0.1.0 leaked and would be deleted: keep it
-        under another prefix, or pass ``exclude``.
-
-        Args:
-            dry_run: Only count what a sweep would do; write nothing (the
-                script runs read-only).
-            exclude: Glob patterns (Redis's syntax, as SCAN MATCH: ``*``,
-                ``?``, ``[a-z]``, backslash escapes) on the **full key**, e.g.
-                ``"app:lastseen"`` or ``"app:cache:*"``; a single string is
-                one pattern. Matching keys are neither read nor changed;
-                ``SweepReport.excluded`` counts them.
-            progress: Called after each batch with how many keys have been
-                looked at so far.
-            on_key: Called with ``(key, action)`` for **every** key the
-                sweep changes (with ``dry_run``, would change), as each batch
-                is done, so that nothing but the current batch is held
-                however many keys there are; the key as text (undecodable
-                bytes as backslash escapes). A key may come under two
-                actions: ``"collected"`` (loses expired values and stays),
-                ``"ttl_fixed"``, ``"deleted"`` and ``"ttl_trimmed"`` (a TTL
-                running more than 2 s past its newest value, which is trimmed
-                and counted nowhere). Foreign keys are never changed, so never
-                given. An exception it raises stops the sweep there.
-
-        Returns:
-            What was done (or would be done, with ``dry_run``), with up to
-            10 example keys per action.
-
-        Raises:
-            TypeError: an exclude pattern that is not str or bytes, or an
-                ``on_key`` that cannot be called.
-            ValueError: an exclude pattern with an unclosed ``[``.
-            redis.RedisError: a server or connection error (the client's own
-                exception type). What was swept before it stays swept.
-
-        """
-        job = self._job("dry-run" if dry_run else "sweep", exclude, on_key)
-        self._drive(job, progress)
-        return job.report()
-
-
-class AsyncMaintenance(_Host):
-    """``stats()`` and ``sweep()`` of ``AsyncMultiMapWithTTL``."""
-
-    if TYPE_CHECKING:
-
-        async def _run(self, operation: Operation[Any]) -> Any: ...
-
-    async def _drive(self, job: Job, progress: Progress | None) -> None:
-        batcher = job.batcher()
-        done = 0
-        keys = self.redis.scan_iter(match=self._scan_pattern(), count=SCAN_COUNT)
-        while True:
-            try:
-                key = await anext(keys)
-            except StopAsyncIteration:
-                break
-            except Exception as error:
-                better = _scan_refused(error)
-                if better is None:
-                    raise
-                raise better from error
-            raw = job.wanted(key)
-            if raw is None:
-                continue
-            for batch in batcher.add(raw):
-                await self._run(job.batch(batch))
-                done += len(batch)
-                if progress is not None:
-                    progress(done)
-        last = batcher.flush()
-        for batch in last:
-            await self._run(job.batch(batch))
-            done += len(batch)
-            if progress is not None:
-                progress(done)
-        if progress is not None and not last:
-            progress(done)  # once at least, if only to say 0
-
-    async def stats(self, *, progress: Progress | None = None) -> Stats:
-        """Count what the prefix holds.
-
-        The asyncio twin of [MultiMapWithTTL.stats()][multimapwithttl.MultiMapWithTTL.stats].
-
-        Args:
-            progress: Called after each batch with how many keys have been
-                looked at so far.
-
-        Returns:
-            The counts for the whole prefix.
-
-        Raises:
-            redis.RedisError: a server or connection error (the client's own
-                exception type).
-
-        """
-        job = self._job("stats")
-        await self._drive(job, progress)
-        return job.stats()
-
-    async def sweep(
-        self,
-        *,
-        dry_run: bool = False,
-        exclude: Patterns = (),
-        progress: Progress | None = None,
-        on_key: KeyListener | None = None,
-    ) -> SweepReport:
-        """Repair the prefix.
-
-        The asyncio twin of [MultiMapWithTTL.sweep()][multimapwithttl.MultiMapWithTTL.sweep].
-
-        Args:
-            dry_run: Only count what a sweep would do; write nothing.
-            exclude: Glob patterns on the full key; matching keys are
-                neither read nor changed.
-            progress: Called after each batch with how many keys have been
-                looked at so far.
-            on_key: Called with ``(key, action)`` for every key the sweep
-                changes (with ``dry_run``, would change), as in the sync
-                class.
-
-        Returns:
-            What was done (or would be done, with ``dry_run``).
-
-        Raises:
-            redis.RedisError: a server or connection error (the client's own
-                exception type). What was swept before it stays swept.
-
-        """
-        job = self._job("dry-run" if dry_run else "sweep", exclude, on_key)
-        await self._drive(job, progress)
-        return job.report()

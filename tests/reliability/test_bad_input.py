@@ -194,7 +194,9 @@ CONSTRUCTOR: list[tuple[str, type[Exception], dict[str, Any]]] = [
 def test_bad_constructor_arguments(
     cls: type, case: str, error: type[Exception], kwargs: dict[str, Any]
 ) -> None:
-    args = {"redis_client": None, "key_prefix": "p", **kwargs}
+    # A client of the right kind: the prefix is encoded as that client encodes.
+    client = fakeredis.FakeRedis() if cls is MultiMapWithTTL else fakeredis.FakeAsyncRedis()
+    args = {"redis_client": client, "key_prefix": "p", **kwargs}
     with pytest.raises(error):
         cls(**args)
 
