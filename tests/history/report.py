@@ -43,10 +43,14 @@ def details(verdict: Verdict, history: History) -> str:
     if lost:
         # 0.1.0's writer never WAITs: with --wait-replicas, only the library's clients do.
         old = {label for label, header in history.clients.items() if header["kind"] == "old010"}
+        # A capped client's value evicted by the cap at once looks lost near a fault.
+        capped = {label for label, header in history.clients.items() if header.get("max_values")}
         by_old = sum(1 for op_id in lost if op_id.rsplit("-", 1)[0] in old)
+        by_capped = sum(1 for op_id in lost if op_id.rsplit("-", 1)[0] in capped)
         lines.append(
-            f"  acknowledged writes lost: {len(lost) - by_old} by the library's clients "
-            f"(wait_replicas={_waited(history)}), {by_old} by 0.1.0's writer (no WAIT)"
+            f"  acknowledged writes lost: {len(lost) - by_old - by_capped} by the library's "
+            f"clients (wait_replicas={_waited(history)}), {by_capped} by its capped client "
+            f"(max_values), {by_old} by 0.1.0's writer (no WAIT)"
         )
     for anomaly in verdict.anomalies[:MOST_ANOMALIES]:
         lines.append(f"ANOMALY {anomaly.kind}: {anomaly.message}")
