@@ -2,8 +2,8 @@
 
 ``python .ci/floors.py pyproject.toml FLOORS DEMO_FLOOR`` (Python 3.11+, for tomllib)
 writes to FLOORS a ``name==floor`` line for every requirement of [project]
-dependencies and optional-dependencies (a package declared twice gets its
-highest floor), and to DEMO_FLOOR the demo extra's requirements at their own
+dependencies and optional-dependencies and of the ``test`` dependency group
+(a package declared twice gets its highest floor), and to DEMO_FLOOR the demo extra's requirements at their own
 floors. A requirement without a ``>=`` floor is an error: every floor must be
 testable.
 
@@ -45,8 +45,11 @@ def write_pins(pyproject: str, floors_path: str, demo_path: str) -> None:
     import tomllib
 
     with open(pyproject, "rb") as f:
-        project = tomllib.load(f)["project"]
+        document = tomllib.load(f)
+    project = document["project"]
     groups = {"": project.get("dependencies", []), **project.get("optional-dependencies", {})}
+    # The suite's own needs carry floors too (the other groups are exact pins).
+    groups["test group"] = document.get("dependency-groups", {}).get("test", [])
     pins: dict[str, tuple[str, str]] = {}
     for requirements in groups.values():
         for requirement in requirements:

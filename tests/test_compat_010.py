@@ -60,7 +60,6 @@ def test_a_0_1_0_key_without_ttl_gets_one_on_the_next_write(make: Factory, raw: 
         # Lives until the newest value expires: not less, and not more than the
         # time the write took (the lifetime is relative to the write's "now").
         assert (newest - time.time()) * 1000 - 50 <= pttl <= (newest - before) * 1000 + 5
-        assert pttl > 298_000
 
 
 def test_0_1_0_import_path_keeps_working() -> None:

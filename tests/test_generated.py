@@ -1,4 +1,4 @@
-"""The blocking shell is generated from the asyncio one: the committed sync.py must be what it gives.
+"""The blocking shell is generated from the asyncio one: the committed sync.py is what it gives.
 
 ``.ci/unasync.py`` writes ``multimapwithttl/sync.py`` from
 ``multimapwithttl/aio.py``; an edit of aio.py that is not followed by

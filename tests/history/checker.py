@@ -61,6 +61,8 @@ from .workload import MAX_SKEW, OLD_TTL, PREFIX, RESOLUTION
 
 #: Slack for float rounding and for reading a clock just before or after the server.
 EPS = 0.02
+#: A millisecond: the grain of the server's key expiry times.
+MS = 0.001
 #: How long after an unknown outcome its operation may still take effect.
 LAG = 10.0
 #: How far back a read looks for operations that can explain it.
@@ -716,10 +718,16 @@ class Checker:
             if not self._old_since_library(name, s):
                 self._anomaly("no-ttl", f"key {s['key']} has no TTL", _sample_op(s), name)
         elif s["pttl"] >= 0 and s["newest"] is not None and s["newest"] > s["server"]:
-            ends = s["server"] + s["pttl"] / 1000
+            # PTTL ran between the two TIME readings (milliseconds apart on a busy
+            # machine; PTTL counts from the server's whole millisecond, at or before
+            # it): the key ends at the second reading plus PTTL at the latest. Counting
+            # from the first reading took that delay for a short TTL.
+            ends = s.get("server_after", s["server"]) + s["pttl"] / 1000
             # 0.1.0's pipeline is not atomic: its ZADD can land after a library write's TTL
             # step (its own EXPIREAT went first), leaving a short TTL the library never set.
-            if ends < s["newest"] - 0.002 and not self._old_since_library(name, s):
+            # The library's PEXPIRE counts whole milliseconds from the server's whole
+            # millisecond: the key may end up to one before its newest value.
+            if ends < s["newest"] - MS and not self._old_since_library(name, s):
                 self._anomaly(
                     "short-ttl",
                     f"key {s['key']} ends at {ends:.3f}, before its newest value {s['newest']:.3f}",

@@ -99,11 +99,13 @@ def load(directory: str, samples: list[dict[str, Any]], faults: list[dict[str, A
 
 
 class Sampler(threading.Thread):
-    """Every ``period`` seconds, for each key under the prefix: TIME, PTTL and newest member.
+    """Every ``period`` seconds, for each key under the prefix: TIME, PTTL, newest member, TIME.
 
-    The three commands run in one MULTI, so they describe one instant. It talks to
-    the server directly (never through the fault proxy) and skips a round when the
-    server is down.
+    The commands run in one MULTI, but that does not make them one instant: TIME and
+    PTTL each read the server's clock when they run, and a server the OS deschedules
+    between them (a busy machine) reads PTTL milliseconds later. The two TIME readings
+    bound when PTTL ran. It talks to the server directly (never through the fault
+    proxy) and skips a round when the server is down.
     """
 
     def __init__(
@@ -133,13 +135,15 @@ class Sampler(threading.Thread):
             pipe.time()
             pipe.pttl(key)
             pipe.zrange(key, -1, -1, withscores=True)
-            (seconds, micros), pttl, newest = pipe.execute()
+            pipe.time()
+            (seconds, micros), pttl, newest, (seconds_after, micros_after) = pipe.execute()
             self.samples.append(
                 {
                     "key": key.decode(),
                     "inv": inv,
                     "comp": time.time(),
                     "server": seconds + micros / 1e6,
+                    "server_after": seconds_after + micros_after / 1e6,
                     "pttl": pttl,
                     "newest": newest[0][1] if newest else None,
                 }

@@ -288,3 +288,29 @@ def test_checker_a_refused_batch_did_what_its_error_says_it_wrote() -> None:
         _op(5, "get", {"name": "c"}, 1.1, []),  # ... or not
     ]
     assert sorted(a.kind for a in check(_history(*ops)).anomalies) == ["missing", "unexpected"]
+
+
+def _sample(newest: float, ends: float, time_read: float, pttl_read: float) -> dict[str, Any]:
+    """A sampler's reading: TIME at ``time_read``, PTTL at ``pttl_read``, TIME again after."""
+    return {
+        "key": "hist:a",
+        "inv": T0 + time_read - 0.001,
+        "comp": T0 + pttl_read + 0.001,
+        "server": T0 + time_read,
+        "server_after": T0 + pttl_read,
+        "pttl": round((ends - pttl_read) * 1000),
+        "newest": T0 + newest,
+    }
+
+
+def test_checker_a_server_slow_between_time_and_pttl_is_no_short_ttl() -> None:
+    # Found under load (issue 24): the sampler's MULTI read TIME, then the server was
+    # descheduled for 3 ms before PTTL; counted from TIME, the key that ends with its
+    # newest value seemed to end 3 ms early. A key that truly ends early is still one.
+    def kinds(ends: float) -> list[str]:
+        history = _history(_op(1, "add", ADD, 0.0, 1))
+        history.samples.append(_sample(3.0, ends, time_read=1.0, pttl_read=1.003))
+        return [a.kind for a in check(history).anomalies]
+
+    assert kinds(ends=3.0) == []
+    assert kinds(ends=2.997) == ["short-ttl"]

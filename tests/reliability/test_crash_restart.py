@@ -15,6 +15,8 @@ from multimapwithttl import MultiMapWithTTL
 
 from ..servers import REDIS_SERVER, RedisServer
 
+pytestmark = pytest.mark.faults
+
 KILLS = 3
 NAMES = [f"n{i}" for i in range(20)]
 
