@@ -11,6 +11,7 @@ cluster every call holds keys of a single hash slot.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -85,12 +86,20 @@ class Call:
     command (EVALSHA_RO on fakeredis). ``resend`` is False for a call whose
     reply tells what it did (how many values were new): after a lost reply
     it must not run again unseen, or the count it returns is wrong.
+    ``each_node`` marks a call that follows the others (last in a send) on
+    every connection they went out on, one per node on a cluster (``WAIT``):
+    its reply is then a ``NodeReplies``, one reply per node.
     """
 
     args: tuple[Any, ...]
     script: Script | None = None
     fallback: Call | None = None
     resend: bool = True
+    each_node: bool = False
+
+
+class NodeReplies(list[Any]):
+    """The replies of an ``each_node`` call on a cluster: one per node it went to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,6 +501,69 @@ def lowest_kept(key: bytes, cap: int) -> Call:
 def rank_from_top(key: bytes, member: bytes) -> Call:
     """ZREVRANK: how many members rank above ``member`` (None if absent)."""
     return Call(("ZREVRANK", key, member))
+
+
+# -- durability on request: WAIT / WAITAOF after a write, on its connection ----
+
+# WAIT's timeout is in milliseconds, 0 meaning "for ever": the largest a
+# setting may give is a day (a write call blocking longer is a mistake).
+MAX_WAIT_TIMEOUT = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Durability:
+    """What to ask after each write call: ``replicas`` (and with ``aof``, the AOF fsynced)."""
+
+    replicas: int
+    timeout: float
+    aof: bool
+
+    @property
+    def command(self) -> str:
+        """The command sent: ``WAIT`` or ``WAITAOF``."""
+        return "WAITAOF" if self.aof else "WAIT"
+
+    def call(self) -> Call:
+        """The call following a write's calls on each connection they used.
+
+        ``WAIT replicas ms``, or ``WAITAOF 1 replicas ms`` (the primary's own
+        AOF fsynced too). Never resent: a lost reply leaves the durability
+        unknown, and a second WAIT on another connection would not tell.
+        """
+        ms = max(1, math.ceil(self.timeout * 1000))  # 0 would wait for ever
+        head = ("WAITAOF", 1) if self.aof else ("WAIT",)
+        return Call((*head, self.replicas, ms), resend=False, each_node=True)
+
+    def probe(self) -> Call:
+        """A call that finds the command (and for WAITAOF an AOF) without waiting or writing.
+
+        Asking for no replica is answered at once; WAITAOF's one local fsync
+        is too on a connection that has written nothing, and is refused
+        where the primary keeps no AOF (``appendonly no``).
+        """
+        if self.aof:
+            return Call(("WAITAOF", 1, 0, 1))
+        return Call(("WAIT", 0, 1))
+
+
+def check_durability(replicas: object, timeout: object, aof: object) -> Durability | None:
+    """The settings ``wait_replicas``, ``wait_timeout``, ``wait_aof``, checked; None: no wait."""
+    if isinstance(replicas, bool) or not isinstance(replicas, int):
+        raise TypeError(f"wait_replicas must be an int, got {replicas!r}")
+    if replicas < 0:
+        raise ValueError(f"wait_replicas must be 0 or more, got {replicas!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"wait_timeout must be a number of seconds, got {timeout!r}")
+    if not 0 < timeout <= MAX_WAIT_TIMEOUT:  # NaN fails this too
+        raise ValueError(
+            f"wait_timeout must be above 0 and at most {MAX_WAIT_TIMEOUT:g} seconds, "
+            f"got {timeout!r}"
+        )
+    if not isinstance(aof, bool):
+        raise TypeError(f"wait_aof must be a bool, got {aof!r}")
+    if replicas == 0 and not aof:
+        return None
+    return Durability(int(replicas), float(timeout), aof)
 
 
 # -- what became of a call whose reply was never read -------------------------------

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import select
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._commands import NOT_SENT, UNKNOWN, Call, note_progress
+from ._commands import NOT_SENT, UNKNOWN, Call, NodeReplies, note_progress
 from ._keys import slot_of
 
 # Rounds of redirections before an error reply is given back as the answer
@@ -73,9 +73,12 @@ class Exchange:
 
     The result is one reply per call, error replies as exception values. A
     connection error propagates: the calls must not be sent again.
+    ``trailer`` (``WAIT``) goes last to every node, on the connection its
+    calls went out on (see ``with_trailer``); its replies follow the calls'.
     """
 
     calls: list[tuple[Target, Call]]
+    trailer: Call | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,22 @@ def not_run(reply: object) -> bool:
     return _code(reply)[0] != ""
 
 
+def with_trailer(
+    calls: Sequence[tuple[Target, Call]], groups: Iterable[list[int]], trailer: Call | None
+) -> list[tuple[Target, Call]]:
+    """``calls`` and, for each group of positions (a node's), ``trailer`` after them.
+
+    Each group gets the position of its trailer appended, so a shell sends
+    it last on that node's connection; its reply comes after the calls'.
+    """
+    every = list(calls)
+    if trailer is not None:
+        for positions in groups:
+            positions.append(len(every))
+            every.append((calls[positions[0]][0], trailer))
+    return every
+
+
 def route(calls: Sequence[Call], *, resend: bool = False) -> Routing:
     """Send ``calls`` to the primaries of their slots; follow redirections; return the replies.
 
@@ -171,7 +190,25 @@ def route(calls: Sequence[Call], *, resend: bool = False) -> Routing:
     over, and the client's own commands are not there to notice); if nothing
     had been sent, or the calls are safe to run twice (``resend``: a sweep's
     repairs), the calls go again, else the error is raised.
+
+    A last call marked ``each_node`` (``WAIT``) goes after the others to
+    each node they were sent to, in every round; its reply is the
+    ``NodeReplies`` of all those.
     """
+    trailer: Call | None = None
+    if calls and calls[-1].each_node:
+        trailer, calls = calls[-1], calls[:-1]
+    trailed = NodeReplies()
+    replies = yield from _route(calls, resend, trailer, trailed)
+    if trailer is None:
+        return replies
+    return [*replies, trailed]
+
+
+def _route(
+    calls: Sequence[Call], resend: bool, trailer: Call | None, trailed: NodeReplies
+) -> Routing:
+    """``route`` of the calls, ``trailer`` after them on each node; its replies in ``trailed``."""
     replies: list[Any] = [None] * len(calls)
     targets: dict[int, Target] = {i: SlotOwner(call_slot(call)) for i, call in enumerate(calls)}
     pending = list(range(len(calls)))
@@ -184,7 +221,7 @@ def route(calls: Sequence[Call], *, resend: bool = False) -> Routing:
                 sent.append((target, ASKING))
             answers.append(len(sent))
             sent.append((target, calls[i]))
-        got = yield Exchange(sent)
+        got = yield Exchange(sent, trailer)
         if isinstance(got, Failed):
             yield Refresh()
             if (got.sent and not resend) or round_ == MAX_ROUNDS:
@@ -193,9 +230,12 @@ def route(calls: Sequence[Call], *, resend: bool = False) -> Routing:
                 for i, position in zip(pending, answers, strict=True):
                     reply = got.replies[position] if position < len(got.replies) else UNKNOWN
                     known[i] = NOT_SENT if not got.sent or not_run(reply) else reply
+                if trailer is not None:
+                    known.append(UNKNOWN)
                 note_progress(got.error, known)
                 raise got.error
             continue
+        trailed.extend(got[len(sent) :])
         again: list[int] = []
         pause = 0.0
         refresh = False

@@ -21,10 +21,12 @@ from ._commands import (
     TIME,
     UNKNOWN,
     Call,
+    Durability,
     KeyWrite,
     WriteMode,
     answered,
     check_calls,
+    check_durability,
     delete_calls,
     fits_transaction,
     lowest_kept,
@@ -43,6 +45,7 @@ from ._commands import (
     write_calls,
 )
 from ._encode import Codec, check_prefix
+from ._errors import DurabilityError
 from ._expiry import Grain, live_bound
 from ._keys import name_of, scan_pattern, slot_of
 from ._protocol import (
@@ -55,6 +58,7 @@ from ._protocol import (
     no_script,
     raise_batch_error,
     raise_first_error,
+    refused_wait,
 )
 from ._scripts import CHECK, COLLECT_PER_CALL, DELETE, REMOVE, WRITE, Script, plain
 from ._validate import (
@@ -75,6 +79,7 @@ T = TypeVar("T")
 #: Where "now" comes from.
 Clock = Literal["client", "server"]
 _CLOCKS = ("client", "server")
+_R = TypeVar("_R")
 
 
 # A transaction whose watched keys changed before its EXEC (another writer;
@@ -85,6 +90,8 @@ _TRANSACTION_TRIES = 3
 # Per client: whether its server reads a script's "#!lua" line (Redis 7+,
 # Valkey) -- learnt once, by the first write of any multimap on that client.
 _SHEBANG: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+# Per client: the wait commands (WAIT, WAITAOF) its server was found to take.
+_WAITS: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 
 def _items(data: object) -> Iterable[Any]:
@@ -142,7 +149,11 @@ class MultiMapCore(Generic[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
     ) -> None:
+        durability = check_durability(wait_replicas, wait_timeout, wait_aof)
         check_ttl(ttl)
         check_cast_fn(cast_fn)
         check_prefix(key_prefix)
@@ -164,6 +175,8 @@ class MultiMapCore(Generic[T]):
         self._grain = grain
         self._clock: Clock = clock
         self._max_values = cap
+        self._durability: Durability | None = durability
+        self._wait_settings = (int(wait_replicas), float(wait_timeout), bool(wait_aof))
         self._conversation = Conversation()
         self._seen_client: object = redis_client
         self._kind = kind
@@ -206,6 +219,24 @@ class MultiMapCore(Generic[T]):
     def max_values(self) -> int | None:
         """Live values a name keeps at most after every write (read-only); None: no cap."""
         return self._max_values
+
+    @property
+    def wait_replicas(self) -> int:
+        """Replicas that must acknowledge each write call (``WAIT``), else DurabilityError.
+
+        0 (the default): no ``WAIT``. Read-only.
+        """
+        return self._wait_settings[0]
+
+    @property
+    def wait_timeout(self) -> float:
+        """How long each ``WAIT`` (``WAITAOF``) may block, in seconds (read-only)."""
+        return self._wait_settings[1]
+
+    @property
+    def wait_aof(self) -> bool:
+        """Whether each write call waits for ``WAITAOF`` (the AOF fsynced), not ``WAIT``."""
+        return self._wait_settings[2]
 
     # -- helpers -----------------------------------------------------------
 
@@ -391,6 +422,76 @@ class MultiMapCore(Generic[T]):
         self._shebang_client, self._shebang_known = client, known
         return known
 
+    def _wait_call(self) -> Operation[Call | None]:
+        """The ``WAIT`` (``WAITAOF``) to follow each write call, if one is asked for.
+
+        The first time for a client, its server is asked whether it takes
+        the command (a probe that neither waits nor writes), so that a server
+        without it (fakeredis, WAITAOF before Redis 7.2) is said plainly
+        before anything is written.
+        """
+        durability = self._durability
+        if durability is None:
+            return None
+        client, command = self.redis, durability.command
+        try:
+            known = command in _WAITS.get(client, ())
+        except TypeError:  # a client that takes no weak reference: asked every time
+            known = False
+        if not known:
+            (reply,) = yield from self._conversation.send([durability.probe()])
+            if isinstance(reply, Exception):
+                setting = "wait_aof=True" if durability.aof else "wait_replicas"
+                raise refused_wait(reply, setting, command)
+            with contextlib.suppress(TypeError):
+                _WAITS.setdefault(client, set()).add(command)
+        return durability.call()
+
+    def _durable(self, result: _R, acks: Sequence[Any]) -> _R:
+        """``result``, if every ``WAIT`` reply in ``acks`` counts enough; else DurabilityError."""
+        durability = self._durability
+        if durability is None or not acks:
+            return result
+        required = durability.replicas
+        fewest: int | None = None
+        local: bool | None = True if durability.aof else None
+        for ack in acks:
+            if isinstance(ack, BaseException):
+                command = durability.command
+                raise DurabilityError(
+                    f"the write ran on the primary, but {command} got no answer ({ack}): "
+                    "how many replicas have it is not known. It is not undone nor resent; "
+                    "what it returned is the error's .result",
+                    result=result,
+                    acknowledged=None,
+                    required=required,
+                    local=None,
+                ) from ack
+            if durability.aof:
+                here, there = (int(part) for part in ack)
+                local = bool(local) and here >= 1
+                count = there
+            else:
+                count = int(ack)
+            fewest = count if fewest is None else min(fewest, count)
+        assert fewest is not None
+        if fewest >= required and local is not False:
+            return result
+        what = "fsynced it to their AOF" if durability.aof else "acknowledged it"
+        said = f"{fewest} of the {required} replicas asked for {what}"
+        if local is False:
+            said = "the primary did not fsync its AOF" + (f", and {said}" if required else "")
+        raise DurabilityError(
+            f"the write ran on the primary, but {said} within wait_timeout="
+            f"{durability.timeout:g} s ({durability.command}). It is not undone nor resent, "
+            "and may be lost if the primary fails before a replica has it; what it "
+            "returned is the error's .result",
+            result=result,
+            acknowledged=fewest,
+            required=required,
+            local=local,
+        )
+
     def _write(
         self,
         writes: list[KeyWrite],
@@ -401,13 +502,17 @@ class MultiMapCore(Generic[T]):
         """Apply ``writes``; an error says which of ``names`` (by key) were written.
 
         A plain write (latest write wins, no cap, the writer's clock) of big
-        members goes without the script where it can (see ``_transactions``).
+        members goes without the script where it can (see ``_transactions``);
+        with ``wait_replicas``, every write goes through the script, whose
+        calls the ``WAIT`` follows on their connection.
         """
         total = 0
         done: tuple[list[Call], list[Any]] = ([], [])
+        acks: list[Any] = []
         if (
             writes
             and script is WRITE
+            and not self._wait_settings[0]
             and self._clock == "client"
             and header[1] == ""
             and header[2] == "s"
@@ -422,8 +527,8 @@ class MultiMapCore(Generic[T]):
                 writes = [write for write in writes if not fits_transaction(write)]
                 total, left = yield from self._transactions(big, header, names, done)
                 writes += left
-        replies = yield from self._write_replies(writes, header, names, script, done)
-        return total + sum(int(reply) for reply in replies)
+        replies = yield from self._write_replies(writes, header, names, script, done, acks)
+        return self._durable(total + sum(int(reply) for reply in replies), acks)
 
     def _transactions(
         self,
@@ -478,34 +583,37 @@ class MultiMapCore(Generic[T]):
         names: dict[bytes, Any],
         script: Script = WRITE,
         done: tuple[list[Call], list[Any]] = ([], []),
+        acks: list[Any] | None = None,
     ) -> Operation[list[Any]]:
         """The write script's reply of each call, in order.
 
         An error keeps its class and says which of ``names`` (by key) were
         written all the same (see ``raise_batch_error``), counting the calls
-        and replies ``done`` before these.
+        and replies ``done`` before these. With ``wait_replicas``, the replies
+        of the ``WAIT`` after the calls go into ``acks`` (an exception where it
+        was not answered; see ``_durable``).
         """
         if not writes:
             return []
         calls: list[Call] = []
+        wait: Call | None = None
         try:
             if not (yield from self._shebang(writes[0].key)):
                 script = plain(script)
+            wait = yield from self._wait_call()
             calls = write_calls(writes, header, self._cluster, script)
-            replies = yield from self._conversation.send(calls)
+            replies = yield from self._conversation.send(calls, wait, acks)
         except Exception as error:
             failed: BaseException = error
         else:
             if not any(isinstance(reply, Exception) for reply in replies):
                 return list(replies)
             raise_batch_error([*done[0], *calls], [*done[1], *replies], names, "written")
-        raise_batch_error(
-            [*done[0], *calls],
-            [*done[1], *answered(failed, len(calls))],
-            names,
-            "written",
-            failed,
-        )
+        progress = answered(failed, len(calls))
+        if _wait_lost(wait, progress) and acks is not None:
+            acks.append(failed)  # every call ran: only the WAIT went unanswered
+            return progress
+        raise_batch_error([*done[0], *calls], [*done[1], *progress], names, "written", failed)
 
     def _read_one(self, call: Call) -> Operation[Any]:
         (reply,) = yield from self._conversation.send([call])
@@ -558,14 +666,17 @@ class MultiMapCore(Generic[T]):
         # As _writes_with_ttl sends them: unique, descending. The calls'
         # replies, joined in order, are one 1/0 per member in that order.
         members = sorted(set(given), reverse=True)
-        replies = yield from self._write_replies([KeyWrite(key, members)], header, {key: name})
+        acks: list[Any] = []
+        replies = yield from self._write_replies(
+            [KeyWrite(key, members)], header, {key: name}, acks=acks
+        )
         verdicts = [int(flag) for reply in replies for flag in reply]
         new = dict(zip(members, verdicts, strict=True))
         found = []
         for member in given:
             found.append(new.get(member) == 1)
             new[member] = 0  # a value given again in the same call was not new then
-        return found
+        return self._durable(found, acks)
 
     def _op_add_many_with_ttl(
         self, data: object, nx: bool, xx: bool, gt: bool, lt: bool = False, ch: bool = False
@@ -634,18 +745,25 @@ class MultiMapCore(Generic[T]):
         if not keys:
             return 0
         calls: list[Call] = []
+        wait: Call | None = None
+        acks: list[Any] = []
         try:
             script = DELETE if (yield from self._shebang(keys[0])) else plain(DELETE)
+            wait = yield from self._wait_call()
             calls = delete_calls(keys, self._cluster, script)
-            replies = yield from self._conversation.send(calls)
+            replies = yield from self._conversation.send(calls, wait, acks)
         except Exception as error:
             failed: BaseException = error
         else:
             if not any(isinstance(reply, Exception) for reply in replies):
                 # Each delete-script call answers how many of its keys it deleted.
-                return sum(int(reply) for reply in replies)
+                return self._durable(sum(int(reply) for reply in replies), acks)
             raise_batch_error(calls, replies, given, "deleted")
-        raise_batch_error(calls, answered(failed, len(calls)), given, "deleted", failed)
+        progress = answered(failed, len(calls))
+        if _wait_lost(wait, progress):
+            acks.append(failed)  # every call ran: only the WAIT went unanswered
+            return self._durable(sum(int(reply) for reply in progress), acks)
+        raise_batch_error(calls, progress, given, "deleted", failed)
 
     def _op_contains(self, name: object, value: object) -> Operation[bool]:
         key, member = self._key(name), self._codec.value(value)
@@ -718,6 +836,13 @@ class MultiMapCore(Generic[T]):
         ]
         if self.max_values is not None:  # shown when set: a plain multimap's repr stays short
             fields.append(("max_values", repr(self.max_values)))
+        if self._durability is not None:  # likewise
+            fields += [
+                ("wait_replicas", repr(self.wait_replicas)),
+                ("wait_timeout", repr(self.wait_timeout)),
+            ]
+            if self.wait_aof:
+                fields.append(("wait_aof", "True"))
         fields.append(("cast_fn", _callable_name(self.cast_fn)))
         return fields
 
@@ -733,8 +858,12 @@ class MultiMapCore(Generic[T]):
         resolution: object,
         clock: object,
         max_values: object = None,
+        wait_replicas: object = 0,
+        wait_timeout: object = 1.0,
+        wait_aof: object = False,
     ) -> None:
         """The constructor's checks of its settings, for ``from_url`` to run before connecting."""
+        check_durability(wait_replicas, wait_timeout, wait_aof)
         check_max_values(max_values)
         check_ttl(ttl)
         check_cast_fn(cast_fn)
@@ -1066,6 +1195,18 @@ def _kept(low: tuple[float, Any] | None, score: float, member: Any) -> bool:
         return True
     low_score, low_member = low
     return score > low_score or (score == low_score and member >= low_member)
+
+
+def _wait_lost(wait: Call | None, progress: Sequence[Any]) -> bool:
+    """Whether a failed exchange lost only the reply of ``wait``: every call ran without error."""
+    return (
+        wait is not None
+        and bool(progress)
+        and not any(
+            reply is UNKNOWN or reply is NOT_SENT or isinstance(reply, Exception)
+            for reply in progress
+        )
+    )
 
 
 def _cast_failed(cast: Callable[[Any], Any], error: ValueError) -> NoReturn:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
-from ._commands import NOT_SENT, UNKNOWN, Call, answered, note_progress
+from ._commands import NOT_SENT, UNKNOWN, Call, NodeReplies, answered, note_progress
 from ._permissions import explain
 from ._scripts import Script
 
@@ -115,12 +115,19 @@ class Conversation:
         #: ``SendToNodes`` (the library's routing) here.
         self.route_read_scripts: type[Send] = Send
 
-    def send(self, calls: Sequence[Call]) -> Operation[list[Any]]:
-        """Send ``calls``; handle NOSCRIPT and missing commands; return the replies."""
+    def send(
+        self, calls: Sequence[Call], wait: Call | None = None, acks: list[Any] | None = None
+    ) -> Operation[list[Any]]:
+        """Send ``calls``; handle NOSCRIPT and missing commands; return the replies.
+
+        ``wait`` (``WAIT``, marked ``each_node``) follows every send of calls
+        on the connections they used, the first and any resend after
+        NOSCRIPT; its replies, one per connection, go into ``acks``.
+        """
         if not self.read_only_scripts:
             calls = [call.fallback or call for call in calls]
         try:
-            replies: list[Any] = list((yield self._send(calls)))
+            replies: list[Any] = yield from self._waited(calls, wait, acks)
         except Exception as error:
             # Re-noted in full: a resend below notes its own calls only.
             note_progress(error, answered(error, len(calls)))
@@ -146,12 +153,24 @@ class Conversation:
                 for script in sorted(filter(None, scripts), key=lambda s: s.name):
                     yield Load(script)
                 # Only the failed calls are sent again: the others have already run.
-                resent = yield self._send([calls[i] for i in missing])
+                resent = yield from self._waited([calls[i] for i in missing], wait, acks)
             except Exception as error:
                 _merge(error, replies, missing)
                 raise
             for i, reply in zip(missing, resent, strict=True):
                 replies[i] = reply
+        return replies
+
+    def _waited(
+        self, calls: Sequence[Call], wait: Call | None, acks: list[Any] | None
+    ) -> Operation[list[Any]]:
+        """One send of ``calls``, ``wait`` after them; its replies put in ``acks``."""
+        if wait is None:
+            return list((yield self._send(calls)))
+        replies = list((yield self._send([*calls, wait])))
+        waited = replies.pop()
+        if acks is not None:
+            acks.extend(waited if isinstance(waited, NodeReplies) else [waited])
         return replies
 
     def _send(self, calls: Sequence[Call]) -> Send:
@@ -169,6 +188,24 @@ def _merge(error: BaseException, replies: list[Any], resent: list[int]) -> None:
     for i, reply in zip(resent, again, strict=True):
         merged[i] = reply
     note_progress(error, merged)
+
+
+def refused_wait(reply: Exception, setting: str, command: str) -> Exception:
+    """The error to raise when the server refused the probe of ``command`` (before any write).
+
+    A server without the command (fakeredis lacks WAIT, Redis < 7.2 WAITAOF)
+    or without an AOF (WAITAOF's local fsync) is said plainly; a refusal by
+    the ACL as every other one.
+    """
+    if _unknown_command(reply) or "appendonly" in str(reply).lower():
+        where = "Redis 7.2+ or Valkey" if command == "WAITAOF" else "Redis or Valkey"
+        return _reworded(
+            reply,
+            f"{setting} needs the server's {command} ({where}"
+            f"{', with appendonly yes' if command == 'WAITAOF' else ''}); "
+            f"this server answered: {reply}. Nothing was written",
+        )
+    return explain(reply)
 
 
 def raise_first_error(replies: Sequence[Any]) -> None:

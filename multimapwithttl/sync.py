@@ -21,6 +21,7 @@ from ._connections import (
     SlotOwner,
     Target,
     route,
+    with_trailer,
 )
 from ._core import Clock, MultiMapCore, T, ValuePages
 from ._io import (
@@ -89,6 +90,22 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
             same atomic step, a bounded number per call (a bigger surplus
             goes over later writes). Reads never give more: only the values
             the cap keeps. ``None`` (the default): no cap.
+        wait_replicas: After each write call (add, touch, remove, delete...),
+            ``WAIT`` for this many replicas to acknowledge it, on the
+            connection the write went out on (each node's on a cluster);
+            fewer within ``wait_timeout`` raise
+            [DurabilityError][multimapwithttl.DurabilityError], which carries
+            what the write returned (it ran on the primary). 0 (the
+            default): no ``WAIT``. It narrows the window in which a
+            failover loses a write; it is not consensus (see the
+            guarantees page).
+        wait_timeout: How long each ``WAIT`` may block, in seconds (above 0,
+            at most a day; 1.0 by default). Keep the client's
+            ``socket_timeout`` above it.
+        wait_aof: ``WAITAOF`` instead: the primary's append-only file and
+            ``wait_replicas`` replicas' fsynced (Redis 7.2+ or Valkey, with
+            ``appendonly yes``; otherwise the first write raises before
+            writing anything).
 
     Raises:
         TypeError: ``key_prefix`` is not a str, ``ttl``/``resolution`` is
@@ -97,7 +114,9 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
             [AsyncMultiMapWithTTL][multimapwithttl.AsyncMultiMapWithTTL]).
         ValueError: ``ttl`` or ``resolution`` is not positive and finite (or
             out of range), ``clock`` is neither ``"client"`` nor ``"server"``,
-            or ``max_values`` is not positive (TypeError if not an int).
+            or ``max_values`` is not positive (TypeError if not an int),
+            ``wait_replicas`` is negative or ``wait_timeout`` not above 0
+            (TypeError if not an int, a number, a bool for ``wait_aof``).
 
     Attributes:
         redis (Any): The client given; every call reads it, so it may be
@@ -120,6 +139,9 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
     ) -> None: ...
     @overload
     def __init__(
@@ -132,6 +154,9 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
     ) -> None: ...
     @overload
     def __init__(
@@ -144,6 +169,9 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
     ) -> None: ...
     def __init__(
         self,
@@ -155,6 +183,9 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
     ) -> None:
         super().__init__(
             redis_client,
@@ -164,6 +195,9 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
             resolution=resolution,
             clock=clock,
             max_values=max_values,
+            wait_replicas=wait_replicas,
+            wait_timeout=wait_timeout,
+            wait_aof=wait_aof,
         )
 
     def _run(self, operation: Operation[Any]) -> Any:
@@ -845,6 +879,9 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[int]: ...
@@ -860,6 +897,9 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[_V]: ...
@@ -875,6 +915,9 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[_V]: ...
@@ -889,6 +932,9 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
         resolution: float = 1.0,
         clock: Clock = "client",
         max_values: int | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        wait_aof: bool = False,
         cluster: bool = False,
         **options: Any,
     ) -> MultiMapWithTTL[Any]:
@@ -910,6 +956,9 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
             resolution: As in the constructor.
             clock: As in the constructor.
             max_values: As in the constructor.
+            wait_replicas: As in the constructor.
+            wait_timeout: As in the constructor.
+            wait_aof: As in the constructor.
             cluster: Build the cluster client whatever the scheme.
             **options: Passed to the client class's ``from_url``
                 (``decode_responses``, ``socket_timeout``, ...).
@@ -923,7 +972,17 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
             ValueError: an unknown URL scheme, or a bad setting.
 
         """
-        cls._check_settings(key_prefix, ttl, cast_fn, resolution, clock, max_values)
+        cls._check_settings(
+            key_prefix,
+            ttl,
+            cast_fn,
+            resolution,
+            clock,
+            max_values,
+            wait_replicas,
+            wait_timeout,
+            wait_aof,
+        )
         client = client_from_url(url, asyncio=cls._asyncio, cluster=cluster, options=options)
         made = cls(
             client,
@@ -933,6 +992,9 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
             resolution=resolution,
             clock=clock,
             max_values=max_values,
+            wait_replicas=wait_replicas,
+            wait_timeout=wait_timeout,
+            wait_aof=wait_aof,
         )
         made._made_client = client
         return made
@@ -1099,7 +1161,7 @@ def _routed(client: Any, calls: Sequence[Call], kind: ClientKind, *, resend: boo
             step = routing.send(result)
             result = None
             if isinstance(step, Exchange):
-                result = _on_nodes(client, step.calls, kind)
+                result = _on_nodes(client, step.calls, kind, step.trailer)
             elif isinstance(step, Refresh):
                 # Best effort, as the client's own: if the cluster cannot be
                 # asked now, the next exchange says how things stand.
@@ -1124,7 +1186,12 @@ def _node(client: Any, target: Target, errors: type[Exception]) -> Any:
     return node
 
 
-def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: ClientKind) -> Any:
+def _on_nodes(
+    client: Any,
+    calls: Sequence[tuple[Target, Call]],
+    kind: ClientKind,
+    trailer: Call | None = None,
+) -> Any:
     """Send each node its calls on one of its connections, then read every node's replies.
 
     Every node is found and connected to before anything is sent (a failure
@@ -1136,6 +1203,7 @@ def _on_nodes(client: Any, calls: Sequence[tuple[Target, Call]], kind: ClientKin
     for position, (target, _call) in enumerate(calls):
         node = _node(client, target, kind.error)
         nodes.setdefault(node.name, (node, []))[1].append(position)
+    calls = with_trailer(calls, [positions for _node, positions in nodes.values()], trailer)
     opened: list[tuple[Any, Any, list[int]]] = []
     sent = False
     replies: list[Any] = [UNKNOWN] * len(calls)

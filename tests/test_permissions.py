@@ -33,7 +33,7 @@ import redis.exceptions
 import valkey.exceptions
 from redis.cluster import RedisCluster
 
-from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL
+from multimapwithttl import AsyncMultiMapWithTTL, DurabilityError, MultiMapWithTTL
 from multimapwithttl._cli import main as cli_main
 from multimapwithttl._permissions import DOCS, describe, explain, script_command
 from multimapwithttl._scripts import DELETE, READ, SWEEP, WRITE
@@ -84,6 +84,9 @@ CLUSTER_COMMANDS = ("cluster|slots", "command")
 #: Granted where the server has it (Redis 7.2+, Valkey): redis-py sends
 #: CLIENT SETINFO on connecting and ignores a refusal, but the server logs it.
 WHERE_KNOWN = ("client|setinfo",)
+#: What a writer needs on top when a setting asks for it: WAIT after each write
+#: (``wait_replicas``), WAITAOF with ``wait_aof``; the page grants them apart.
+DURABILITY = {"wait_replicas": "wait", "wait_aof": "waitaof"}
 #: Not needed for an operation to work: without it, stats() reports no memory.
 OPTIONAL = ("memory|usage",)
 
@@ -112,7 +115,9 @@ METHODS: dict[str, tuple[str, ...]] = {
 #: Public attributes that send no command of their own, so need no rule: the
 #: settings, and ``from_url``, which builds the client (connecting needs only
 #: what the page says a client needs, tested with every role).
-NO_COMMANDS = frozenset({"clock", "max_values", "resolution", "from_url"})
+NO_COMMANDS = frozenset(
+    {"clock", "max_values", "resolution", "from_url", *DURABILITY, "wait_timeout"}
+)
 #: Closing sends nothing either (it closes the client from_url made): close on the
 #: blocking class, aclose on the asyncio one.
 CLOSING = {MultiMapWithTTL: "close", AsyncMultiMapWithTTL: "aclose"}
@@ -185,7 +190,11 @@ def test_the_page_gives_the_tables_rules() -> None:
     assert sorted(role for role, grants in extra if grants == cluster) == sorted(ROLES)
     # Where the server has it, CLIENT SETINFO (shown for one user).
     known = [f"+{command}" for command in WHERE_KNOWN]
-    assert all(grants in (cluster, known) for _, grants in extra)
+    # With wait_replicas (wait_aof), the writer's WAIT (WAITAOF), each a line of its own.
+    waits = [(WRITER, [f"+{command}"]) for command in DURABILITY.values()]
+    assert all(pair in waits for pair in extra if pair[1] not in (cluster, known))
+    assert all(pair in extra for pair in waits)
+    assert all(grants in (cluster, known) or (role, grants) in waits for role, grants in extra)
     assert any(grants == known for _, grants in extra)
 
 
@@ -497,11 +506,11 @@ class Site:
             node.execute_command("ACL", "DELUSER", "app-probe")
         return True
 
-    def grant(self, role: str, *, without: str | None = None) -> str:
+    def grant(self, role: str, *, without: str | None = None, more: tuple[str, ...] = ()) -> str:
         user = f"app-{role}"
         granted = [
             rule
-            for rule in [*rules(role, PREFIX, cluster=self.cluster), *self._known()]
+            for rule in [*rules(role, PREFIX, cluster=self.cluster), *self._known(), *more]
             if rule != f"+{without}"
         ]
         for node in self.nodes:
@@ -562,18 +571,24 @@ def cluster(real_cluster: LocalCluster) -> Iterator[Site]:
 
 @contextlib.contextmanager
 def multimap(
-    site: Site, library: ClientLibrary, user: str, flavor: str, clock: Any, **options: Any
+    site: Site,
+    library: ClientLibrary,
+    user: str,
+    flavor: str,
+    clock: Any,
+    settings: dict[str, Any] | None = None,
+    **options: Any,
 ) -> Iterator[Any]:
     client = site.client(library, user, flavor, **options)
     if flavor == "sync":
         try:
-            yield MultiMapWithTTL(client, PREFIX, clock=clock)
+            yield MultiMapWithTTL(client, PREFIX, clock=clock, **(settings or {}))
         finally:
             client.close()
         return
     loop = asyncio.new_event_loop()
     try:
-        yield Blocking(AsyncMultiMapWithTTL(client, PREFIX, clock=clock), loop)
+        yield Blocking(AsyncMultiMapWithTTL(client, PREFIX, clock=clock, **(settings or {})), loop)
     finally:
         loop.run_until_complete(client.aclose())
         loop.close()
@@ -655,6 +670,45 @@ def test_each_role_can_do_its_work_on_a_cluster(
     cluster: Site, role: str, library: str, flavor: str, clock: str
 ) -> None:
     works(cluster, ClientLibrary(library), role, flavor, clock)
+
+
+@pytest.mark.parametrize("where", ["server", "cluster"])
+@pytest.mark.parametrize("flavor", ["sync", "async"])
+def test_a_writer_with_wait_replicas_works_with_the_pages_rule(
+    request: pytest.FixtureRequest, where: str, flavor: str
+) -> None:
+    # The suite's servers have no replica: every WAIT answers 0 after its
+    # short timeout, so each write raises DurabilityError carrying its result.
+    site: Site = request.getfixturevalue(where)
+    user = site.grant(WRITER, more=(f"+{DURABILITY['wait_replicas']}",))
+    seed(site)
+    settings = {"wait_replicas": 1, "wait_timeout": 0.01}
+    with multimap(site, ClientLibrary("redis"), user, flavor, "client", settings) as m:
+        for label, op in operations(WRITER, m):
+            try:
+                result = op()
+            except DurabilityError as error:
+                short = (error.acknowledged, error.required)
+                result = error.result
+            else:
+                short = (0, 1)  # reads: no WAIT
+            assert short == (0, 1), label
+            expected(WRITER, label, result)
+    assert site.refusals(user) == []
+
+
+def test_a_writer_with_wait_replicas_without_the_rule_writes_nothing(server: Site) -> None:
+    user = server.grant(WRITER)
+    seed(server)
+    before = snapshot(server.nodes)
+    settings = {"wait_replicas": 1, "wait_timeout": 0.01}
+    with (
+        multimap(server, ClientLibrary("redis"), user, "sync", "client", settings) as m,
+        pytest.raises(redis.exceptions.NoPermissionError) as refused,
+    ):
+        m.add("a", 9)
+    assert names_the_command(str(refused.value), "wait"), refused.value
+    assert snapshot(server.nodes) == before
 
 
 # -- without any one command --------------------------------------------------------

@@ -37,6 +37,16 @@ def main(argv: list[str] | None = None) -> int:
             "'failover' and 'kill' give each master a replica)"
         ),
     )
+    parser.add_argument(
+        "--wait-replicas",
+        type=int,
+        default=0,
+        metavar="N",
+        help=(
+            "the library's clients WAIT for N replicas after each write (wait_replicas=N): "
+            "a write counts as acknowledged only when WAIT confirmed it"
+        ),
+    )
     args = parser.parse_args(argv)
     if args.recheck:
         result = recheck(args.recheck)
@@ -52,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         interval=args.interval,
         cluster=args.cluster,
         directory=args.keep,
+        wait_replicas=args.wait_replicas,
     )
     result = run(config)
     print(result.summary)

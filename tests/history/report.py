@@ -39,12 +39,30 @@ def details(verdict: Verdict, history: History) -> str:
         f"{verdict.unknown} unknown outcomes, {verdict.failed} refused; faults: "
         + (", ".join(f"{k} x{n}" for k, n in sorted(faults.items())) or "none")
     ]
+    lost = [op_id for pairs in verdict.lost.values() for op_id, _, _ in pairs]
+    if lost:
+        # 0.1.0's writer never WAITs: with --wait-replicas, only the library's clients do.
+        old = {label for label, header in history.clients.items() if header["kind"] == "old010"}
+        # A capped client's value evicted by the cap at once looks lost near a fault.
+        capped = {label for label, header in history.clients.items() if header.get("max_values")}
+        by_old = sum(1 for op_id in lost if op_id.rsplit("-", 1)[0] in old)
+        by_capped = sum(1 for op_id in lost if op_id.rsplit("-", 1)[0] in capped)
+        lines.append(
+            f"  acknowledged writes lost: {len(lost) - by_old - by_capped} by the library's "
+            f"clients (wait_replicas={_waited(history)}), {by_capped} by its capped client "
+            f"(max_values), {by_old} by 0.1.0's writer (no WAIT)"
+        )
     for anomaly in verdict.anomalies[:MOST_ANOMALIES]:
         lines.append(f"ANOMALY {anomaly.kind}: {anomaly.message}")
         lines.extend("  " + line for line in sub_history(anomaly, history))
     if len(verdict.anomalies) > MOST_ANOMALIES:
         lines.append(f"... and {len(verdict.anomalies) - MOST_ANOMALIES} more anomalies")
     return "\n".join(lines)
+
+
+def _waited(history: History) -> int:
+    """The ``wait_replicas`` of the library's clients (0 for a history recorded before it)."""
+    return max((header.get("wait_replicas", 0) for header in history.clients.values()), default=0)
 
 
 def _touches(op: dict[str, Any], name: str, value: int | None) -> bool:

@@ -55,6 +55,8 @@ class Config:
     # per master (needed by "failover" and "kill", which switch it on themselves).
     replica: bool = False
     cluster: bool = False  # a local 3-master cluster instead of one server
+    # The library's clients WAIT for this many replicas after each write (0: no WAIT).
+    wait_replicas: int = 0
 
 
 @dataclass
@@ -154,7 +156,11 @@ def _clients(config: Config, port: int, directory: Path, *, cluster: bool) -> li
         ctx.Process(
             target=run_client,
             args=(
-                dataclasses.replace(spec, cluster=cluster),
+                dataclasses.replace(
+                    spec,
+                    cluster=cluster,
+                    wait_replicas=0 if spec.kind == "old010" else config.wait_replicas,
+                ),
                 port,
                 config.seconds,
                 config.seed,

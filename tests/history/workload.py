@@ -60,6 +60,7 @@ class ClientSpec:
     max_values: int | None = None  # a capped client (needs the max_values feature)
     names: list[str] | None = None  # its own names (a cap holds only if every writer has it)
     cluster: bool = False  # a cluster client, given one node's port
+    wait_replicas: int = 0  # the library's WAIT after each write (needs wait_replicas)
 
 
 @dataclass
@@ -328,6 +329,18 @@ def _probe(mm: Any) -> set[str]:
     return found
 
 
+def _waiting(spec: ClientSpec) -> dict[str, Any]:
+    """The multimap's durability settings: a write is acknowledged once WAIT confirmed it.
+
+    A write whose WAIT fell short raises DurabilityError, recorded as an
+    unknown outcome (it ran on the primary, but may be lost), never as
+    acknowledged. The wait is shorter than the socket timeout (2 s).
+    """
+    if not spec.wait_replicas:
+        return {}
+    return {"wait_replicas": spec.wait_replicas, "wait_timeout": 1.0}
+
+
 def _client_options(spec: ClientSpec) -> dict[str, Any]:
     options: dict[str, Any] = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
     if not spec.retries:
@@ -390,7 +403,15 @@ def run_client(spec: ClientSpec, port: int, seconds: float, seed: int, path: str
         NAMES[:] = spec.names  # this process's draws use its own names
     capped: dict[str, Any] = {"max_values": spec.max_values} if spec.max_values else {}
     try:
-        mm = MultiMapWithTTL(raw, PREFIX, ttl=1, resolution=RESOLUTION, clock=spec.clock, **capped)
+        mm = MultiMapWithTTL(
+            raw,
+            PREFIX,
+            ttl=1,
+            resolution=RESOLUTION,
+            clock=spec.clock,
+            **capped,
+            **_waiting(spec),
+        )
     except TypeError:  # no max_values in this build yet: this client sits the run out
         recorder.save(_header(spec, set()))
         return
@@ -500,6 +521,7 @@ async def _run_async(
         ttl=1,
         resolution=RESOLUTION,
         clock=spec.clock,
+        **_waiting(spec),
     )
     features = {n for n in ("iter_values", "get_many_with_expiry") if hasattr(amm, n)}
     for flag in ("lt", "ch"):

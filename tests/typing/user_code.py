@@ -22,7 +22,13 @@ from typing import Any, Literal
 import redis
 import redis.asyncio
 
-from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL, Stats, SweepReport
+from multimapwithttl import (
+    AsyncMultiMapWithTTL,
+    DurabilityError,
+    MultiMapWithTTL,
+    Stats,
+    SweepReport,
+)
 
 if sys.version_info >= (3, 11):
     from typing import assert_type
@@ -59,6 +65,21 @@ def construction(r: redis.Redis) -> None:
     assert_type(MultiMapWithTTL(r, "p", max_values=10), MultiMapWithTTL[int])
     assert_type(MultiMapWithTTL(r, "p", 60, str, max_values=None), MultiMapWithTTL[str])
     cap: int | None = MultiMapWithTTL(r, "p").max_values
+    durable = MultiMapWithTTL(r, "p", 60, str, wait_replicas=1, wait_timeout=0.5, wait_aof=True)
+    assert_type(durable, MultiMapWithTTL[str])
+    assert_type(durable.wait_replicas, int)
+    assert_type(durable.wait_timeout, float)
+    assert_type(durable.wait_aof, bool)
+    try:
+        durable.add("a", "b")
+    except DurabilityError as error:
+        assert_type(error.result, Any)
+        assert_type(error.acknowledged, int | None)
+        assert_type(error.required, int)
+        assert_type(error.local, bool | None)
+        base: redis.RedisError = error
+        del base
+    del durable
     del cap
 
     # Positional cast_fn.
@@ -150,6 +171,10 @@ def construction_from_url() -> None:
         AsyncMultiMapWithTTL[bytes],
     )
     assert_type(MultiMapWithTTL.from_url(url, "p", max_values=3), MultiMapWithTTL[int])
+    assert_type(
+        AsyncMultiMapWithTTL.from_url(url, "p", cast_fn=str, wait_replicas=1, wait_timeout=2),
+        AsyncMultiMapWithTTL[str],
+    )
     assert_type(
         AsyncMultiMapWithTTL.from_url(url, "p", cast_fn=str, max_values=3),
         AsyncMultiMapWithTTL[str],
@@ -433,9 +458,12 @@ def bad_settings(r: redis.Redis) -> None:
     MultiMapWithTTL(r, "p", 60, str, 0.5)  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue]
     MultiMapWithTTL(r, 1)  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]
     MultiMapWithTTL(r, "p", ttl="1h")  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]
+    MultiMapWithTTL(r, "p", wait_replicas="1")  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]
+    MultiMapWithTTL(r, "p", wait_timeout="1s")  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]
     mm = MultiMapWithTTL(r, "p")
     mm.resolution = 2.0  # type: ignore[misc]  # pyright: ignore[reportAttributeAccessIssue]
     mm.clock = "server"  # type: ignore[misc]  # pyright: ignore[reportAttributeAccessIssue]
+    mm.wait_replicas = 2  # type: ignore[misc]  # pyright: ignore[reportAttributeAccessIssue]
     MultiMapWithTTL.from_url(r, "p")  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]
     MultiMapWithTTL.from_url("redis://h", "p", cast_fn=3)  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]
     wrong: MultiMapWithTTL[str] = MultiMapWithTTL.from_url("redis://h", "p")  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
