@@ -12,6 +12,7 @@ records ``TIME`` anyway, next to each key's ``PTTL`` and newest member.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import threading
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 OK, FAIL, UNKNOWN = "ok", "fail", "unknown"
+#: The sampler records the members of keys this small (not the big names').
+MEMBERS = 64
 
 
 def classify(error: BaseException) -> str:
@@ -53,17 +56,32 @@ class Recorder:
             "inv_m": time.monotonic(),
         }
 
-    def finish(self, record: dict[str, Any], outcome: str, result: Any = None) -> None:
+    def finish(
+        self, record: dict[str, Any], outcome: str, result: Any = None, error: Any = None
+    ) -> None:
         record["comp"] = self.real_time()
         record["comp_m"] = time.monotonic()
         record["outcome"] = outcome
         record["result"] = result
+        if error is not None:
+            # A batch refused part-way may say which names it wrote (and which it cannot
+            # tell): builds without these attributes record nothing, the checker then
+            # takes every name as possibly written.
+            for attr, key in (("written", "written"), ("unknown", "unknown_names")):
+                names = getattr(error, attr, None)
+                if names is not None:
+                    with contextlib.suppress(TypeError):
+                        record[key] = sorted(_text(n) for n in names)
         self.lines.append(json.dumps(record))
 
     def save(self, header: dict[str, Any]) -> None:
         with open(self.path, "w") as out:
             out.write(json.dumps({"header": header}) + "\n")
             out.write("".join(line + "\n" for line in self.lines))
+
+
+def _text(name: Any) -> str:
+    return name.decode() if isinstance(name, bytes) else str(name)
 
 
 @dataclass
@@ -90,9 +108,12 @@ def load(directory: str, samples: list[dict[str, Any]], faults: list[dict[str, A
 
 
 class Sampler(threading.Thread):
-    """Every ``period`` seconds, for each key under the prefix: TIME, PTTL and newest member.
+    """Every ``period`` seconds, for each key under the prefix: TIME, PTTL and its members.
 
-    The three commands run in one MULTI, so they describe one instant. It talks to
+    The commands run in one MULTI, so they describe one instant. The members (of a
+    key of at most :data:`MEMBERS` of them) let the checker read the server's own
+    state: a value that must be stored and is not is caught there, and a value
+    seen stored just before a fault is one the fault could lose. It talks to
     the server directly (never through the fault proxy) and skips a round when the
     server is down.
     """
@@ -124,7 +145,9 @@ class Sampler(threading.Thread):
             pipe.time()
             pipe.pttl(key)
             pipe.zrange(key, -1, -1, withscores=True)
-            (seconds, micros), pttl, newest = pipe.execute()
+            pipe.zcard(key)
+            pipe.zrange(key, 0, MEMBERS - 1)
+            (seconds, micros), pttl, newest, size, members = pipe.execute()
             self.samples.append(
                 {
                     "key": key.decode(),
@@ -133,5 +156,6 @@ class Sampler(threading.Thread):
                     "server": seconds + micros / 1e6,
                     "pttl": pttl,
                     "newest": newest[0][1] if newest else None,
+                    "members": [m.decode() for m in members] if size <= MEMBERS else None,
                 }
             )

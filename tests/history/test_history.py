@@ -103,6 +103,8 @@ def _history(*ops: dict[str, Any], faults: list[dict[str, Any]] | None = None) -
 
 
 ADD = {"name": "a", "values": [1], "ttl": 3.0, "mode": {}}
+#: A fault that explains the errors of calls made around T0 (errors need one).
+CUT = {"kind": "proxy-drop", "start": T0 - 0.1, "end": T0 + 0.1, "lossy": False}
 
 
 def test_checker_a_live_value_missing_is_an_anomaly() -> None:
@@ -132,7 +134,8 @@ def test_checker_a_value_back_after_its_removal_is_an_anomaly() -> None:
 def test_checker_an_unknown_outcome_may_or_may_not_have_happened() -> None:
     unknown = _op(1, "add", ADD, 0.0, "TimeoutError", outcome="unknown")
     for seen in ([], [1]):
-        assert check(_history(unknown, _op(2, "get", {"name": "a"}, 1.0, seen))).anomalies == []
+        read = _op(2, "get", {"name": "a"}, 1.0, seen)
+        assert check(_history(unknown, read, faults=[CUT])).anomalies == []
 
 
 def test_checker_a_value_lost_to_a_restart_without_persistence_is_counted_not_failed() -> None:
@@ -270,4 +273,4 @@ def test_checker_a_refused_batch_may_have_written_some_of_its_names() -> None:
         _op(3, "get", {"name": "a"}, 1.0, [1]),  # the refused batch's value: it may be
         _op(4, "get", {"name": "a"}, 1.0, [3]),  # a refused single call's: it cannot be
     ]
-    assert [a.kind for a in check(_history(*ops)).anomalies] == ["unexpected"]
+    assert [a.kind for a in check(_history(*ops, faults=[CUT])).anomalies] == ["unexpected"]

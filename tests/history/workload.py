@@ -39,6 +39,12 @@ RESOLUTION = 0.01
 OLD_TTL = 6
 MAX_SKEW = 1.5
 PREFIX = "hist"
+#: A name that receives big batches (hundreds of values): past one ZSCAN page, so
+#: ``iter_values`` really pages, and past the small encoding of a sorted set.
+BIG = "big"
+BIG_VALUES = list(range(1000, 1300))
+#: A name no one writes: ``delete`` asks for it too, and must find it absent.
+GHOST = "ghost"
 
 
 @dataclass
@@ -69,6 +75,7 @@ class Op:
     aio: Callable[[Any, dict[str, Any]], Awaitable[Any]]
     writes: bool = False
     needs: str | None = None  # feature name probed at start
+    big: bool = False  # on the big name: not for a client with names of its own
 
 
 def _values(rng: random.Random, most: int = 3) -> list[int]:
@@ -146,7 +153,22 @@ def _draw_names(rng: random.Random) -> dict[str, Any]:
 
 
 def _draw_delete(rng: random.Random) -> dict[str, Any]:
-    return {"names": _names(rng, 1)}
+    # Half the time with a name never written: a count of names that existed is then
+    # checked against one that certainly did not.
+    return {"names": _names(rng, 1) + ([GHOST] if rng.random() < 0.5 else [])}
+
+
+def _draw_add_big(rng: random.Random) -> dict[str, Any]:
+    return {
+        "name": BIG,
+        "values": rng.sample(BIG_VALUES, rng.randint(140, 260)),
+        "ttl": rng.choice(TTLS),
+        "mode": _mode(rng),
+    }
+
+
+def _draw_big(rng: random.Random) -> dict[str, Any]:
+    return {"name": BIG}
 
 
 def _draw_nothing(rng: random.Random) -> dict[str, Any]:
@@ -281,6 +303,30 @@ OPS: dict[str, Op] = {
         lambda mm, a: _await_sorted(_alist(mm.iter_values(a["name"], count=2))),
         needs="iter_values",
     ),
+    "add_big": Op(
+        0.3,
+        _draw_add_big,
+        lambda mm, a: mm.add(a["name"], *a["values"], ttl=a["ttl"], **a["mode"]),
+        lambda mm, a: _await_int(mm.add(a["name"], *a["values"], ttl=a["ttl"], **a["mode"])),
+        writes=True,
+        big=True,
+    ),
+    "iter_big": Op(
+        0.3,
+        _draw_big,
+        # A page of about 50 members: the name's hundreds of values take several.
+        lambda mm, a: sorted(mm.iter_values(a["name"], count=50)),
+        lambda mm, a: _await_sorted(_alist(mm.iter_values(a["name"], count=50))),
+        needs="iter_values",
+        big=True,
+    ),
+    "get_big": Op(
+        0.1,
+        _draw_big,
+        lambda mm, a: sorted(mm.get(a["name"])),
+        lambda mm, a: _await_sorted(mm.get(a["name"])),
+        big=True,
+    ),
     "names": Op(
         0.5,
         _draw_nothing,
@@ -406,7 +452,7 @@ def run_client(spec: ClientSpec, port: int, seconds: float, seed: int, path: str
                 # A lost reply re-run unseen: the caller gets the second run's answer.
                 result = op.sync(mm, args)
         except Exception as error:  # every failure is recorded, none stops the run
-            recorder.finish(record, classify(error), repr(error)[:200])
+            recorder.finish(record, classify(error), repr(error)[:200], error)
             time.sleep(0.05)  # the server may be down: do not spin
             continue
         recorder.finish(record, OK, result)
@@ -440,7 +486,9 @@ def _table(spec: ClientSpec, features: set[str]) -> list[tuple[str, float]]:
     return [
         (name, op.weight)
         for name, op in OPS.items()
-        if (op.needs is None or op.needs in features) and (spec.ops is None or name in spec.ops)
+        if (op.needs is None or op.needs in features)
+        and (spec.ops is None or name in spec.ops)
+        and not (op.big and spec.names)
     ]
 
 
@@ -464,7 +512,7 @@ def _loop_old(old: Any, recorder: Recorder, rng: random.Random, seconds: float) 
         try:
             old.add_many([(n, list(vs)) for n, vs in args["data"]])
         except Exception as error:
-            recorder.finish(record, classify(error), repr(error)[:200])
+            recorder.finish(record, classify(error), repr(error)[:200], error)
             time.sleep(0.05)
             continue
         recorder.finish(record, OK, None)
@@ -527,7 +575,7 @@ async def _run_async(
             try:
                 result = await op.aio(amm, args)
             except Exception as error:
-                recorder.finish(record, classify(error), repr(error)[:200])
+                recorder.finish(record, classify(error), repr(error)[:200], error)
                 await asyncio.sleep(0.05)
                 continue
             recorder.finish(record, OK, result)
