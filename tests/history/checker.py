@@ -740,14 +740,7 @@ class Checker:
                     "missing", f"names() lacks {name!r}, which holds live values", op, name
                 )
         for name in got:
-            if name in self.model.old_touched:
-                continue  # 0.1.0 leaves keys without a TTL: they may stay for ever
-            if not any(
-                e.s_max + RESOLUTION + EPS > op["inv"]
-                for v in self.model.values.get(name, ())
-                for e in self.model.window(name, v, op)
-                if e.kind == "store"
-            ):
+            if not self._may_exist(name, op):
                 self._anomaly(
                     "unexpected", f"names() lists {name!r}, which holds no live value", op, name
                 )
@@ -901,15 +894,21 @@ class Checker:
         """May the key of ``name`` exist at some instant of ``op``?
 
         A key ends with its newest member, measured from the lower of the writer's
-        and the server's clocks: up to the largest skew after it (0.1.0's EXPIREAT
-        a second more). A key 0.1.0 created has no TTL: it stays until a library
+        "now" (read when the call began) and the server's: up to the writer's lag
+        behind the server plus the call's length after it (0.1.0's EXPIREAT a
+        second more). A key 0.1.0 created has no TTL: it stays until a library
         write or delete certainly came after 0.1.0's last write.
         """
         if self._old_since_library(name, op):
             return True
         return any(
             e.kind == "store"
-            and e.s_max + MAX_SKEW + RESOLUTION + EPS + (1.0 if e.op["op"] == "old_add" else 0.0)
+            and e.s_max
+            + self.lag_behind.get(e.op["proc"], MAX_SKEW)
+            + (e.comp_eff - e.inv)
+            + RESOLUTION
+            + EPS
+            + (1.0 if e.op["op"] == "old_add" else 0.0)
             > op["inv"]
             for v in self.model.values.get(name, ())
             for e in self.model.window(name, v, op)

@@ -52,7 +52,7 @@ class ClientSpec:
     """One client process (or, for ``kind="async"``, ``tasks`` logical clients in one)."""
 
     label: str
-    kind: str = "sync"  # "sync" | "async" | "old010"
+    kind: str = "sync"  # "sync" | "async" | "old010" | "quiet"
     clock: Literal["client", "server"] = "client"
     skew: float = 0.0
     retries: bool = True  # redis-py's default Retry, or none at all
@@ -429,6 +429,11 @@ def run_client(spec: ClientSpec, port: int, seconds: float, seed: int, path: str
         return
     from multimapwithttl import MultiMapWithTTL
 
+    if spec.kind == "quiet":
+        mm = MultiMapWithTTL(raw, PREFIX, ttl=1, resolution=RESOLUTION, clock="server")
+        _loop_quiet(mm, recorder)
+        recorder.save(_header(spec, set()))
+        return
     if spec.names:
         NAMES[:] = spec.names  # this process's draws use its own names
     capped: dict[str, Any] = {"max_values": spec.max_values} if spec.max_values else {}
@@ -498,6 +503,41 @@ def _pick(rng: random.Random, table: list[tuple[str, float]]) -> str:
 
 def _header(spec: ClientSpec, features: set[str]) -> dict[str, Any]:
     return {**dataclasses.asdict(spec), "features": sorted(features)}
+
+
+#: The quiet phase: rounds of every whole-prefix read, spaced so values expire between.
+QUIET_ROUNDS = 8
+QUIET_PAUSE = 0.5
+
+
+def _loop_quiet(mm: Any, recorder: Recorder) -> None:
+    """After every other client has stopped: reads whose answers are exact.
+
+    Concurrency makes ``stats``, ``sweep`` and ``count`` answers uncertain by as
+    many values as writes are in flight; with no writer left, the model knows
+    every value's expiry and only a value expiring during the call itself is
+    uncertain. The rounds run while the last values expire (ttls up to 3 s), so
+    sweeps collect and delete, then one real sweep, and a last look.
+    """
+    # Uncapped names only: a capped name's reads are the capped client's.
+    names = ["a", "b", "c", "d", BIG, GHOST]
+    script: list[tuple[str, dict[str, Any]]] = []
+    for _ in range(QUIET_ROUNDS):
+        script += [("stats", {}), ("sweep", {"dry_run": True}), ("names", {})]
+        script += [("count", {"name": n}) for n in names] + [("get_many", {"names": names})]
+        script.append(("pause", {}))
+    script += [("sweep", {"dry_run": False}), ("stats", {}), ("names", {})]
+    for name, args in script:
+        if name == "pause":
+            time.sleep(QUIET_PAUSE)
+            continue
+        record = recorder.start(name, args)
+        try:
+            result = OPS[name].sync(mm, args)
+        except Exception as error:
+            recorder.finish(record, classify(error), repr(error)[:200], error)
+            continue
+        recorder.finish(record, OK, result)
 
 
 def _loop_old(old: Any, recorder: Recorder, rng: random.Random, seconds: float) -> None:
