@@ -893,23 +893,19 @@ class Checker:
     def _may_exist(self, name: str, op: dict[str, Any]) -> bool:
         """May the key of ``name`` exist at some instant of ``op``?
 
-        A key ends with its newest member, measured from the lower of the writer's
-        "now" (read when the call began) and the server's: up to the writer's lag
-        behind the server plus the call's length after it (0.1.0's EXPIREAT a
-        second more). A key 0.1.0 created has no TTL: it stays until a library
-        write or delete certainly came after 0.1.0's last write.
+        A key ends with its newest member, measured by the call that set its TTL
+        last from the lower of its writer's "now" (read when the call began) and
+        the server's: up to that writer's lag behind the server plus the call's
+        length after it (see :meth:`_ttl_slack`; 0.1.0's EXPIREAT a second more).
+        A key 0.1.0 created has no TTL: it stays until a library write or delete
+        certainly came after 0.1.0's last write.
         """
         if self._old_since_library(name, op):
             return True
+        slack = self._ttl_slack(name, op) + RESOLUTION
         return any(
             e.kind == "store"
-            and e.s_max
-            + self.lag_behind.get(e.op["proc"], MAX_SKEW)
-            + (e.comp_eff - e.inv)
-            + RESOLUTION
-            + EPS
-            + (1.0 if e.op["op"] == "old_add" else 0.0)
-            > op["inv"]
+            and e.s_max + slack + (1.0 if e.op["op"] == "old_add" else 0.0) > op["inv"]
             for v in self.model.values.get(name, ())
             for e in self.model.window(name, v, op)
         )

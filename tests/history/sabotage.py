@@ -267,7 +267,11 @@ def patched_copy(sabotage: Sabotage, into: Path) -> Path:
 
 
 def run(
-    sabotage: Sabotage, seconds: float = 20.0, seed: int = 7, faults: str = "none"
+    sabotage: Sabotage,
+    seconds: float = 20.0,
+    seed: int = 7,
+    faults: str = "none",
+    keep: Path | None = None,
 ) -> dict[str, Any]:
     """A short history against the sabotaged copy: the verdict's counts, and ``caught``."""
     with tempfile.TemporaryDirectory(prefix=f"sabotage-{sabotage.name}-") as scratch:
@@ -287,8 +291,16 @@ def run(
             "--json",
             str(out),
         ]
+        if keep is not None:
+            command += ["--keep", str(keep / sabotage.name)]
         process = subprocess.run(
-            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=seconds + 300
+            # From the copy's directory: "-m" puts the working directory first on the path.
+            command,
+            cwd=where,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 300,
         )
         if not out.exists():
             raise RuntimeError(f"{sabotage.name}: the history did not run:\n{process.stderr}")
@@ -306,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--faults", default="none", help="as for python -m tests.history")
     parser.add_argument("--list", action="store_true", help="list the sabotages and stop")
+    parser.add_argument("--keep", type=Path, help="keep each history in a directory under this")
     args = parser.parse_args(argv)
     if args.list:
         for s in SABOTAGES:
@@ -314,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [BY_NAME[n] for n in args.only.split(",")] if args.only else SABOTAGES
     missed = []
     for sabotage in chosen:
-        verdict = run(sabotage, args.seconds, args.seed, args.faults)
+        verdict = run(sabotage, args.seconds, args.seed, args.faults, args.keep)
         shown = ", ".join(f"{k} {n}" for k, n in sorted(verdict["anomalies"].items())) or "none"
         state = "caught" if verdict["caught"] else "MISSED"
         print(f"{sabotage.name:28} {state:7} anomalies: {shown}", flush=True)
