@@ -28,23 +28,64 @@ server clock) and every value ``v`` of the name:
   ended may have stored a score ``> inv + k - EPS``, and no acknowledged remove,
   delete or plain store of an earlier score came entirely after it and before ``R``.
 
+Conditional stores are modelled exactly: each ``nx``, ``xx`` and ``lt`` store is
+judged as a read its writer made at the write's time (the script decides by the
+writer's "now"), and one whose condition certainly failed is *inert*: it stored
+nothing (``nx`` on a value that must be live; ``xx`` on one that cannot be;
+``lt`` on one that must be live with every expiry it can hold earlier). A
+decision rests on those of earlier writes; a concurrent one not yet decided
+counts as possible, which only widens what may be live.
+
+A name written with ``max_values=N`` returns, on a read, the N latest-expiring
+live values (ties: the later member bytes). A value that must be live must be
+returned only while fewer than N other values can have outranked it since it
+was written (any store that may have given another value an expiry at or past
+the lowest this value can hold: eviction then never reached it); a value
+returned must not be outranked by N values that must be live. ``count`` lies
+between the values that must be returned and ``min(N, may)``.
+
 A read must contain every value that must be live and only values that may be;
 ``count`` lies between the two sizes, ``contains`` agrees with them, an expiry
 returned lies within the score range of a store that may be live. A write's
 result is checked the same way as a read made by the writer: ``add``'s "how many
-are new" (nx values reported new twice within one life are caught here) and
-``remove``'s "how many were live".
+are new" (nx values reported new twice within one life are caught here; on a
+capped name a value counts only if it cannot have been evicted at once) and
+``remove``'s "how many were live"; ``delete``'s "how many existed" lies between
+the names holding a value that must be live and those whose key may exist.
+``stats`` (``live_values``, ``names``, its expiries) and ``sweep`` (``deleted``
+at most the keys holding no value that must be live, ``collected`` at most the
+values that may be stored and expired, ``ttl_fixed`` only on names 0.1.0 wrote,
+``scanned`` at least the names that must exist) are bounded likewise.
+
+What concurrency allows: every bound above is as wide as the writes in flight
+around the call (and an unknown outcome's ``LAG``): ``stats`` on a busy prefix
+is uncertain by a few values per name, ``sweep``'s counts even more. The quiet
+phase (a client reading alone once the others stop) makes them exact but for a
+value expiring during the call.
 
 A sampler looks at every key under the prefix a few times a second: a key
 without a TTL is an anomaly (unless 0.1.0's writer, which leaks such keys by
 design, wrote that name since the library last did), and so is a key whose TTL
-ends before its newest live member (server clock).
+ends before its newest live member (server clock), or after it by more than the
+call that set it last allows: its writer's lag behind the server (the key
+follows the earlier of both clocks, docs/semantics.md "Clocks"), plus the call's
+length (the writer's "now" is read before sending), plus the millisecond of
+rounding. The sampler also reads the members of small keys: each value that must
+be live must be stored (the server's own state, between the reads of clients).
+
+Every error (a refusal, an unknown outcome) must fall during a fault or within
+``SETTLE`` seconds after one: none of the workload's calls is meant to raise. A
+batch refused part-way that says which names it wrote (``.written``; the names
+it cannot tell about in ``.unknown``) is held to it: the names written were
+written, the others untouched.
 
 A value that must be live but is missing, when every store that made it so came
-before a lossy fault (a restart without persistence, a failover with
-asynchronous replication), is counted as an acknowledged write lost to that
-fault, not as an anomaly. On a cluster such a fault names the slots of the
-master it hit: a loss of any other name's value stays an anomaly.
+before a lossy fault that could have lost it, is counted as an acknowledged write
+lost to that fault, not as an anomaly: a restart without persistence loses all
+before it (the sampler's reads tell a value never stored from one lost); a
+failover only what was acknowledged within ``REPLICATION_WINDOW`` before it or
+during it. On a cluster such a fault names the slots of the master it hit: a
+loss of any other name's value stays an anomaly.
 """
 
 from __future__ import annotations
@@ -66,6 +107,11 @@ LAG = 10.0
 #: How long a write acknowledged before a failover may still be missing on the
 #: replica (asynchronous replication on one busy machine: milliseconds as a rule).
 REPLICATION_WINDOW = 1.0
+#: How long a replica may stay out of sync after its primary restarted (a full
+#: resynchronisation, which the primary delays by repl-diskless-sync-delay, 5 s).
+RESYNC = 15.0
+#: Faults that restart a primary (its replica then resynchronises).
+RESTARTS = ("kill-aof", "kill-noaof", "failover", "kill")
 #: How long after a fault an error may still be its doing: a socket timeout (2 s)
 #: begun during it, a pooled connection the fault cut found broken at next use.
 SETTLE = 3.0
@@ -314,6 +360,20 @@ class Model:
         self.lib_writes: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.lossy = sorted((f for f in history.faults if f["lossy"]), key=lambda f: f["start"])
         self.lossy_starts = [f["start"] for f in self.lossy]
+        # Since when a failover's replica may lack writes: REPLICATION_WINDOW before it,
+        # or since a restart of the primary shortly before (the replica then waits for a
+        # full resynchronisation, holding what it had: a restart's wipe included).
+        restarts = [f for f in history.faults if f["kind"] in RESTARTS]
+        self.stale_since: dict[int, float] = {}
+        for fault in self.lossy:
+            since = fault["start"] - REPLICATION_WINDOW
+            for earlier in restarts:
+                if (
+                    earlier is not fault
+                    and fault["start"] - RESYNC < earlier["end"] <= fault["start"]
+                ):
+                    since = min(since, earlier["start"])
+            self.stale_since[id(fault)] = since
         self.slots: dict[str, int] = {}  # name -> its key's hash slot (cluster faults)
         # Names a capped client writes: values may be evicted, so none is certainly live,
         # and every read holds at most the cap.
@@ -480,21 +540,21 @@ class Model:
             last -= 1
         return None
 
-    @staticmethod
-    def _could_lose(fault: dict[str, Any], e: Effect) -> bool:
+    def _could_lose(self, fault: dict[str, Any], e: Effect) -> bool:
         """Was ``e`` within what ``fault`` can lose by the server's design?
 
         A restart without persistence loses everything before it (the sampler's
         reads of the server catch a value that was never stored at all). A
         failover loses only what the replica had not received: writes acknowledged
         within :data:`REPLICATION_WINDOW` before it, or during it (a master taken
-        over acknowledges until it learns it was replaced). A fault that failed
-        half-way may have done anything.
+        over acknowledges until it learns it was replaced), or since a restart of
+        the primary within :data:`RESYNC` before it (the replica was out of sync).
+        A fault that failed half-way may have done anything.
         """
         kind = str(fault["kind"])
         if kind == "kill-noaof" or kind.endswith("(failed)"):
             return True
-        return e.comp > fault["start"] - REPLICATION_WINDOW
+        return e.comp > self.stale_since[id(fault)]
 
     def _hit(self, fault: dict[str, Any], name: str) -> bool:
         """Did ``fault`` hit the node holding ``name`` (a cluster fault names its slots)?"""

@@ -1,11 +1,13 @@
-"""The short form of the history checks: ``pytest -m history`` (about 2.5 min, fixed seeds).
+"""The short form of the history checks: ``pytest -m history`` (about 4 min, fixed seeds).
 
 A 45 s history under every standalone fault, and two cluster histories (masters
 stopped and slots migrated; failovers and killed masters on a cluster with a
-replica per master) must hold no anomaly. Three short histories against
-deliberately broken builds must be caught: the checker is only worth its
-silence if it speaks when the library is wrong. The checker's own rules are
-tested on hand-written histories.
+replica per master) must hold no anomaly. Short histories against deliberately
+broken builds must be caught: three broken by a client step after each write,
+and five patched copies of the package (``sabotage.FAST``; ``python -m
+tests.history.sabotage`` runs them all): the checker is only worth its silence
+if it speaks when the library is wrong. The checker's own rules are tested on
+hand-written histories.
 """
 
 from __future__ import annotations
