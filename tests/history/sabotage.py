@@ -244,13 +244,7 @@ SABOTAGES: list[Sabotage] = [
 ]
 BY_NAME = {s.name: s for s in SABOTAGES}
 #: The subset CI runs (``pytest -m history``): one per family, the quickest to show.
-FAST = [
-    "cap-evicts-newest",
-    "xx-adds",
-    "key-ttl-60s-long",
-    "iter-first-page",
-    "stats-live-off-by-3",
-]
+FAST = ["cap-evicts-newest", "xx-adds", "key-ttl-60s-long", "iter-first-page"]
 
 
 def patched_copy(sabotage: Sabotage, into: Path) -> Path:
