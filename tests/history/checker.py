@@ -107,6 +107,8 @@ LAG = 10.0
 #: How long a write acknowledged before a failover may still be missing on the
 #: replica (asynchronous replication on one busy machine: milliseconds as a rule).
 REPLICATION_WINDOW = 1.0
+#: A call that waited this long for an answer timed out (the clients' socket timeout, 2 s).
+STALL = 1.9
 #: How long a replica may stay out of sync after its primary restarted (a full
 #: resynchronisation, which the primary delays by repl-diskless-sync-delay, 5 s).
 RESYNC = 15.0
@@ -196,6 +198,7 @@ class Verdict:
     unknown: int = 0
     failed: int = 0
     explained_errors: int = 0  # errors (refusals, unknown outcomes) during or just after a fault
+    stalls: int = 0  # timeouts while the server answered no one (a busy machine), outside faults
 
 
 class Writer:
@@ -599,6 +602,7 @@ class Checker:
             "iter_big": self._get,
             "get_big": self._get,
         }
+        self.starts = [op["inv"] for op in history.ops]
         # A client-clock writer running d s behind keeps a key d s past its newest
         # value (docs/semantics.md, "Clocks"); one ahead, or on the server's clock, not.
         self.lag_behind = {
@@ -645,6 +649,9 @@ class Checker:
         ):
             self.verdict.explained_errors += 1
             return
+        if self._stalled(op):
+            self.verdict.stalls += 1
+            return
         name = op["args"].get("name") or next(iter(op["args"].get("names", ())), None)
         message = f"{op['op']} ended in {op['outcome']} ({op['result']}) with no fault about"
         self._anomaly("error", message, op, name)
@@ -659,6 +666,26 @@ class Checker:
         since: float | None = None,
     ) -> None:
         self.verdict.anomalies.append(Anomaly(kind, message, op, name, value, since))
+
+    def _stalled(self, op: dict[str, Any]) -> bool:
+        """A timeout while the server answered no one: the machine stalled it, not the build.
+
+        A call that waited a whole socket timeout, while no other client's call was
+        answered in the last second of that wait: the server (or the machine under
+        it) was serving no one when it gave up. A build that raises where it should
+        answer raises at once, or while others are served.
+        """
+        if op["outcome"] != UNKNOWN or op["comp"] - op["inv"] < STALL:
+            return False
+        quiet_from = op["comp"] - 1.0
+        lo = bisect.bisect_left(self.starts, quiet_from - 2 * STALL)
+        hi = bisect.bisect_left(self.starts, op["comp"])
+        return not any(
+            other["outcome"] == OK
+            and quiet_from <= other["comp"] < op["comp"]
+            and other["proc"] != op["proc"]
+            for other in self.history.ops[lo:hi]
+        )
 
     def _lost(self, bounds: Bounds, name: str, value: int) -> None:
         if bounds.lost_to and bounds.anchor is not None:
@@ -859,15 +886,7 @@ class Checker:
             deletable += not live
             fixable += name in self.model.old_touched
             old = name in self.model.old_touched
-            dead += sum(
-                old
-                or any(
-                    e.s_min < op["comp"] + MAX_SKEW + EPS
-                    for e in self.model.by_pair[(name, v)]
-                    if e.inv < op["comp"]
-                )
-                for v in values
-            )
+            dead += sum(old or self._may_be_dead(name, v, op) for v in values)
         checks = (
             ("deleted", 0, deletable),
             ("collected", 0, dead),
@@ -879,6 +898,18 @@ class Checker:
                 self._anomaly(
                     "sweep", f"sweep {field_name} {report[field_name]} not in [{low}, {high}]", op
                 )
+
+    def _may_be_dead(self, name: str, value: int, op: dict[str, Any]) -> bool:
+        """May ``value`` be stored with an expiry past by both clocks during ``op``?"""
+        effects = self.model.by_pair.get((name, value))
+        if not effects or effects[0].inv >= op["comp"]:
+            return False  # never written yet
+        if effects[0].inv < op["inv"] - WINDOW:
+            return True  # written long ago: any such store has expired
+        return any(
+            e.kind == "store" and e.s_min < op["comp"] + MAX_SKEW + EPS
+            for e in self.model.window(name, value, op)
+        )
 
     # -- write results ---------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ def counts(verdict: Verdict, errors: list[str]) -> dict[str, Any]:
         "anomalies": kinds,
         "lost": {kind: len(lost) for kind, lost in verdict.lost.items()},
         "explained_errors": verdict.explained_errors,
+        "stalls": verdict.stalls,
         "nemesis_errors": len(errors),
     }
 
@@ -53,8 +54,8 @@ def details(verdict: Verdict, history: History) -> str:
     lines = [
         f"  {verdict.write_results} write results checked, {verdict.samples} key TTL samples, "
         f"{verdict.unknown} unknown outcomes, {verdict.failed} refused "
-        f"({verdict.explained_errors} explained by faults); faults: "
-        + (", ".join(f"{k} x{n}" for k, n in sorted(faults.items())) or "none")
+        f"({verdict.explained_errors} explained by faults, {verdict.stalls} by a stalled server); "
+        "faults: " + (", ".join(f"{k} x{n}" for k, n in sorted(faults.items())) or "none")
     ]
     for anomaly in verdict.anomalies[:MOST_ANOMALIES]:
         lines.append(f"ANOMALY {anomaly.kind}: {anomaly.message}")

@@ -365,3 +365,19 @@ def test_checker_a_refused_batch_that_says_what_it_wrote() -> None:
     refused["written"] = ["a"]
     ops = [refused, _op(2, "get", {"name": "a"}, 1.0, [1]), _op(3, "get", {"name": "b"}, 1.0, [2])]
     assert [a.kind for a in check(_history(*ops, faults=[CUT])).anomalies] == ["unexpected"]
+
+
+def test_checker_a_timeout_while_the_server_served_no_one_is_a_stall() -> None:
+    # Two clients time out together (2 s, nobody answered meanwhile): a stalled server
+    # on a busy machine, not the build. If another client was answered meanwhile, the
+    # timeout is unexplained.
+    def timeout(n: int, proc: str) -> dict[str, Any]:
+        op = _op(n, "get", {"name": "a"}, 0.0, "network:TimeoutError", outcome="unknown")
+        return {**op, "proc": proc, "comp": T0 + 2.0}
+
+    clients = {p: {"label": p, **HEADER} for p in ("c", "d")}
+    stalled = History(clients, [timeout(1, "c"), timeout(2, "d")], [], [])
+    assert check(stalled).anomalies == []
+    answered = {**_op(3, "get", {"name": "a"}, 1.5, []), "proc": "d"}
+    served = History(clients, [timeout(1, "c"), answered], [], [])
+    assert [a.kind for a in check(served).anomalies] == ["error"]
