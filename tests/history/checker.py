@@ -74,7 +74,9 @@ rounding. The sampler also reads the members of small keys: each value that must
 be live must be stored (the server's own state, between the reads of clients).
 
 Every error (a refusal, an unknown outcome) must fall during a fault or within
-``SETTLE`` seconds after one: none of the workload's calls is meant to raise. A
+``SETTLE`` seconds after one, or be a timeout while the server answered no one (a
+stall of a busy machine, counted apart): none of the workload's calls is meant to
+raise. A
 batch refused part-way that says which names it wrote (``.written``; the names
 it cannot tell about in ``.unknown``) is held to it: the names written were
 written, the others untouched.
