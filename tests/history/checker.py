@@ -150,6 +150,7 @@ class Effect:
     may_remove: bool = False  # an expire_at that may be past by the writer's clock: removes
     removes: bool = False  # an expire_at certainly past: removes the value (plain, xx, lt)
     inert: bool = False  # its mode's condition certainly failed: it changed nothing
+    certain: bool = False  # its mode's condition certainly held: a plain store
 
     def __post_init__(self) -> None:
         self.ok = self.op["outcome"] == OK
@@ -453,6 +454,19 @@ class Model:
                 # Certainly live, every score it may hold earlier than this one's.
                 current = b.alive + b.revived
                 e.inert = bool(current) and all(c.s_max + EPS < e.s_min for c in current)
+            # The condition certainly held: the store applied as a plain one would.
+            ahead = not e.timed or e.s_min > e.comp + who.skew + EPS
+            plain_like = e.mode - {"ch"}
+            if not e.inert and ahead and not e.may_remove:
+                if plain_like == {"nx"}:
+                    e.certain = not b.may
+                elif plain_like == {"xx"}:
+                    e.certain = b.must
+                elif plain_like in ({"lt"}, {"xx", "lt"}) and b.must:
+                    current = b.alive + b.revived
+                    e.certain = bool(current) and all(c.s_min > e.s_max + EPS for c in current)
+                if e.certain and e.ok:
+                    e.anchor = True
 
     def outranking(self, name: str, value: int, score: float, op: dict[str, Any]) -> int:
         """How many other values of a capped name may have outranked ``score`` up to ``op``.
@@ -576,7 +590,7 @@ class Model:
     def _kills(e: Effect, low: float) -> bool:
         if e.kind in ("remove", "delete") or e.removes:
             return True
-        return e.kind == "store" and not e.mode and e.s_max <= low
+        return e.kind == "store" and (not e.mode or e.certain) and e.s_max <= low
 
 
 class Checker:
