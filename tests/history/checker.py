@@ -32,8 +32,9 @@ Conditional stores are modelled exactly: each ``nx``, ``xx`` and ``lt`` store is
 judged as a read its writer made at the write's time (the script decides by the
 writer's "now"), and one whose condition certainly failed is *inert*: it stored
 nothing (``nx`` on a value that must be live; ``xx`` on one that cannot be;
-``lt`` on one that must be live with every expiry it can hold earlier). A
-decision rests on those of earlier writes; a concurrent one not yet decided
+``lt`` on one that must be live with every expiry it can hold earlier); one whose
+condition certainly held is a plain store (an anchor, and a removal of an earlier
+life). A decision rests on those of earlier writes; a concurrent one not yet decided
 counts as possible, which only widens what may be live.
 
 A name written with ``max_values=N`` returns, on a read, the N latest-expiring
