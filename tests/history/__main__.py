@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from pathlib import Path
 
+from .report import counts
 from .runner import CLUSTER_FAULTS, FAULTS, Config, recheck, run
 
 
@@ -47,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
             "a write counts as acknowledged only when WAIT confirmed it"
         ),
     )
+    parser.add_argument(
+        "--json", type=Path, help="also write the verdict's counts (anomalies by kind) here"
+    )
     args = parser.parse_args(argv)
     if args.recheck:
         result = recheck(args.recheck)
@@ -67,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     result = run(config)
     print(result.summary)
     print(result.details)
+    if args.json:
+        args.json.write_text(json.dumps(counts(result.verdict, result.errors)))
     return 1 if result.verdict.anomalies or result.errors else 0
 
 

@@ -28,23 +28,67 @@ server clock) and every value ``v`` of the name:
   ended may have stored a score ``> inv + k - EPS``, and no acknowledged remove,
   delete or plain store of an earlier score came entirely after it and before ``R``.
 
+Conditional stores are modelled exactly: each ``nx``, ``xx`` and ``lt`` store is
+judged as a read its writer made at the write's time (the script decides by the
+writer's "now"), and one whose condition certainly failed is *inert*: it stored
+nothing (``nx`` on a value that must be live; ``xx`` on one that cannot be;
+``lt`` on one that must be live with every expiry it can hold earlier); one whose
+condition certainly held is a plain store (an anchor, and a removal of an earlier
+life). A decision rests on those of earlier writes; a concurrent one not yet decided
+counts as possible, which only widens what may be live.
+
+A name written with ``max_values=N`` returns, on a read, the N latest-expiring
+live values (ties: the later member bytes). A value that must be live must be
+returned only while fewer than N other values can have outranked it since it
+was written (any store that may have given another value an expiry at or past
+the lowest this value can hold: eviction then never reached it); a value
+returned must not be outranked by N values that must be live. ``count`` lies
+between the values that must be returned and ``min(N, may)``.
+
 A read must contain every value that must be live and only values that may be;
 ``count`` lies between the two sizes, ``contains`` agrees with them, an expiry
 returned lies within the score range of a store that may be live. A write's
 result is checked the same way as a read made by the writer: ``add``'s "how many
-are new" (nx values reported new twice within one life are caught here) and
-``remove``'s "how many were live".
+are new" (nx values reported new twice within one life are caught here; on a
+capped name a value counts only if it cannot have been evicted at once) and
+``remove``'s "how many were live"; ``delete``'s "how many existed" lies between
+the names holding a value that must be live and those whose key may exist.
+``stats`` (``live_values``, ``names``, its expiries) and ``sweep`` (``deleted``
+at most the keys holding no value that must be live, ``collected`` at most the
+values that may be stored and expired, ``ttl_fixed`` only on names 0.1.0 wrote,
+``scanned`` at least the names that must exist) are bounded likewise.
+
+What concurrency allows: every bound above is as wide as the writes in flight
+around the call (and an unknown outcome's ``LAG``): ``stats`` on a busy prefix
+is uncertain by a few values per name, ``sweep``'s counts even more. The quiet
+phase (a client reading alone once the others stop) makes them exact but for a
+value expiring during the call.
 
 A sampler looks at every key under the prefix a few times a second: a key
 without a TTL is an anomaly (unless 0.1.0's writer, which leaks such keys by
 design, wrote that name since the library last did), and so is a key whose TTL
-ends before its newest live member (server clock).
+ends before its newest live member (server clock), or after it by more than the
+call that set it last allows: its writer's lag behind the server (the key
+follows the earlier of both clocks, docs/semantics.md "Clocks"), plus the call's
+length (the writer's "now" is read before sending), plus the millisecond of
+rounding. The sampler also reads the members of small keys: each value that must
+be live must be stored (the server's own state, between the reads of clients).
+
+Every error (a refusal, an unknown outcome) must fall during a fault or within
+``SETTLE`` seconds after one, or be a timeout while the server answered no one (a
+stall of a busy machine, counted apart): none of the workload's calls is meant to
+raise. A
+batch refused part-way that says which names it wrote (``.written``; the names
+it cannot tell about in ``.unknown``) is held to it: the names written were
+written, the others untouched.
 
 A value that must be live but is missing, when every store that made it so came
-before a lossy fault (a restart without persistence, a failover with
-asynchronous replication), is counted as an acknowledged write lost to that
-fault, not as an anomaly. On a cluster such a fault names the slots of the
-master it hit: a loss of any other name's value stays an anomaly.
+before a lossy fault that could have lost it, is counted as an acknowledged write
+lost to that fault, not as an anomaly: a restart without persistence loses all
+before it (the sampler's reads tell a value never stored from one lost); a
+failover only what was acknowledged within ``REPLICATION_WINDOW`` before it or
+during it. On a cluster such a fault names the slots of the master it hit: a
+loss of any other name's value stays an anomaly.
 """
 
 from __future__ import annotations
@@ -65,6 +109,19 @@ EPS = 0.02
 MS = 0.001
 #: How long after an unknown outcome its operation may still take effect.
 LAG = 10.0
+#: How long a write acknowledged before a failover may still be missing on the
+#: replica (asynchronous replication on one busy machine: milliseconds as a rule).
+REPLICATION_WINDOW = 1.0
+#: A call that waited this long for an answer timed out (the clients' socket timeout, 2 s).
+STALL = 1.9
+#: How long a replica may stay out of sync after its primary restarted (a full
+#: resynchronisation, which the primary delays by repl-diskless-sync-delay, 5 s).
+RESYNC = 15.0
+#: Faults that restart a primary (its replica then resynchronises).
+RESTARTS = ("kill-aof", "kill-noaof", "failover", "kill")
+#: How long after a fault an error may still be its doing: a socket timeout (2 s)
+#: begun during it, a pooled connection the fault cut found broken at next use.
+SETTLE = 3.0
 #: How far back a read looks for operations that can explain it.
 WINDOW = LAG + OLD_TTL + 15.0
 #: The longest life a library write gives (ttl 3 s or expire_at 2.5 s ahead, skew 1.5 s):
@@ -95,6 +152,8 @@ class Effect:
     comp_eff: float = 0.0  # the latest instant the effect may have happened
     may_remove: bool = False  # an expire_at that may be past by the writer's clock: removes
     removes: bool = False  # an expire_at certainly past: removes the value (plain, xx, lt)
+    inert: bool = False  # its mode's condition certainly failed: it changed nothing
+    certain: bool = False  # its mode's condition certainly held: a plain store
 
     def __post_init__(self) -> None:
         self.ok = self.op["outcome"] == OK
@@ -144,6 +203,8 @@ class Verdict:
     fault_kinds: list[str] = field(default_factory=list)
     unknown: int = 0
     failed: int = 0
+    explained_errors: int = 0  # errors (refusals, unknown outcomes) during or just after a fault
+    stalls: int = 0  # timeouts while the server answered no one (a busy machine), outside faults
 
 
 class Writer:
@@ -247,24 +308,30 @@ def _partial(op: dict[str, Any]) -> bool:
     return op["op"] == "old_add" or len(names) > 1
 
 
-def _as_told(op: dict[str, Any], effects: list[Effect], as_ok: list[Effect]) -> list[Effect]:
-    """The effects of a failed batch whose error said what it did.
+def _told_partial(
+    op: dict[str, Any], effects: list[Effect], as_ok: list[Effect] | None = None
+) -> list[Effect]:
+    """A refused batch that said which names it wrote (``.written``, ``.unknown``).
 
-    A name in ``.written`` was written (or deleted): its effects happened,
-    before the error was raised. A name in ``.unknown`` may have been. Any
-    other name of the batch was not touched: it has no effect. ``as_ok``: the
-    same effects made as if the call had been acknowledged.
+    The names written were written at some instant of the call; those it cannot tell
+    about may have been, even later; the others were not touched. A build whose
+    exception says nothing leaves every name possibly written. ``as_ok``: the same
+    effects made as if the call had been acknowledged, whose anchors a written name's
+    effects take (a name written is as certain as an acknowledged write of it).
     """
-    written, unknown = set(op["written"]), set(op.get("unknown", ()))
+    if op["outcome"] != FAIL or op.get("written") is None:
+        return effects
+    written, unknown = set(op["written"]), set(op.get("unknown_names") or ())
     kept = []
-    for effect, acknowledged in zip(effects, as_ok, strict=True):
+    for effect, acknowledged in zip(effects, as_ok or effects, strict=True):
         if effect.name in written:
-            effect.ok = True
+            effect.ok, effect.comp_eff = True, effect.comp
             effect.anchor = acknowledged.anchor
-            effect.comp_eff = effect.comp  # done before the error was raised
-            kept.append(effect)
         elif effect.name in unknown:
-            kept.append(effect)
+            effect.comp_eff = effect.comp + LAG
+        else:
+            continue
+        kept.append(effect)
     return kept
 
 
@@ -276,6 +343,7 @@ EFFECTS: dict[str, Callable[[dict[str, Any], Writer], list[Effect]]] = {
     "remove": _effects_remove,
     "delete": _effects_delete,
     "old_add": _effects_old_add,
+    "add_big": _effects_add,
 }
 
 
@@ -288,6 +356,7 @@ class Bounds:
     anchor: Effect | None
     alive: list[Effect]  # stores that may explain the value being live
     revived: list[Effect]  # stores that may be live again if a lossy fault undid a removal
+    floor: float = 0.0  # when certainly live: its expiry is at least this
 
     @property
     def may(self) -> bool:
@@ -305,6 +374,20 @@ class Model:
         self.lib_writes: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.lossy = sorted((f for f in history.faults if f["lossy"]), key=lambda f: f["start"])
         self.lossy_starts = [f["start"] for f in self.lossy]
+        # Since when a failover's replica may lack writes: REPLICATION_WINDOW before it,
+        # or since a restart of the primary shortly before (the replica then waits for a
+        # full resynchronisation, holding what it had: a restart's wipe included).
+        restarts = [f for f in history.faults if f["kind"] in RESTARTS]
+        self.stale_since: dict[int, float] = {}
+        for fault in self.lossy:
+            since = fault["start"] - REPLICATION_WINDOW
+            for earlier in restarts:
+                if (
+                    earlier is not fault
+                    and fault["start"] - RESYNC < earlier["end"] <= fault["start"]
+                ):
+                    since = min(since, earlier["start"])
+            self.stale_since[id(fault)] = since
         self.slots: dict[str, int] = {}  # name -> its key's hash slot (cluster faults)
         # Names a capped client writes: values may be evicted, so none is certainly live,
         # and every read holds at most the cap.
@@ -318,12 +401,11 @@ class Model:
             told = "written" in op  # the error said which names were written
             if make is None or (op["outcome"] == FAIL and not told and not _partial(op)):
                 continue
-            effects = make(op, self.writers[op["proc"]])
-            if told and op["outcome"] != OK:
-                # As an acknowledged call's effects, for the names it wrote.
-                as_ok = make({**op, "outcome": OK}, self.writers[op["proc"]])
-                effects = _as_told(op, effects, as_ok)
-            for effect in effects:
+            writer = self.writers[op["proc"]]
+            effects = make(op, writer)
+            # A written name's effects are an acknowledged call's (anchors included).
+            as_ok = make({**op, "outcome": OK}, writer) if told else None
+            for effect in _told_partial(op, effects, as_ok):
                 if effect.kind == "delete":
                     self.deletes[effect.name].append(effect)
                 else:
@@ -345,6 +427,77 @@ class Model:
                 ([e.inv for e in fast], fast),
                 ([e.inv for e in slow], slow),
             )
+        # Per capped name, its stores sorted by invocation: the values that may outrank one.
+        self.by_name: dict[str, tuple[list[float], list[Effect]]] = {}
+        for name in self.caps:
+            stores = sorted(
+                (e for (n, _), es in self.by_pair.items() if n == name for e in es),
+                key=lambda e: e.inv,
+            )
+            self.by_name[name] = ([e.inv for e in stores], stores)
+        self._resolve_conditions()
+
+    def _resolve_conditions(self) -> None:
+        """Mark the conditional stores whose condition certainly failed: they did nothing.
+
+        ``nx`` stores only a value not live (by the writer's "now"), ``xx`` only a
+        live one, ``lt`` only an earlier expiry than a live value's. Each is judged
+        as a read the writer made at the write's time, oldest first, so a decision
+        rests on the decisions before it (a concurrent one not yet decided counts as
+        possible, which only widens what may be live).
+        """
+        conditional = sorted(
+            (
+                e
+                for es in self.by_pair.values()
+                for e in es
+                if e.kind == "store" and e.mode & {"nx", "xx", "lt"}
+            ),
+            key=lambda e: e.inv,
+        )
+        for e in conditional:
+            assert e.value is not None
+            who = self.writers[e.op["proc"]]
+            b = self.bounds(e.name, e.value, e.op, who.skew)
+            if "nx" in e.mode:
+                e.inert = b.must
+            elif "xx" in e.mode and not b.may:
+                e.inert = True
+            if "lt" in e.mode and not e.inert and b.must and not e.may_remove:
+                # Certainly live, every score it may hold earlier than this one's.
+                current = b.alive + b.revived
+                e.inert = bool(current) and all(c.s_max + EPS < e.s_min for c in current)
+            # The condition certainly held: the store applied as a plain one would.
+            ahead = not e.timed or e.s_min > e.comp + who.skew + EPS
+            plain_like = e.mode - {"ch"}
+            if not e.inert and ahead and not e.may_remove:
+                if plain_like == {"nx"}:
+                    e.certain = not b.may
+                elif plain_like == {"xx"}:
+                    e.certain = b.must
+                elif plain_like in ({"lt"}, {"xx", "lt"}) and b.must:
+                    current = b.alive + b.revived
+                    e.certain = bool(current) and all(c.s_min > e.s_max + EPS for c in current)
+                if e.certain and e.ok:
+                    e.anchor = True
+
+    def outranking(self, name: str, value: int, score: float, op: dict[str, Any]) -> int:
+        """How many other values of a capped name may have outranked ``score`` up to ``op``.
+
+        A value kept live by no write is evicted only when ``max_values`` others rank
+        above it (a later expiry, or the same and later bytes); while fewer than that
+        can ever have, it is never evicted and every read returns it.
+        """
+        times, stores = self.by_name[name]
+        lo = bisect.bisect_left(times, op["inv"] - WINDOW)
+        hi = bisect.bisect_left(times, op["comp"])
+        return len(
+            {
+                e.value
+                for e in stores[lo:hi]
+                if e.value != value and not e.inert and e.s_max + EPS >= score
+            }
+        )
 
     def window(self, name: str, value: int, op: dict[str, Any]) -> list[Effect]:
         """The effects on ``(name, value)`` that may bear on what ``op`` saw."""
@@ -356,7 +509,7 @@ class Model:
         slow_lo = bisect.bisect_left(slow_times, op["inv"] - WINDOW)
         slow_hi = bisect.bisect_left(slow_times, end)
         chosen = fast[lo:hi] + slow[slow_lo:slow_hi]
-        return [e for e in chosen if e.op is not op]
+        return [e for e in chosen if e.op is not op and not e.inert]
 
     def bounds(
         self,
@@ -382,17 +535,29 @@ class Model:
                 if self._undone_by(e, comp) is None:
                     kill_kept = max(kill_kept, e.inv)
         must = anchor is not None
+        floor = 0.0
         if anchor is not None:
+            floor = anchor.s_min
             for e in effects:
-                if e is not anchor and e.comp_eff > anchor.inv and not e.safe(high):
-                    must = False
-                    break
+                if e is not anchor and e.comp_eff > anchor.inv:
+                    if not e.safe(high):
+                        must = False
+                        break
+                    floor = min(floor, e.s_min)
         lost_to = self._undone_by(anchor, comp) if must and anchor is not None else None
         stores = [e for e in effects if e.kind == "store" and e.s_max > low]
         alive = [e for e in stores if e.comp_eff >= kill_after]
         revived = [e for e in stores if e.comp_eff >= kill_kept and e not in alive]
-        must = must and name not in self.caps
-        return Bounds(must and lost_to is None, lost_to, anchor, alive, revived)
+        cap = self.caps.get(name)
+        # Capped: certainly live only while fewer than the cap can have outranked it.
+        if (
+            must
+            and anchor is not None
+            and cap is not None
+            and self.outranking(name, value, floor, op) >= cap
+        ):
+            must, lost_to = False, None
+        return Bounds(must and lost_to is None, lost_to, anchor, alive, revived, floor)
 
     def _undone_by(self, e: Effect, before: float) -> str | None:
         """The lossy fault (if any) that may have undone ``e`` before ``before``."""
@@ -401,10 +566,27 @@ class Model:
         # on a cluster only one that hit the master serving ``e``'s name.
         last = bisect.bisect_left(self.lossy_starts, before) - 1
         while last >= 0 and self.lossy[last]["end"] > e.inv:
-            if self._hit(self.lossy[last], e.name):
-                return str(self.lossy[last]["kind"])
+            fault = self.lossy[last]
+            if self._hit(fault, e.name) and self._could_lose(fault, e):
+                return str(fault["kind"])
             last -= 1
         return None
+
+    def _could_lose(self, fault: dict[str, Any], e: Effect) -> bool:
+        """Was ``e`` within what ``fault`` can lose by the server's design?
+
+        A restart without persistence loses everything before it (the sampler's
+        reads of the server catch a value that was never stored at all). A
+        failover loses only what the replica had not received: writes acknowledged
+        within :data:`REPLICATION_WINDOW` before it, or during it (a master taken
+        over acknowledges until it learns it was replaced), or since a restart of
+        the primary within :data:`RESYNC` before it (the replica was out of sync).
+        A fault that failed half-way may have done anything.
+        """
+        kind = str(fault["kind"])
+        if kind == "kill-noaof" or kind.endswith("(failed)"):
+            return True
+        return e.comp > self.stale_since[id(fault)]
 
     def _hit(self, fault: dict[str, Any], name: str) -> bool:
         """Did ``fault`` hit the node holding ``name`` (a cluster fault names its slots)?"""
@@ -421,7 +603,7 @@ class Model:
     def _kills(e: Effect, low: float) -> bool:
         if e.kind in ("remove", "delete") or e.removes:
             return True
-        return e.kind == "store" and not e.mode and e.s_max <= low
+        return e.kind == "store" and (not e.mode or e.certain) and e.s_max <= low
 
 
 class Checker:
@@ -445,7 +627,23 @@ class Checker:
             "add_many_with_ttl": self._add,
             "remove": self._remove,
             "delete": self._delete,
+            "add_big": self._add,
+            "iter_big": self._get,
+            "get_big": self._get,
         }
+        self.starts = [op["inv"] for op in history.ops]
+        # A client-clock writer running d s behind keeps a key d s past its newest
+        # value (docs/semantics.md, "Clocks"); one ahead, or on the server's clock, not.
+        self.lag_behind = {
+            label: max(0.0, -w.skew) if not w.server_clock else 0.0
+            for label, w in self.model.writers.items()
+        }
+        # Per name, the calls that set its key's TTL (library writes, and every sweep).
+        sweeps = [op for op in history.ops if op["op"] == "sweep" and op["outcome"] != FAIL]
+        self.ttl_setters: dict[str, tuple[list[float], list[dict[str, Any]]]] = {}
+        for name, writes in self.model.lib_writes.items():
+            merged = sorted(writes + sweeps, key=lambda op: op["inv"])
+            self.ttl_setters[name] = ([op["inv"] for op in merged], merged)
 
     def run(self) -> Verdict:
         v = self.verdict
@@ -459,11 +657,33 @@ class Checker:
             check = self.checks.get(op["op"])
             if check is not None and op["outcome"] == OK:
                 check(op, self.model.writers[op["proc"]])
+            elif op["outcome"] != OK:
+                self._error(op)
         for sample in self.history.samples:
             self._sample(sample)
         return v
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _error(self, op: dict[str, Any]) -> None:
+        """An error must be a fault's doing: none of the workload's calls is meant to raise.
+
+        Explained when the call overlaps a fault, or began within :data:`SETTLE`
+        seconds after one ended; any other error (an exception where an answer was
+        due, in a quiet moment) is an anomaly.
+        """
+        if any(
+            f["start"] - EPS <= op["comp"] and op["inv"] <= f["end"] + SETTLE
+            for f in self.history.faults
+        ):
+            self.verdict.explained_errors += 1
+            return
+        if self._stalled(op):
+            self.verdict.stalls += 1
+            return
+        name = op["args"].get("name") or next(iter(op["args"].get("names", ())), None)
+        message = f"{op['op']} ended in {op['outcome']} ({op['result']}) with no fault about"
+        self._anomaly("error", message, op, name)
 
     def _anomaly(
         self,
@@ -475,6 +695,26 @@ class Checker:
         since: float | None = None,
     ) -> None:
         self.verdict.anomalies.append(Anomaly(kind, message, op, name, value, since))
+
+    def _stalled(self, op: dict[str, Any]) -> bool:
+        """A timeout while the server answered no one: the machine stalled it, not the build.
+
+        A call that waited a whole socket timeout, while no other client's call was
+        answered in the last second of that wait: the server (or the machine under
+        it) was serving no one when it gave up. A build that raises where it should
+        answer raises at once, or while others are served.
+        """
+        if op["outcome"] != UNKNOWN or op["comp"] - op["inv"] < STALL:
+            return False
+        quiet_from = op["comp"] - 1.0
+        lo = bisect.bisect_left(self.starts, quiet_from - 2 * STALL)
+        hi = bisect.bisect_left(self.starts, op["comp"])
+        return not any(
+            other["outcome"] == OK
+            and quiet_from <= other["comp"] < op["comp"]
+            and other["proc"] != op["proc"]
+            for other in self.history.ops[lo:hi]
+        )
 
     def _lost(self, bounds: Bounds, name: str, value: int) -> None:
         if bounds.lost_to and bounds.anchor is not None:
@@ -497,7 +737,9 @@ class Checker:
     def _all_bounds(self, name: str, op: dict[str, Any], who: Writer) -> dict[int, Bounds]:
         return {v: self.model.bounds(name, v, op, who.skew) for v in self.model.values[name]}
 
-    def _check_set(self, name: str, got: list[Any], op: dict[str, Any], who: Writer) -> None:
+    def _check_set(
+        self, name: str, got: list[Any], op: dict[str, Any], who: Writer
+    ) -> dict[int, Bounds]:
         values = [int(v) for v in got]
         cap = self.model.caps.get(name)
         if cap is not None and len(values) > cap:
@@ -517,6 +759,30 @@ class Checker:
                 self._revived(bounds[v], op, name, v)
             elif v not in bounds or not bounds[v].may:
                 self._anomaly("unexpected", f"{name}: value {v} cannot be live", op, name, v)
+        if cap is not None:
+            self._check_top(name, cap, values, bounds, op)
+        return bounds
+
+    def _check_top(
+        self, name: str, cap: int, values: list[int], bounds: dict[int, Bounds], op: dict[str, Any]
+    ) -> None:
+        """A capped read returns the latest-expiring live values: none outranked by ``cap``."""
+        certain = [(u, b.floor) for u, b in bounds.items() if b.must]
+        for v in values:
+            b = bounds.get(v)
+            if b is None or not b.may:
+                continue
+            latest = max(e.s_max for e in b.alive + b.revived)
+            above = [u for u, score in certain if u != v and score > latest + EPS]
+            if len(above) >= cap:
+                self._anomaly(
+                    "cap-order",
+                    f"{name}: {v} returned, yet {sorted(above)} certainly expire later "
+                    f"(max_values={cap})",
+                    op,
+                    name,
+                    v,
+                )
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -558,10 +824,14 @@ class Checker:
     def _check_expiry(
         self, name: str, pairs: list[list[Any]], op: dict[str, Any], who: Writer
     ) -> None:
-        self._check_set(name, [v for v, _ in pairs], op, who)
+        bounds = self._check_set(name, [v for v, _ in pairs], op, who)
         for v, at in pairs:
-            b = self.model.bounds(name, int(v), op, who.skew)
-            if b.may and not any(e.s_min - EPS <= at <= e.s_max + EPS for e in b.alive + b.revived):
+            b = bounds.get(int(v))
+            if (
+                b is not None
+                and b.may
+                and not any(e.s_min - EPS <= at <= e.s_max + EPS for e in b.alive + b.revived)
+            ):
                 self._anomaly(
                     "expiry", f"{name}: {v} expires at {at:.3f}, no write gave that", op, name, v
                 )
@@ -579,20 +849,14 @@ class Checker:
         self.verdict.reads += 1
         got = set(op["result"]) - {"probe"}
         for name in self.model.values:
-            bounds = [self.model.bounds(name, v, op, 0.0) for v in self.model.values[name]]
-            if any(b.must for b in bounds) and name not in got:
+            if name not in got and any(
+                self.model.bounds(name, v, op, 0.0).must for v in self.model.values[name]
+            ):
                 self._anomaly(
                     "missing", f"names() lacks {name!r}, which holds live values", op, name
                 )
         for name in got:
-            if name in self.model.old_touched:
-                continue  # 0.1.0 leaves keys without a TTL: they may stay for ever
-            if not any(
-                e.s_max + RESOLUTION + EPS > op["inv"]
-                for v in self.model.values.get(name, ())
-                for e in self.model.window(name, v, op)
-                if e.kind == "store"
-            ):
+            if not self._may_exist(name, op):
                 self._anomaly(
                     "unexpected", f"names() lists {name!r}, which holds no live value", op, name
                 )
@@ -605,20 +869,76 @@ class Checker:
         if stats["keys_without_ttl"] > len(self.model.old_touched):
             self._anomaly("no-ttl", f"stats: {stats['keys_without_ttl']} keys without a TTL", op)
         low = high = 0
-        for name, values in self.model.values.items():
-            for v in values:
+        named_low = named_high = 0
+        for name in set(self.model.values) | set(self.model.old_touched):
+            held = False
+            for v in self.model.values.get(name, ()):
                 # stats counts a value live until expired by both clocks.
                 b = self.model.bounds(name, v, op, who.skew, lower_skew=min(who.skew, 0.0))
                 low += b.must
                 high += b.may
+                held = held or b.must
+            named_low += held
+            named_high += self._may_exist(name, op)
         if not low <= stats["live_values"] <= high:
             self._anomaly(
                 "stats", f"stats live_values {stats['live_values']} not in [{low}, {high}]", op
             )
+        if not named_low <= stats["names"] <= named_high:
+            self._anomaly(
+                "stats", f"stats names {stats['names']} not in [{named_low}, {named_high}]", op
+            )
+        if (stats["live_values"] == 0) != (stats["latest_expiry"] is None) or (
+            stats["latest_expiry"] is not None and stats["soonest_expiry"] > stats["latest_expiry"]
+        ):
+            self._anomaly("stats", f"stats expiries disagree with its counts: {stats}", op)
 
     def _sweep(self, op: dict[str, Any], who: Writer) -> None:
-        if op["result"]["foreign"]:
-            self._anomaly("sweep", f"sweep found {op['result']['foreign']} foreign keys", op)
+        """``sweep``'s counts, bounded by what may be stored (exact only without writers).
+
+        ``deleted`` keys held only expired values: at most the keys that may exist
+        holding no value that must be live; ``collected``, at most the values that
+        may be stored and expired; ``ttl_fixed``, only keys 0.1.0 may have left last
+        (no TTL, or its short one); ``scanned`` at least the names that must exist.
+        """
+        report = op["result"]
+        if report["foreign"]:
+            self._anomaly("sweep", f"sweep found {report['foreign']} foreign keys", op)
+        self.verdict.write_results += 1
+        must_names = deletable = dead = fixable = 0
+        for name in set(self.model.values) | set(self.model.old_touched):
+            if not self._may_exist(name, op):
+                continue
+            values = self.model.values.get(name, ())
+            live = any(self.model.bounds(name, v, op, who.skew).must for v in values)
+            must_names += live
+            deletable += not live
+            fixable += name in self.model.old_touched
+            old = name in self.model.old_touched
+            dead += sum(old or self._may_be_dead(name, v, op) for v in values)
+        checks = (
+            ("deleted", 0, deletable),
+            ("collected", 0, dead),
+            ("ttl_fixed", 0, fixable),
+            ("scanned", must_names, math.inf),
+        )
+        for field_name, low, high in checks:
+            if not low <= report[field_name] <= high:
+                self._anomaly(
+                    "sweep", f"sweep {field_name} {report[field_name]} not in [{low}, {high}]", op
+                )
+
+    def _may_be_dead(self, name: str, value: int, op: dict[str, Any]) -> bool:
+        """May ``value`` be stored with an expiry past by both clocks during ``op``?"""
+        effects = self.model.by_pair.get((name, value))
+        if not effects or effects[0].inv >= op["comp"]:
+            return False  # never written yet
+        if effects[0].inv < op["inv"] - WINDOW:
+            return True  # written long ago: any such store has expired
+        return any(
+            e.kind == "store" and e.s_min < op["comp"] + MAX_SKEW + EPS
+            for e in self.model.window(name, value, op)
+        )
 
     # -- write results ---------------------------------------------------------------------
 
@@ -629,7 +949,7 @@ class Checker:
         timed = op["op"] == "add_many_with_ttl"
         # (name, value) -> the expire_at given for it (None: a ttl, live once written)
         given: dict[tuple[str, int], list[float | None]] = defaultdict(list)
-        if op["op"] == "add":
+        if op["op"] in ("add", "add_big"):
             for v in a["values"]:
                 given[(a["name"], v)].append(None)
         elif timed:
@@ -640,8 +960,6 @@ class Checker:
             for name, values in a["data"]:
                 for v in values:
                     given[(name, v)].append(None)
-        if any(name in self.model.caps for name, _ in given):
-            return  # a value evicted at once is not new: the cap makes the count unknowable
         self.verdict.write_results += 1
         low = high = 0
         surely_new: tuple[str, int] | None = None  # a value certainly not live before
@@ -651,6 +969,11 @@ class Checker:
             stays = all(at is None or at > op["comp"] + who.skew + EPS for at in ats)
             may_stay = any(at is None or at > op["inv"] + who.skew - EPS for at in ats)
             new_low = "xx" not in mode and not b.may and stays
+            cap = self.model.caps.get(name)
+            if new_low and cap is not None:
+                # Counted only if not evicted at once: fewer than the cap may outrank it.
+                score = min(op["inv"] + who.skew + a["ttl"] if at is None else at for at in ats)
+                new_low = self.model.outranking(name, v, score, op) < cap
             new_high = "xx" not in mode and not b.must and may_stay
             # ch also counts a live value whose expiry the write changed (never with nx).
             changed = "ch" in mode and "nx" not in mode and b.may
@@ -678,13 +1001,7 @@ class Checker:
             values = self.model.values.get(name, set())
             bounds = [self.model.bounds(name, v, op, who.skew) for v in values]
             low += any(b.must for b in bounds)
-            high += name in self.model.old_touched or any(
-                # A key ends with its newest member, measured from the lower of the
-                # writer's and the server's clocks: up to the largest skew after it.
-                e.kind == "store" and e.s_max + MAX_SKEW + RESOLUTION + EPS > op["inv"]
-                for v in values
-                for e in self.model.window(name, v, op)
-            )
+            high += self._may_exist(name, op)
         if not low <= op["result"] <= high:
             self._anomaly(
                 "delete-count",
@@ -692,6 +1009,26 @@ class Checker:
                 op,
                 op["args"]["names"][0],
             )
+
+    def _may_exist(self, name: str, op: dict[str, Any]) -> bool:
+        """May the key of ``name`` exist at some instant of ``op``?
+
+        A key ends with its newest member, measured by the call that set its TTL
+        last from the lower of its writer's "now" (read when the call began) and
+        the server's: up to that writer's lag behind the server plus the call's
+        length after it (see :meth:`_ttl_slack`; 0.1.0's EXPIREAT a second more).
+        A key 0.1.0 created has no TTL: it stays until a library write or delete
+        certainly came after 0.1.0's last write.
+        """
+        if self._old_since_library(name, op):
+            return True
+        slack = self._ttl_slack(name, op) + RESOLUTION
+        return any(
+            e.kind == "store"
+            and e.s_max + slack + (1.0 if e.op["op"] == "old_add" else 0.0) > op["inv"]
+            for v in self.model.values.get(name, ())
+            for e in self.model.window(name, v, op)
+        )
 
     def _remove(self, op: dict[str, Any], who: Writer) -> None:
         self.verdict.write_results += 1
@@ -734,6 +1071,57 @@ class Checker:
                     _sample_op(s),
                     name,
                 )
+        if s["pttl"] >= 0 and s["newest"] is not None:
+            ends = s["server"] + s["pttl"] / 1000
+            slack = self._ttl_slack(name, s)
+            if ends > s["newest"] + slack and not self._old_since_library(name, s):
+                self._anomaly(
+                    "long-ttl",
+                    f"key {s['key']} ends at {ends:.3f}, {ends - s['newest']:.3f} s after its "
+                    f"newest value {s['newest']:.3f} (at most {slack:.3f} s)",
+                    _sample_op(s),
+                    name,
+                )
+        if s.get("members") is not None and s["pttl"] != -2:
+            self._sample_members(name, s)
+
+    def _ttl_slack(self, name: str, s: dict[str, Any]) -> float:
+        """How long after its newest member the key of ``name`` may end at sample ``s``.
+
+        The write (or sweep) that set the TTL last measured it from the earlier of
+        its writer's "now" and the server's: its writer's lag behind the server, plus
+        the time from reading that "now" to the script running (the call's length),
+        plus PEXPIRE's rounding up to the millisecond. Each candidate for the last
+        write counts: those not certainly followed by another before the sample.
+        """
+        setters = self.ttl_setters.get(name, ([], []))
+        times, ops = setters
+        hi = bisect.bisect_left(times, s["comp"])
+        settled = -math.inf  # the latest invocation of a write certainly done before s
+        for op in ops[max(0, hi - 200) : hi]:
+            # A library write always ends by setting the TTL; a sweep only when wrong.
+            if op["outcome"] == OK and op["comp"] < s["inv"] and op["op"] != "sweep":
+                settled = max(settled, op["inv"])
+        worst = 0.0
+        for op in ops[max(0, hi - 200) : hi]:
+            late = op["comp"] + (LAG if op["outcome"] == UNKNOWN else 0.0)
+            if late >= settled:
+                worst = max(worst, late - op["inv"] + self.lag_behind[op["proc"]])
+        return worst + 0.002 + EPS
+
+    def _sample_members(self, name: str, s: dict[str, Any]) -> None:
+        """The sampler's read of the server: every value that must be live is stored."""
+        stored = set(s["members"])
+        op = _sample_op(s)
+        for v in self.model.values.get(name, ()):
+            if str(v) in stored:
+                continue
+            b = self.model.bounds(name, v, op, 0.0)
+            if b.must and b.anchor is not None:
+                message = f"{name}: live value {v} not stored (the sampler's read of the server)"
+                self._anomaly("missing", message, op, name, v, since=b.anchor.inv)
+            else:
+                self._lost(b, name, v)
 
     def _old_since_library(self, name: str, s: dict[str, Any]) -> bool:
         """Did 0.1.0 write ``name`` with no library write since (the key's TTL is 0.1.0's)?"""

@@ -12,6 +12,7 @@ records ``TIME`` anyway, next to each key's ``PTTL`` and newest member.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import threading
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 OK, FAIL, UNKNOWN = "ok", "fail", "unknown"
+#: The sampler records the members of keys this small (not the big names').
+MEMBERS = 64
 
 
 def classify(error: BaseException) -> str:
@@ -53,26 +56,32 @@ class Recorder:
             "inv_m": time.monotonic(),
         }
 
-    def finish(self, record: dict[str, Any], outcome: str, result: Any = None) -> None:
+    def finish(
+        self, record: dict[str, Any], outcome: str, result: Any = None, error: Any = None
+    ) -> None:
         record["comp"] = self.real_time()
         record["comp_m"] = time.monotonic()
         record["outcome"] = outcome
         record["result"] = result
+        if error is not None:
+            # A batch refused part-way may say which names it wrote (and which it cannot
+            # tell): builds without these attributes record nothing, the checker then
+            # takes every name as possibly written.
+            for attr, key in (("written", "written"), ("unknown", "unknown_names")):
+                names = getattr(error, attr, None)
+                if names is not None:
+                    with contextlib.suppress(TypeError):
+                        record[key] = sorted(_text(n) for n in names)
         self.lines.append(json.dumps(record))
-
-    def failed(self, record: dict[str, Any], error: BaseException) -> None:
-        """Finish ``record`` with ``error``; a batch's error says which names it wrote all the
-        same (``.written``) and which it may have (``.unknown``): kept for the checker."""
-        written = getattr(error, "written", None)
-        if isinstance(written, list):
-            record["written"] = list(written)
-            record["unknown"] = list(getattr(error, "unknown", ()))
-        self.finish(record, classify(error), repr(error)[:200])
 
     def save(self, header: dict[str, Any]) -> None:
         with open(self.path, "w") as out:
             out.write(json.dumps({"header": header}) + "\n")
             out.write("".join(line + "\n" for line in self.lines))
+
+
+def _text(name: Any) -> str:
+    return name.decode() if isinstance(name, bytes) else str(name)
 
 
 @dataclass
@@ -99,13 +108,16 @@ def load(directory: str, samples: list[dict[str, Any]], faults: list[dict[str, A
 
 
 class Sampler(threading.Thread):
-    """Every ``period`` seconds, for each key under the prefix: TIME, PTTL, newest member, TIME.
+    """Every ``period`` seconds, for each key under the prefix: TIME, PTTL, its members, TIME.
 
     The commands run in one MULTI, but that does not make them one instant: TIME and
     PTTL each read the server's clock when they run, and a server the OS deschedules
     between them (a busy machine) reads PTTL milliseconds later. The two TIME readings
-    bound when PTTL ran. It talks to the server directly (never through the fault
-    proxy) and skips a round when the server is down.
+    bound when PTTL ran. The members (of a key of at most :data:`MEMBERS` of them) let
+    the checker read the server's own state: a value that must be stored and is not
+    is caught there, and a value seen stored just before a fault is one the fault could
+    lose. It talks to the server directly (never through the fault proxy) and skips a
+    round when the server is down.
     """
 
     def __init__(
@@ -135,8 +147,12 @@ class Sampler(threading.Thread):
             pipe.time()
             pipe.pttl(key)
             pipe.zrange(key, -1, -1, withscores=True)
+            pipe.zcard(key)
+            pipe.zrange(key, 0, MEMBERS - 1)
             pipe.time()
-            (seconds, micros), pttl, newest, (seconds_after, micros_after) = pipe.execute()
+            (seconds, micros), pttl, newest, size, members, (seconds_after, micros_after) = (
+                pipe.execute()
+            )
             self.samples.append(
                 {
                     "key": key.decode(),
@@ -146,5 +162,6 @@ class Sampler(threading.Thread):
                     "server_after": seconds_after + micros_after / 1e6,
                     "pttl": pttl,
                     "newest": newest[0][1] if newest else None,
+                    "members": [m.decode() for m in members] if size <= MEMBERS else None,
                 }
             )

@@ -29,6 +29,23 @@ def summary(verdict: Verdict) -> str:
     return ", ".join(parts)
 
 
+def counts(verdict: Verdict, errors: list[str]) -> dict[str, Any]:
+    """The verdict as numbers (``--json``): anomalies by kind, losses by fault."""
+    kinds: dict[str, int] = {}
+    for anomaly in verdict.anomalies:
+        kinds[anomaly.kind] = kinds.get(anomaly.kind, 0) + 1
+    return {
+        "ops": verdict.ops,
+        "reads": verdict.reads,
+        "write_results": verdict.write_results,
+        "anomalies": kinds,
+        "lost": {kind: len(lost) for kind, lost in verdict.lost.items()},
+        "explained_errors": verdict.explained_errors,
+        "stalls": verdict.stalls,
+        "nemesis_errors": len(errors),
+    }
+
+
 def details(verdict: Verdict, history: History) -> str:
     """A second line of counts, then each anomaly (at most a few) with its sub-history."""
     faults: dict[str, int] = {}
@@ -36,8 +53,9 @@ def details(verdict: Verdict, history: History) -> str:
         faults[fault["kind"]] = faults.get(fault["kind"], 0) + 1
     lines = [
         f"  {verdict.write_results} write results checked, {verdict.samples} key TTL samples, "
-        f"{verdict.unknown} unknown outcomes, {verdict.failed} refused; faults: "
-        + (", ".join(f"{k} x{n}" for k, n in sorted(faults.items())) or "none")
+        f"{verdict.unknown} unknown outcomes, {verdict.failed} refused "
+        f"({verdict.explained_errors} explained by faults, {verdict.stalls} by a stalled server); "
+        "faults: " + (", ".join(f"{k} x{n}" for k, n in sorted(faults.items())) or "none")
     ]
     lost = [op_id for pairs in verdict.lost.values() for op_id, _, _ in pairs]
     if lost:
@@ -69,7 +87,7 @@ def _touches(op: dict[str, Any], name: str, value: int | None) -> bool:
     args = op["args"]
     if op["op"] in ("delete",):
         return name in args["names"]
-    if op["op"] in ("add", "remove"):
+    if op["op"] in ("add", "add_big", "remove"):
         return args["name"] == name and (value is None or value in args["values"])
     if op["op"] in ("add_many", "old_add"):
         return any(n == name and (value is None or value in vs) for n, vs in args["data"])
@@ -122,6 +140,11 @@ def _around(
     return lines
 
 
+def _short(text: str, most: int = 300) -> str:
+    """A big batch's arguments cut short: the sub-history stays readable."""
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
 def _line(op: dict[str, Any], history: History, origin: float) -> str:
     client = history.clients.get(op["proc"], {})
     clock = (
@@ -132,6 +155,6 @@ def _line(op: dict[str, Any], history: History, origin: float) -> str:
     result = json.dumps(op.get("result"))
     return (
         f"[{op['inv'] - origin:+8.3f} .. {op['comp'] - origin:+8.3f}] {op['proc']} "
-        f"({client.get('kind', '?')}, {clock}) {op['op']} {json.dumps(op['args'])} "
+        f"({client.get('kind', '?')}, {clock}) {op['op']} {_short(json.dumps(op['args']))} "
         f"-> {op['outcome']} {result}"
     )

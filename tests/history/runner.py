@@ -57,6 +57,7 @@ class Config:
     cluster: bool = False  # a local 3-master cluster instead of one server
     # The library's clients WAIT for this many replicas after each write (0: no WAIT).
     wait_replicas: int = 0
+    quiet: bool = True  # end with the quiet phase: exact reads with no writer left
 
 
 @dataclass
@@ -87,8 +88,9 @@ def run(config: Config) -> Result:
         )
         sampler = Sampler(lambda: nemesis.server.port, PREFIX)
         processes = _clients(config, proxy.port, directory, cluster=False)
+        quiet = _quiet(config, proxy.port, directory, cluster=False)
         try:
-            _drive(processes, sampler, nemesis, config.seconds)
+            _drive(processes, sampler, nemesis, config.seconds, quiet)
         finally:
             proxy.close()
             server.stop()
@@ -114,8 +116,9 @@ def _run_cluster(config: Config) -> Result:
         nemesis = ClusterNemesis(cluster, config.faults, config.seed, config.interval)
         sampler = Sampler(lambda: [node.port for node in cluster.primaries()], PREFIX)
         processes = _clients(config, cluster.ports[0], directory, cluster=True)
+        quiet = _quiet(config, cluster.ports[0], directory, cluster=True)
         try:
-            _drive(processes, sampler, nemesis, config.seconds)
+            _drive(processes, sampler, nemesis, config.seconds, quiet)
         finally:
             cluster.stop()
         history = load(str(directory), sampler.samples, nemesis.faults)
@@ -172,8 +175,28 @@ def _clients(config: Config, port: int, directory: Path, *, cluster: bool) -> li
     ]
 
 
-def _drive(processes: list[Any], sampler: Sampler, nemesis: Nemesis, seconds: float) -> None:
-    """Start everything, wait for the clients, stop everything (bounded), report failures."""
+def _quiet(config: Config, port: int, directory: Path, *, cluster: bool) -> Any:
+    """The quiet phase's client (see ``workload._loop_quiet``), or None if switched off."""
+    if not config.quiet:
+        return None
+    spec = ClientSpec("quiet", "quiet", "server", cluster=cluster)
+    ctx = multiprocessing.get_context("spawn")
+    path = str(directory / "client-quiet")
+    return ctx.Process(target=run_client, args=(spec, port, 0.0, config.seed, path), daemon=True)
+
+
+def _drive(
+    processes: list[Any],
+    sampler: Sampler,
+    nemesis: Nemesis,
+    seconds: float,
+    quiet: Any = None,
+) -> None:
+    """Start everything, wait for the clients, stop everything (bounded), report failures.
+
+    Once the clients are done and the nemesis has stopped, the quiet client (if
+    any) reads alone.
+    """
     try:
         for process in processes:
             process.start()
@@ -182,6 +205,12 @@ def _drive(processes: list[Any], sampler: Sampler, nemesis: Nemesis, seconds: fl
         deadline = time.monotonic() + seconds + 120
         for process in processes:
             process.join(max(1.0, deadline - time.monotonic()))
+        nemesis.stopped.set()
+        nemesis.join(30)
+        if quiet is not None:
+            processes.append(quiet)
+            quiet.start()
+            quiet.join(120)
     finally:
         nemesis.stopped.set()
         nemesis.join(30)

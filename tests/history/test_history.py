@@ -1,11 +1,13 @@
-"""The short form of the history checks: ``pytest -m history`` (about 2.5 min, fixed seeds).
+"""The short form of the history checks: ``pytest -m history`` (about 4 min, fixed seeds).
 
 A 45 s history under every standalone fault, and two cluster histories (masters
 stopped and slots migrated; failovers and killed masters on a cluster with a
-replica per master) must hold no anomaly. Three short histories against
-deliberately broken builds must be caught: the checker is only worth its
-silence if it speaks when the library is wrong. The checker's own rules are
-tested on hand-written histories.
+replica per master) must hold no anomaly. Short histories against deliberately
+broken builds must be caught: three broken by a client step after each write,
+and four patched copies of the package (``sabotage.FAST``; ``python -m
+tests.history.sabotage`` runs them all): the checker is only worth its silence
+if it speaks when the library is wrong. The checker's own rules are tested on
+hand-written histories.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import pytest
 
 from ..servers import REDIS_SERVER, RedisServer
+from . import sabotage
 from .checker import check
 from .recorder import History
 from .runner import FAULTS, STANDARD, Config, run
@@ -67,6 +70,16 @@ def test_a_write_without_its_ttl_step_is_caught() -> None:
     assert "no-ttl" in kinds, result.details
 
 
+@pytest.mark.parametrize("name", sabotage.FAST)
+def test_a_sabotaged_library_is_caught(name: str) -> None:
+    # A copy of the package with a small patch (tests/history/sabotage.py lists them
+    # all: python -m tests.history.sabotage runs every one), a short history against it.
+    chosen = sabotage.BY_NAME[name]
+    verdict = sabotage.run(chosen, seconds=6, seed=SEED)
+    print(verdict["output"])
+    assert verdict["caught"], (chosen.what, verdict["anomalies"])
+
+
 def test_a_write_rerun_unseen_is_caught() -> None:
     # Each write sent twice, the caller told the second answer: what a client that re-runs
     # a write whose reply was lost does. Its "how many are new" counts then come out wrong.
@@ -103,6 +116,8 @@ def _history(*ops: dict[str, Any], faults: list[dict[str, Any]] | None = None) -
 
 
 ADD = {"name": "a", "values": [1], "ttl": 3.0, "mode": {}}
+#: A fault that explains the errors of calls made around T0 (errors need one).
+CUT = {"kind": "proxy-drop", "start": T0 - 0.1, "end": T0 + 0.1, "lossy": False}
 
 
 def test_checker_a_live_value_missing_is_an_anomaly() -> None:
@@ -132,7 +147,8 @@ def test_checker_a_value_back_after_its_removal_is_an_anomaly() -> None:
 def test_checker_an_unknown_outcome_may_or_may_not_have_happened() -> None:
     unknown = _op(1, "add", ADD, 0.0, "TimeoutError", outcome="unknown")
     for seen in ([], [1]):
-        assert check(_history(unknown, _op(2, "get", {"name": "a"}, 1.0, seen))).anomalies == []
+        read = _op(2, "get", {"name": "a"}, 1.0, seen)
+        assert check(_history(unknown, read, faults=[CUT])).anomalies == []
 
 
 def test_checker_a_value_lost_to_a_restart_without_persistence_is_counted_not_failed() -> None:
@@ -270,7 +286,7 @@ def test_checker_a_refused_batch_may_have_written_some_of_its_names() -> None:
         _op(3, "get", {"name": "a"}, 1.0, [1]),  # the refused batch's value: it may be
         _op(4, "get", {"name": "a"}, 1.0, [3]),  # a refused single call's: it cannot be
     ]
-    assert [a.kind for a in check(_history(*ops)).anomalies] == ["unexpected"]
+    assert [a.kind for a in check(_history(*ops, faults=[CUT])).anomalies] == ["unexpected"]
 
 
 def test_checker_a_refused_batch_did_what_its_error_says_it_wrote() -> None:
@@ -279,7 +295,7 @@ def test_checker_a_refused_batch_did_what_its_error_says_it_wrote() -> None:
     data = [["a", [1]], ["b", [2]], ["c", [3]]]
     batch = {"data": data, "ttl": 3.0, "mode": {}}
     refused = _op(1, "add_many", batch, 0.0, "server:OutOfMemoryError", outcome="fail")
-    refused.update(written=["a"], unknown=["c"])
+    refused.update(written=["a"], unknown_names=["c"])
     ops = [
         refused,
         _op(2, "get", {"name": "a"}, 1.0, []),  # written: it must be there
@@ -287,7 +303,10 @@ def test_checker_a_refused_batch_did_what_its_error_says_it_wrote() -> None:
         _op(4, "get", {"name": "c"}, 1.0, [3]),  # unknown: it may be
         _op(5, "get", {"name": "c"}, 1.1, []),  # ... or not
     ]
-    assert sorted(a.kind for a in check(_history(*ops)).anomalies) == ["missing", "unexpected"]
+    assert sorted(a.kind for a in check(_history(*ops, faults=[CUT])).anomalies) == [
+        "missing",
+        "unexpected",
+    ]
 
 
 def _sample(newest: float, ends: float, time_read: float, pttl_read: float) -> dict[str, Any]:
@@ -314,3 +333,97 @@ def test_checker_a_server_slow_between_time_and_pttl_is_no_short_ttl() -> None:
 
     assert kinds(ends=3.0) == []
     assert kinds(ends=2.997) == ["short-ttl"]
+
+
+def _capped(*ops: dict[str, Any]) -> History:
+    header = {"label": "c", **HEADER, "max_values": 2, "features": ["max_values"], "names": ["a"]}
+    return History({"c": header}, list(ops), [], [])
+
+
+def test_checker_a_capped_read_returns_the_latest_expiring_values() -> None:
+    # max_values=2: 1 (3 s) and 2 (2 s) outrank 3 (1 s), which is evicted.
+    ops = [
+        _op(1, "add", {**ADD, "values": [1], "ttl": 3.0}, 0.0, 1),
+        _op(2, "add", {**ADD, "values": [2], "ttl": 2.0}, 0.1, 1),
+        _op(3, "add", {**ADD, "values": [3], "ttl": 1.0}, 0.2, 0),
+    ]
+    right = _op(4, "get", {"name": "a"}, 0.5, [1, 2])
+    newest_evicted = _op(4, "get", {"name": "a"}, 0.5, [2, 3])
+    assert check(_capped(*ops, right)).anomalies == []
+    kinds = {a.kind for a in check(_capped(*ops, newest_evicted)).anomalies}
+    assert kinds == {"missing", "cap-order"}
+
+
+def test_checker_conditional_writes_that_cannot_apply_change_nothing() -> None:
+    xx = {**ADD, "values": [2], "mode": {"xx": True}}  # 2 was never live: xx stores nothing
+    lt = {**ADD, "ttl": 9.0, "mode": {"lt": True}}  # 1 is live until 3 s: lt keeps that
+    nx = {**ADD, "ttl": 9.0, "mode": {"nx": True}}  # 1 is live: nx keeps its expiry
+    first = _op(1, "add", ADD, 0.0, 1)
+    for mode, at, seen in ((xx, 1.0, [1, 2]), (lt, 5.0, [1]), (nx, 5.0, [1])):
+        write = _op(2, "add", mode, 0.5, 0)
+        read = _op(3, "get", {"name": "a"}, at, seen)  # 2 never lived; 1 ended at 3 s
+        kinds = [a.kind for a in check(_history(first, write, read)).anomalies]
+        assert kinds == ["unexpected"], mode
+
+
+def test_checker_a_key_outliving_its_newest_value_is_an_anomaly() -> None:
+    add = _op(1, "add", ADD, 0.0, 1)
+    for late, kinds in ((0.0, []), (60.0, ["long-ttl"])):
+        sample = {
+            "key": "hist:a",
+            "inv": T0 + 1.0,
+            "comp": T0 + 1.001,
+            "server": T0 + 1.0005,
+            "pttl": int((3.0 - 1.0005 + late) * 1000),
+            "newest": T0 + 3.0,
+            "members": ["1"],
+        }
+        history = History({"c": {"label": "c", **HEADER}}, [add], [sample], [])
+        assert [a.kind for a in check(history).anomalies] == kinds
+
+
+def test_checker_an_error_no_fault_explains_is_an_anomaly() -> None:
+    failed = _op(1, "get", {"name": "a"}, 0.0, "ConnectionError()", outcome="unknown")
+    assert [a.kind for a in check(_history(failed)).anomalies] == ["error"]
+    assert check(_history(failed, faults=[CUT])).anomalies == []
+
+
+def test_checker_a_failover_loses_only_what_the_replica_may_lack() -> None:
+    # Acknowledged 5 s before the failover: the replica had it; missing is an anomaly.
+    add = {**ADD, "ttl": 20.0}
+    for before, lost in ((0.2, True), (5.0, False)):
+        failover = {"kind": "failover", "start": T0 + before, "end": T0 + before + 0.1}
+        verdict = check(
+            _history(
+                _op(1, "add", add, 0.0, 1),
+                _op(2, "get", {"name": "a"}, before + 1.0, []),
+                faults=[{**failover, "lossy": True}],
+            )
+        )
+        assert bool(verdict.lost) is lost
+        assert [a.kind for a in verdict.anomalies] == ([] if lost else ["missing"])
+
+
+def test_checker_a_refused_batch_that_says_what_it_wrote() -> None:
+    # .written names the names written: the others were not.
+    batch = {"data": [["a", [1]], ["b", [2]]], "ttl": 3.0, "mode": {}}
+    refused = _op(1, "add_many", batch, 0.0, "server:MovedError", outcome="fail")
+    refused["written"] = ["a"]
+    ops = [refused, _op(2, "get", {"name": "a"}, 1.0, [1]), _op(3, "get", {"name": "b"}, 1.0, [2])]
+    assert [a.kind for a in check(_history(*ops, faults=[CUT])).anomalies] == ["unexpected"]
+
+
+def test_checker_a_timeout_while_the_server_served_no_one_is_a_stall() -> None:
+    # Two clients time out together (2 s, nobody answered meanwhile): a stalled server
+    # on a busy machine, not the build. If another client was answered meanwhile, the
+    # timeout is unexplained.
+    def timeout(n: int, proc: str) -> dict[str, Any]:
+        op = _op(n, "get", {"name": "a"}, 0.0, "network:TimeoutError", outcome="unknown")
+        return {**op, "proc": proc, "comp": T0 + 2.0}
+
+    clients = {p: {"label": p, **HEADER} for p in ("c", "d")}
+    stalled = History(clients, [timeout(1, "c"), timeout(2, "d")], [], [])
+    assert check(stalled).anomalies == []
+    answered = {**_op(3, "get", {"name": "a"}, 1.5, []), "proc": "d"}
+    served = History(clients, [timeout(1, "c"), answered], [], [])
+    assert [a.kind for a in check(served).anomalies] == ["error"]

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .recorder import OK, Recorder
+from .recorder import OK, Recorder, classify
 
 NAMES = ["a", "b", "c", "d"]
 #: Two values of ~2 KB (ints of 2,100 digits): a plain write of a name holding
@@ -42,6 +42,12 @@ RESOLUTION = 0.01
 OLD_TTL = 6
 MAX_SKEW = 1.5
 PREFIX = "hist"
+#: A name that receives big batches (hundreds of values): past one ZSCAN page, so
+#: ``iter_values`` really pages, and past the small encoding of a sorted set.
+BIG = "big"
+BIG_VALUES = list(range(1000, 1300))
+#: A name no one writes: ``delete`` asks for it too, and must find it absent.
+GHOST = "ghost"
 
 
 @dataclass
@@ -49,7 +55,7 @@ class ClientSpec:
     """One client process (or, for ``kind="async"``, ``tasks`` logical clients in one)."""
 
     label: str
-    kind: str = "sync"  # "sync" | "async" | "old010"
+    kind: str = "sync"  # "sync" | "async" | "old010" | "quiet"
     clock: Literal["client", "server"] = "client"
     skew: float = 0.0
     retries: bool = True  # redis-py's default Retry, or none at all
@@ -73,6 +79,7 @@ class Op:
     aio: Callable[[Any, dict[str, Any]], Awaitable[Any]]
     writes: bool = False
     needs: str | None = None  # feature name probed at start
+    big: bool = False  # on the big name: not for a client with names of its own
 
 
 def _values(rng: random.Random, most: int = 3) -> list[int]:
@@ -150,7 +157,22 @@ def _draw_names(rng: random.Random) -> dict[str, Any]:
 
 
 def _draw_delete(rng: random.Random) -> dict[str, Any]:
-    return {"names": _names(rng, 1)}
+    # Half the time with a name never written: a count of names that existed is then
+    # checked against one that certainly did not.
+    return {"names": _names(rng, 1) + ([GHOST] if rng.random() < 0.5 else [])}
+
+
+def _draw_add_big(rng: random.Random) -> dict[str, Any]:
+    return {
+        "name": BIG,
+        "values": rng.sample(BIG_VALUES, rng.randint(140, 260)),
+        "ttl": rng.choice(TTLS),
+        "mode": _mode(rng),
+    }
+
+
+def _draw_big(rng: random.Random) -> dict[str, Any]:
+    return {"name": BIG}
 
 
 def _draw_nothing(rng: random.Random) -> dict[str, Any]:
@@ -285,6 +307,30 @@ OPS: dict[str, Op] = {
         lambda mm, a: _await_sorted(_alist(mm.iter_values(a["name"], count=2))),
         needs="iter_values",
     ),
+    "add_big": Op(
+        0.3,
+        _draw_add_big,
+        lambda mm, a: mm.add(a["name"], *a["values"], ttl=a["ttl"], **a["mode"]),
+        lambda mm, a: _await_int(mm.add(a["name"], *a["values"], ttl=a["ttl"], **a["mode"])),
+        writes=True,
+        big=True,
+    ),
+    "iter_big": Op(
+        0.3,
+        _draw_big,
+        # A page of about 50 members: the name's hundreds of values take several.
+        lambda mm, a: sorted(mm.iter_values(a["name"], count=50)),
+        lambda mm, a: _await_sorted(_alist(mm.iter_values(a["name"], count=50))),
+        needs="iter_values",
+        big=True,
+    ),
+    "get_big": Op(
+        0.1,
+        _draw_big,
+        lambda mm, a: sorted(mm.get(a["name"])),
+        lambda mm, a: _await_sorted(mm.get(a["name"])),
+        big=True,
+    ),
     "names": Op(
         0.5,
         _draw_nothing,
@@ -399,6 +445,11 @@ def run_client(spec: ClientSpec, port: int, seconds: float, seed: int, path: str
         return
     from multimapwithttl import MultiMapWithTTL
 
+    if spec.kind == "quiet":
+        mm = MultiMapWithTTL(raw, PREFIX, ttl=1, resolution=RESOLUTION, clock="server")
+        _loop_quiet(mm, recorder)
+        recorder.save(_header(spec, set()))
+        return
     if spec.names:
         NAMES[:] = spec.names  # this process's draws use its own names
     capped: dict[str, Any] = {"max_values": spec.max_values} if spec.max_values else {}
@@ -430,7 +481,7 @@ def run_client(spec: ClientSpec, port: int, seconds: float, seed: int, path: str
                 # A lost reply re-run unseen: the caller gets the second run's answer.
                 result = op.sync(mm, args)
         except Exception as error:  # every failure is recorded, none stops the run
-            recorder.failed(record, error)
+            recorder.finish(record, classify(error), repr(error)[:200], error)
             time.sleep(0.05)  # the server may be down: do not spin
             continue
         recorder.finish(record, OK, result)
@@ -464,7 +515,9 @@ def _table(spec: ClientSpec, features: set[str]) -> list[tuple[str, float]]:
     return [
         (name, op.weight)
         for name, op in OPS.items()
-        if (op.needs is None or op.needs in features) and (spec.ops is None or name in spec.ops)
+        if (op.needs is None or op.needs in features)
+        and (spec.ops is None or name in spec.ops)
+        and not (op.big and spec.names)
     ]
 
 
@@ -474,6 +527,41 @@ def _pick(rng: random.Random, table: list[tuple[str, float]]) -> str:
 
 def _header(spec: ClientSpec, features: set[str]) -> dict[str, Any]:
     return {**dataclasses.asdict(spec), "features": sorted(features)}
+
+
+#: The quiet phase: rounds of every whole-prefix read, spaced so values expire between.
+QUIET_ROUNDS = 8
+QUIET_PAUSE = 0.5
+
+
+def _loop_quiet(mm: Any, recorder: Recorder) -> None:
+    """After every other client has stopped: reads whose answers are exact.
+
+    Concurrency makes ``stats``, ``sweep`` and ``count`` answers uncertain by as
+    many values as writes are in flight; with no writer left, the model knows
+    every value's expiry and only a value expiring during the call itself is
+    uncertain. The rounds run while the last values expire (ttls up to 3 s), so
+    sweeps collect and delete, then one real sweep, and a last look.
+    """
+    # Uncapped names only: a capped name's reads are the capped client's.
+    names = ["a", "b", "c", "d", BIG, GHOST]
+    script: list[tuple[str, dict[str, Any]]] = []
+    for _ in range(QUIET_ROUNDS):
+        script += [("stats", {}), ("sweep", {"dry_run": True}), ("names", {})]
+        script += [("count", {"name": n}) for n in names] + [("get_many", {"names": names})]
+        script.append(("pause", {}))
+    script += [("sweep", {"dry_run": False}), ("stats", {}), ("names", {})]
+    for name, args in script:
+        if name == "pause":
+            time.sleep(QUIET_PAUSE)
+            continue
+        record = recorder.start(name, args)
+        try:
+            result = OPS[name].sync(mm, args)
+        except Exception as error:
+            recorder.finish(record, classify(error), repr(error)[:200], error)
+            continue
+        recorder.finish(record, OK, result)
 
 
 def _loop_old(old: Any, recorder: Recorder, rng: random.Random, seconds: float) -> None:
@@ -488,7 +576,7 @@ def _loop_old(old: Any, recorder: Recorder, rng: random.Random, seconds: float) 
         try:
             old.add_many([(n, list(vs)) for n, vs in args["data"]])
         except Exception as error:
-            recorder.failed(record, error)
+            recorder.finish(record, classify(error), repr(error)[:200], error)
             time.sleep(0.05)
             continue
         recorder.finish(record, OK, None)
@@ -552,7 +640,7 @@ async def _run_async(
             try:
                 result = await op.aio(amm, args)
             except Exception as error:
-                recorder.failed(record, error)
+                recorder.finish(record, classify(error), repr(error)[:200], error)
                 await asyncio.sleep(0.05)
                 continue
             recorder.finish(record, OK, result)
