@@ -3,9 +3,9 @@
 ``python .ci/floors.py pyproject.toml FLOORS DEMO_FLOOR`` (Python 3.11+, for tomllib)
 writes to FLOORS a ``name==floor`` line for every requirement of [project]
 dependencies and optional-dependencies and of the ``test`` dependency group
-(a package declared twice gets its highest floor), and to DEMO_FLOOR the demo extra's requirements at their own
-floors. A requirement without a ``>=`` floor is an error: every floor must be
-testable.
+(a package declared twice gets its highest floor), and to DEMO_FLOOR the demo
+extra's requirements at their own floors. A requirement without a ``>=`` floor
+is an error: every floor must be testable.
 
 ``python .ci/floors.py --check FILE`` fails unless every ``name==version`` in
 FILE is the installed version (any Python).
