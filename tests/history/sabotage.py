@@ -49,13 +49,14 @@ class Sabotage:
     notes: list[str] = field(default_factory=list, compare=False)
 
 
-_EVICT = r"string\.format\('%d', -live\),\s*string\.format\('%d', -cap - 1\)\)"
+# The cap's eviction: the lowest `evict` of the `live` ranks (bounded per call).
+_EVICT = r"string\.format\('%d', -live\),\s*string\.format\('%d', evict - live - 1\)\)"
 
 SABOTAGES: list[Sabotage] = [
     Sabotage(
         "cap-evicts-newest",
         "max_values keeps the N earliest-expiring values, not the latest",
-        (Patch("_scripts/write.lua", _EVICT, "string.format('%d', cap - live), '-1')"),),
+        (Patch("_scripts/write.lua", _EVICT, "string.format('%d', -evict), '-1')"),),
         frozenset({"missing", "cap-order", "new-count"}),
     ),
     Sabotage(
@@ -73,7 +74,13 @@ SABOTAGES: list[Sabotage] = [
                 r"if live > cap then",
                 "if live > cap + 1 then",
             ),
-            Patch("_scripts/write.lua", r"-cap - 1\)\)", "-cap - 2))"),
+            Patch(
+                "_scripts/write.lua",
+                r"local surplus = live - cap\n",
+                "local surplus = live - cap - 1\n",
+            ),
+            # Reads of a capped name show at most the cap: they must keep one more too.
+            Patch("_commands.py", r'"LIMIT", 0, cap\b', '"LIMIT", 0, cap + 1'),
         ),
         frozenset({"cap"}),
     ),
@@ -235,7 +242,7 @@ SABOTAGES: list[Sabotage] = [
         (
             Patch(
                 "_core.py",
-                r"(\n(\s*)writes = self\._writes_with_ttl\(data\)\n)",
+                r"(\n(\s*)writes = self\._writes_with_ttl\(data, names\)\n)",
                 r"\1\2if len(writes) == 3:\n\2    del writes[1]\n",
             ),
         ),
