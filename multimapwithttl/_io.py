@@ -93,3 +93,20 @@ def ready(client: Any) -> None:
 async def ready_async(client: Any) -> None:
     """Let an asyncio cluster client read the cluster's layout (a no-op once it has)."""
     await client.initialize()
+
+
+def close_client(client: Any) -> None:
+    """Close a client the multimap made: its connections, every node's on a cluster."""
+    client.close()
+    # redis-py 5.0's cluster client closes each node's client but leaves the
+    # connections of the pool it gave that client open.
+    manager = getattr(client, "nodes_manager", None)
+    for node in list(getattr(manager, "nodes_cache", {}).values()):
+        pool = getattr(getattr(node, "redis_connection", None), "connection_pool", None)
+        if pool is not None:
+            pool.disconnect()
+
+
+async def close_client_async(client: Any) -> None:
+    """Close a client the multimap made (an asyncio cluster client closes its nodes' too)."""
+    await client.aclose()

@@ -11,6 +11,7 @@ from typing import Any, TypeVar, overload
 
 from ._clients import client_from_url
 from ._core import Clock, MultiMapCore, T, ValuePages
+from ._io import close_client_async
 from ._maintenance import (
     SCAN_COUNT,
     Job,
@@ -1003,7 +1004,7 @@ class AsyncMultiMapWithTTL(Maintenance, MultiMapCore[T]):
         """
         client = self._release()
         if client is not None:
-            await client.aclose()
+            await close_client_async(client)
 
     async def __aenter__(self: _Self) -> _Self:
         """``async with AsyncMultiMapWithTTL.from_url(...) as mm:`` closes it at the end."""

@@ -12,6 +12,7 @@ from typing import Any, TypeVar, overload
 
 from ._clients import client_from_url
 from ._core import Clock, MultiMapCore, T, ValuePages
+from ._io import close_client
 from ._maintenance import (
     SCAN_COUNT,
     Job,
@@ -988,7 +989,7 @@ class MultiMapWithTTL(Maintenance, MultiMapCore[T]):
         """
         client = self._release()
         if client is not None:
-            client.close()
+            close_client(client)
 
     def __enter__(self: _Self) -> _Self:
         """``with MultiMapWithTTL.from_url(...) as mm:`` closes it at the end."""

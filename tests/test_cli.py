@@ -709,6 +709,10 @@ def test_a_latin1_url_shows_and_finds_what_a_latin1_client_wrote(
     server: tuple[redis.Redis, str],
 ) -> None:
     client, url = server
+    from .test_encoding import CLIENT_ENCODES
+
+    if not CLIENT_ENCODES:
+        pytest.skip("this redis-py packs str as UTF-8 whatever its encoding (5.0 with hiredis)")
     latin1 = redis.Redis.from_url(url, encoding="latin-1")
     try:
         latin1.zadd("lat:café", {"thé": time.time() + 100})  # as 0.1.0 writes it

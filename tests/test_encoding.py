@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import pytest
+import redis
 
 from multimapwithttl import MultiMapWithTTL, SweepReport
 
@@ -22,9 +23,27 @@ from .old010 import Old010
 LATIN1 = {"encoding": "latin-1"}
 
 
+def redis_py_packs_its_encoding() -> bool:
+    """Whether a latin-1 redis-py client sends a str in latin-1.
+
+    redis-py 5.0 with hiredis installed packs every str as UTF-8 whatever the
+    client's ``encoding`` (hiredis's packer, given the str; later releases
+    encode it first): such a client writes UTF-8 and reads latin-1. The
+    library follows the client's settings, which that client itself does not.
+    """
+    packed = redis.connection.Connection(encoding="latin-1").pack_command("ECHO", "é")
+    return b"\xe9" in b"".join(bytes(part) for part in packed)
+
+
+#: The tests that have a latin-1 client write as 0.1.0 did need a client that does.
+CLIENT_ENCODES = redis_py_packs_its_encoding()
+
+
 @pytest.fixture
 def latin1(backend: Backend) -> Any:
     """A sync latin-1 client of the backend's library (the way 0.1.0 would have been given one)."""
+    if backend.library == "redis" and not CLIENT_ENCODES:
+        pytest.skip("this redis-py packs str as UTF-8 whatever its encoding (5.0 with hiredis)")
     client = backend.sync_client(**LATIN1)
     yield client
     client.close()
