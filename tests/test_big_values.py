@@ -328,14 +328,17 @@ class ExecReplyDropper:
         tail = b""
         with contextlib.suppress(OSError):
             while data := src.recv(65536):
-                dst.sendall(data)
                 if b"EXEC\r\n" in tail + data:
                     # The server gets all of it; the client, no reply: its
                     # side is closed, the server's kept open while it works.
+                    # Cut before forwarding: on a busy machine the reply could
+                    # otherwise pass back before the cut (a CI flake).
                     cut.set()
+                    dst.sendall(data)
                     self.cuts += 1
                     self._close(src)
                     return
+                dst.sendall(data)
                 tail = data[-8:]
         self._close(src, dst)
 
