@@ -43,7 +43,9 @@ def batch(n: int, start: int = 0) -> list[tuple[str, list[bytes]]]:
 
 
 def members(raw: Any, key: str) -> list[bytes]:
-    return list(raw.zrange(key, 0, -1))
+    # Sorted by member, not score: two writes in the same second tie on the
+    # score and sort by bytes, so the score order hangs on the clock.
+    return sorted(raw.zrange(key, 0, -1))
 
 
 def calls(raw: Any, command: str) -> int:
