@@ -87,3 +87,19 @@ local function settle(key, base)
   fit_ttl(key, base)
   return collected
 end
+
+-- The refusal of a sorted set whose scores cannot be expiry times (another
+-- application's data under the prefix): the key is left as it is.
+local function not_expiry_times(key)
+  return 'ERR multimapwithttl: key ' .. key .. ' holds a score that is not an '
+    .. 'expiry time (anything before 2001 or from year 10000 on: a leaderboard\'s '
+    .. 'points, +inf or -inf, a timestamp in milli- or microseconds); the key was '
+    .. 'left untouched'
+end
+
+-- The error a call returns after leaving keys untouched: `failure`, then
+-- their positions in KEYS ("[not written: 2 5]"), for the client to tell
+-- which names of a batch were written.
+local function untouched_reply(failure, untouched)
+  return redis.error_reply(failure .. ' [not written: ' .. table.concat(untouched, ' ') .. ']')
+end

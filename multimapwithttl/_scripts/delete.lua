@@ -47,10 +47,7 @@ for i, key in ipairs(KEYS) do
       deleted = deleted + redis.call('UNLINK', key)
     else
       if failure == nil then
-        failure = 'ERR multimapwithttl: key ' .. key .. ' holds a score that is not an '
-          .. 'expiry time (anything before 2001 or from year 10000 on: a leaderboard\'s '
-          .. 'points, +inf or -inf, a timestamp in milli- or microseconds); the key was '
-          .. 'left untouched'
+        failure = not_expiry_times(key)
       end
       untouched = untouched or {}
       untouched[#untouched + 1] = i
@@ -65,6 +62,6 @@ for i, key in ipairs(KEYS) do
   end
 end
 if failure then
-  return redis.error_reply(failure .. ' [not written: ' .. table.concat(untouched, ' ') .. ']')
+  return untouched_reply(failure, untouched)
 end
 return deleted

@@ -357,10 +357,7 @@ for i = 1, #KEYS do
   if expired and ((over ~= 0 and (shape == 'r' or count == 0 or over < 0))
       or (expired > 0 and redis.call('ZCOUNT', key, '-inf', TOO_EARLY_TEXT) > 0)) then
     if failure == nil then
-      failure = 'ERR multimapwithttl: key ' .. key .. ' holds a score that is not an '
-        .. 'expiry time (anything before 2001 or from year 10000 on: a leaderboard\'s '
-        .. 'points, +inf or -inf, a timestamp in milli- or microseconds); the key was '
-        .. 'left untouched'
+      failure = not_expiry_times(key)
     end
     untouched = untouched or {}
     untouched[#untouched + 1] = i
@@ -761,7 +758,7 @@ for i = 1, #KEYS do
 end
 
 if failure then
-  return redis.error_reply(failure .. ' [not written: ' .. table.concat(untouched, ' ') .. ']')
+  return untouched_reply(failure, untouched)
 end
 if verdicts then
   return verdicts

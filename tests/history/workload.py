@@ -387,13 +387,16 @@ def _waiting(spec: ClientSpec) -> dict[str, Any]:
     return {"wait_replicas": spec.wait_replicas, "wait_timeout": 1.0}
 
 
-def _client_options(spec: ClientSpec) -> dict[str, Any]:
+def _client_options(spec: ClientSpec, asyncio: bool = False) -> dict[str, Any]:
     options: dict[str, Any] = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
     if not spec.retries:
+        import redis.asyncio.retry
+        import redis.retry
         from redis.backoff import NoBackoff
-        from redis.retry import Retry
 
-        options["retry"] = Retry(NoBackoff(), 0)
+        # An asyncio client given the blocking Retry converts it, with a warning.
+        retry = redis.asyncio.retry.Retry if asyncio else redis.retry.Retry
+        options["retry"] = retry(NoBackoff(), 0)
     return options
 
 
@@ -600,9 +603,11 @@ async def _run_async(
         from redis.asyncio.cluster import RedisCluster
 
         # The asyncio cluster client connects on first use: nothing to retry here.
-        raw = RedisCluster(host="127.0.0.1", port=port, **_client_options(spec))
+        raw = RedisCluster(host="127.0.0.1", port=port, **_client_options(spec, asyncio=True))
     else:
-        raw = redis.asyncio.Redis(host="127.0.0.1", port=port, **_client_options(spec))
+        raw = redis.asyncio.Redis(
+            host="127.0.0.1", port=port, **_client_options(spec, asyncio=True)
+        )
     amm = AsyncMultiMapWithTTL(
         raw,
         PREFIX,

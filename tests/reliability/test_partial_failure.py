@@ -66,13 +66,16 @@ def test_cut_connections_async(real_server: RedisServer, proxy: CuttingProxy) ->
     import asyncio
 
     import redis.asyncio
+    import redis.asyncio.retry
 
     direct = real_server.client()
     rng = random.Random(6)
 
     async def one_round(budget: int, batch: list[tuple[str, list[int]]]) -> bool:
         proxy.budget = budget
-        client = redis.asyncio.Redis(port=proxy.port, retry=Retry(NoBackoff(), 0))
+        client = redis.asyncio.Redis(
+            port=proxy.port, retry=redis.asyncio.retry.Retry(NoBackoff(), 0)
+        )
         try:
             await AsyncMultiMapWithTTL(client, "acut", ttl=600).add_many(batch)
             return False
