@@ -402,7 +402,7 @@ def test_a_big_cluster_write_follows_a_redirection_and_runs_once(
     to the slot's new node once."""
     prefix = f"big-redirected-{flavor}-{redirection}"
     move = SlotMove(real_cluster, "redis", flavor, prefix, f"{prefix}:event".encode())
-    source, target = move.source, move.target
+    target = move.target
     for node in move.nodes:
         node.flushall()  # a node gives a slot away only while it holds no key of it
     value = "e" * BIG
@@ -423,19 +423,7 @@ def test_a_big_cluster_write_follows_a_redirection_and_runs_once(
         assert count == 1  # on the node the slot went to, once
         assert ttl > 0
     finally:
-        if redirection == "moved":
-            target.delete(f"{prefix}:event")  # a node gives a slot away only once it is empty
-            move.set_owner(move.source_id)
-        else:
-            cleanup = target.pipeline(transaction=False)
-            cleanup.execute_command("ASKING")
-            cleanup.delete(f"{prefix}:event")
-            cleanup.execute()
-            for node in (source, target):
-                node.execute_command("CLUSTER", "SETSLOT", move.slot, "STABLE")
-        real_cluster.wait_ok()
-        move.drop_keys()
-        move.close()
+        move.undo(redirection, f"{prefix}:event", real_cluster)
 
 
 def test_a_big_cluster_batch_runs_one_transaction_per_slot(make: Factory) -> None:

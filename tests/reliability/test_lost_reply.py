@@ -542,6 +542,22 @@ class SlotMove:
             for key in node.scan_iter(match=f"{self.prefix}:*", count=1000):
                 node.delete(key)
 
+    def undo(self, redirection: str, key: str, cluster: LocalCluster) -> None:
+        """The slot back on the source, stable and empty of ``key`` (after a move or ASK)."""
+        if redirection == "moved":
+            self.target.delete(key)  # a node gives a slot away only once it is empty
+            self.set_owner(self.source_id)
+        else:
+            cleanup = self.target.pipeline(transaction=False)
+            cleanup.execute_command("ASKING")
+            cleanup.delete(key)
+            cleanup.execute()
+            for node in (self.source, self.target):
+                node.execute_command("CLUSTER", "SETSLOT", self.slot, "STABLE")
+        cluster.wait_ok()
+        self.drop_keys()
+        self.close()
+
     def close(self) -> None:
         for node in self.nodes:
             node.close()
@@ -577,7 +593,7 @@ def test_a_cluster_write_follows_a_redirection_and_runs_once(
         f"{prefix}:event".encode(),
         remapped=reach == "remapped",
     )
-    source, target = move.source, move.target
+    target = move.target
     for node in move.nodes:
         # A node gives a slot away only while it holds no key of it: other tests'
         # keys on the shared cluster may share the slot.
@@ -599,19 +615,7 @@ def test_a_cluster_write_follows_a_redirection_and_runs_once(
         asking.zscore(f"{prefix}:event", "e1")
         assert asking.execute()[1] is not None  # on the node the slot went to
     finally:
-        if redirection == "moved":
-            target.delete(f"{prefix}:event")  # a node gives a slot away only once it is empty
-            move.set_owner(move.source_id)
-        else:
-            cleanup = target.pipeline(transaction=False)
-            cleanup.execute_command("ASKING")
-            cleanup.delete(f"{prefix}:event")
-            cleanup.execute()
-            for node in (source, target):
-                node.execute_command("CLUSTER", "SETSLOT", move.slot, "STABLE")
-        real_cluster.wait_ok()
-        move.drop_keys()
-        move.close()
+        move.undo(redirection, f"{prefix}:event", real_cluster)
 
 
 @pytest.mark.parametrize("flavor", ["sync", "async"])
