@@ -47,9 +47,11 @@ def _wrapper(method: object) -> Wrapper | None:
 def _pipeline(client: Any, calls: Sequence[Call]) -> Any:
     """A pipeline of the client holding ``calls``, never executed: what a batch's span describes.
 
-    Queueing a command in a pipeline does no I/O. The wrapper may sit on the
-    pipeline class or only on the pipelines one instrumented client makes
-    (``instrument_client``): a pipeline made by the client has both.
+    Queueing a command in a pipeline does no I/O, as long as it bypasses
+    ``execute_command``, which runs ``WATCH`` (and all after it) at once on a
+    connection of its own. The wrapper may sit on the pipeline class or only
+    on the pipelines one instrumented client makes (``instrument_client``):
+    a pipeline made by the client has both.
     """
     make = getattr(client, "pipeline", None)
     if make is None:
@@ -59,8 +61,11 @@ def _pipeline(client: Any, calls: Sequence[Call]) -> Any:
             pipeline = make(transaction=False)
         except TypeError:  # a cluster client's pipeline() takes no transaction flag
             pipeline = make()
+        # The asyncio cluster pipeline has no such method; its
+        # execute_command only queues.
+        queue = getattr(pipeline, "pipeline_execute_command", pipeline.execute_command)
         for call in calls:
-            pipeline.execute_command(*call.args)
+            queue(*call.args)
     except Exception:
         # A tracer whose pipeline() breaks (instrument_client on a blocking
         # cluster client) must not fail the call: its command span will do.

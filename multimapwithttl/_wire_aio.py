@@ -36,6 +36,7 @@ from ._io import (
     release_async,
     reopen_async,
 )
+from ._observability import round_trip_async
 from ._protocol import Transaction
 
 
@@ -91,12 +92,12 @@ async def transaction(client: Any, request: Transaction, errors: type[Exception]
                 await reopen_async(connection)
             else:
                 await connect_async(connection)
-            replies = await _exchange(connection, request.watch, errors)
+            replies = await _traced(client, connection, request.watch, errors)
         except Exception as error:
             note_progress(error, [], sent=False)  # before MULTI: nothing written
             raise
         while (calls := request.then(replies)) is not None:
-            replies = await _exchange(connection, calls, errors)
+            replies = await _traced(client, connection, calls, errors)
         if request.dirty:
             await connection.disconnect()
     except BaseException:
@@ -108,6 +109,13 @@ async def transaction(client: Any, request: Transaction, errors: type[Exception]
             await client.connection_pool.release(connection)
         else:
             release_async(owner, connection)
+
+
+async def _traced(
+    client: Any, connection: Any, calls: Sequence[Call], errors: type[Exception]
+) -> list[Any]:
+    """An exchange of a transaction, in the span the client's tracer makes for such a batch."""
+    return await round_trip_async(client, calls, lambda: _exchange(connection, calls, errors))
 
 
 async def _exchange(connection: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:

@@ -38,6 +38,7 @@ from ._io import (
     release,
     reopen,
 )
+from ._observability import round_trip
 from ._protocol import Transaction
 
 
@@ -91,12 +92,12 @@ def transaction(client: Any, request: Transaction, errors: type[Exception]) -> N
                 reopen(connection)
             else:
                 connect(connection)
-            replies = _exchange(connection, request.watch, errors)
+            replies = _traced(client, connection, request.watch, errors)
         except Exception as error:
             note_progress(error, [], sent=False)  # before MULTI: nothing written
             raise
         while (calls := request.then(replies)) is not None:
-            replies = _exchange(connection, calls, errors)
+            replies = _traced(client, connection, calls, errors)
         if request.dirty:
             connection.disconnect()
     except BaseException:
@@ -108,6 +109,13 @@ def transaction(client: Any, request: Transaction, errors: type[Exception]) -> N
             client.connection_pool.release(connection)
         else:
             release(owner, connection)
+
+
+def _traced(
+    client: Any, connection: Any, calls: Sequence[Call], errors: type[Exception]
+) -> list[Any]:
+    """An exchange of a transaction, in the span the client's tracer makes for such a batch."""
+    return round_trip(client, calls, lambda: _exchange(connection, calls, errors))
 
 
 def _exchange(connection: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:

@@ -271,7 +271,7 @@ class ClusterBackend(Backend):
 
 
 BACKENDS = [
-    pytest.param("fake", id="fake"),
+    pytest.param("fake", id="fake", marks=pytest.mark.fake),
     pytest.param("real", id="real", marks=pytest.mark.real),
     pytest.param("cluster", id="cluster", marks=pytest.mark.cluster),
     pytest.param("valkey-real", id="valkey-real", marks=[pytest.mark.real, pytest.mark.valkey]),

@@ -33,7 +33,7 @@ def fill(raw: Any, key: str, scores: dict[bytes, float]) -> None:
 
 def big(make: Factory) -> int:
     # fakeredis runs in this process: a smaller surplus, still a few calls' worth.
-    return 5_000 if make.backend.name == "fake" else 100_000
+    return 5_000 if make.backend.name == "fake" else 20_000
 
 
 def shown(mm: Any, name: str) -> dict[str, list[Any]]:

@@ -100,6 +100,30 @@ def test_a_batch_is_one_span_named_after_its_commands(make: Factory, spans: Any)
 
 
 @REDIS_PY_ONLY
+def test_a_big_value_write_shows_its_transaction(make: Factory, spans: Any) -> None:
+    # Big members go as WATCH, a check, then MULTI ... EXEC on the library's own
+    # connection: each exchange is a span, as a redis-py pipeline of them would be.
+    mm = make("otel", cast_fn=bytes)
+    mm.add_many([("warm", [b"w" * 4000])])
+    nodes = [] if make.backend.name == "fake" else make.backend.raw_nodes()
+    for node in nodes:
+        node.config_resetstat()
+    spans.clear()
+    assert mm.add_many([("a", [b"x" * 4000]), ("b", [b"y" * 4000])]) == 2
+    commands = " ".join(span.name for span in spans.get_finished_spans()).split()
+    if make.backend.name == "fake":  # fakeredis runs no #!lua scripts: the script path
+        assert "EVALSHA" in commands
+        return
+    assert {"WATCH", "MULTI", "EXEC"} <= set(commands)
+    # The span is described, not run: WATCH went out once per transaction
+    # (a pipeline's execute_command would have run it at once, elsewhere).
+    watched = sum(
+        int(node.info("commandstats").get("cmdstat_watch", {}).get("calls", 0)) for node in nodes
+    )
+    assert watched == commands.count("WATCH")
+
+
+@REDIS_PY_ONLY
 def test_spans_carry_the_instrumentations_attributes(make: Factory, spans: Any) -> None:
     if make.backend.cluster:  # type: ignore[attr-defined]
         pytest.skip("a cluster client has no single server address")

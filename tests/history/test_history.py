@@ -1,6 +1,6 @@
 """The short form of the history checks: ``pytest -m history`` (about 4 min, fixed seeds).
 
-A 45 s history under every standalone fault, and two cluster histories (masters
+A 30 s history under every standalone fault, and two cluster histories (masters
 stopped and slots migrated; failovers and killed masters on a cluster with a
 replica per master) must hold no anomaly. Short histories against deliberately
 broken builds must be caught: three broken by a client step after each write,
@@ -36,7 +36,7 @@ SEED = 19
 
 def test_a_history_under_faults_has_no_anomaly() -> None:
     # Standalone faults plus a failover to a replica (whose losses are counted, not failed).
-    result = run(Config(seconds=45, seed=SEED, faults=[*FAULTS, "failover"], interval=2.5))
+    result = run(Config(seconds=30, seed=SEED, faults=[*FAULTS, "failover"], interval=2.5))
     print(result.summary)
     print(result.details)
     assert result.verdict.reads > 1000
