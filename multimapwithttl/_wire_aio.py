@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._clients import ClientKind, reachable
-from ._commands import SEND_GROUP, UNKNOWN, Call, answered, note_progress, pack
+from ._commands import SEND_GROUP, UNKNOWN, Call, answered, note_progress, pack, pack_plain
 from ._connections import (
     Exchange,
     Failed,
@@ -114,8 +114,17 @@ async def transaction(client: Any, request: Transaction, errors: type[Exception]
 async def _traced(
     client: Any, connection: Any, calls: Sequence[Call], errors: type[Exception]
 ) -> list[Any]:
-    """An exchange of a transaction, in the span the client's tracer makes for such a batch."""
-    return await round_trip_async(client, calls, lambda: _exchange(connection, calls, errors))
+    """An exchange of a transaction, in the span the client's tracer makes for such a batch.
+
+    Its few commands go out at once, packed by ``pack_plain``, which sends
+    each big member as it is (hiredis's packer would copy it).
+    """
+
+    async def exchange() -> list[Any]:
+        await connection.send_packed_command(pack_plain([call.args for call in calls]))
+        return await _read(connection, len(calls), errors)
+
+    return await round_trip_async(client, calls, exchange)
 
 
 async def _exchange(connection: Any, calls: Sequence[Call], errors: type[Exception]) -> list[Any]:

@@ -287,3 +287,18 @@ def test_both_packers_speak_the_redis_protocol() -> None:
         b"*1\r\n$4\r\nTIME\r\n"
     ]
     assert _commands.pack(commands) == plain
+
+
+def test_a_big_argument_is_sent_as_it_is() -> None:
+    # Joining a 100 KB member into one buffer with the rest copies it again.
+    big = b"x" * 100_000
+    commands = [("MULTI",), ("ZADD", b"p:a", "1795662363", big), ("EXEC",)]
+    plain = _commands.pack_plain(commands)
+    assert any(part is big for part in plain)
+    assert b"".join(plain) == (
+        b"*1\r\n$5\r\nMULTI\r\n*4\r\n$4\r\nZADD\r\n$3\r\np:a\r\n$10\r\n1795662363\r\n"
+        b"$100000\r\n" + big + b"\r\n*1\r\n$4\r\nEXEC\r\n"
+    )
+    packed = _commands.pack(commands)
+    assert b"".join(packed) == b"".join(plain)
+    assert max(map(len, packed)) < 100_100  # the big command not joined with the others
