@@ -94,6 +94,7 @@ loss of any other name's value stays an anomaly.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -638,6 +639,24 @@ class Checker:
             label: max(0.0, -w.skew) if not w.server_clock else 0.0
             for label, w in self.model.writers.items()
         }
+        # Per name, for _old_since_library by bisection (a long history's stats, sweeps and
+        # names() ask it for every name): 0.1.0's writes by invocation with the latest end
+        # so far, and the library's acknowledged writes by invocation with the earliest
+        # completion from there on.
+        self.old_ends: dict[str, tuple[list[float], list[float]]] = {}
+        for name, olds in self.model.old_touched.items():
+            olds = sorted(olds, key=lambda op: op["inv"])
+            ends = list(
+                itertools.accumulate(
+                    (op["comp"] + (LAG if op["outcome"] == UNKNOWN else 0) for op in olds), max
+                )
+            )
+            self.old_ends[name] = ([op["inv"] for op in olds], ends)
+        self.lib_ok: dict[str, tuple[list[float], list[float]]] = {}
+        for name, writes in self.model.lib_writes.items():
+            done = sorted((op for op in writes if op["outcome"] == OK), key=lambda op: op["inv"])
+            earliest = list(itertools.accumulate((op["comp"] for op in reversed(done)), min))
+            self.lib_ok[name] = ([op["inv"] for op in done], earliest[::-1])
         # Per name, the calls that set its key's TTL (library writes, and every sweep).
         sweeps = [op for op in history.ops if op["op"] == "sweep" and op["outcome"] != FAIL]
         self.ttl_setters: dict[str, tuple[list[float], list[dict[str, Any]]]] = {}
@@ -1134,14 +1153,15 @@ class Checker:
 
     def _old_since_library(self, name: str, s: dict[str, Any]) -> bool:
         """Did 0.1.0 write ``name`` with no library write since (the key's TTL is 0.1.0's)?"""
-        olds = [op for op in self.model.old_touched.get(name, []) if op["inv"] < s["comp"]]
-        if not olds:
+        invs, ends = self.old_ends.get(name, ([], []))
+        before = bisect.bisect_left(invs, s["comp"])  # 0.1.0's writes begun before s ended
+        if not before:
             return False
-        last_old = max(op["comp"] + (LAG if op["outcome"] == UNKNOWN else 0) for op in olds)
-        return not any(
-            last_old < op["inv"] and op["comp"] < s["inv"] and op["outcome"] == OK
-            for op in self.model.lib_writes.get(name, [])
-        )
+        last_old = ends[before - 1]
+        lib_invs, earliest = self.lib_ok.get(name, ([], []))
+        after = bisect.bisect_right(lib_invs, last_old)  # library writes begun after it
+        # None of those ended before s began.
+        return not (after < len(lib_invs) and earliest[after] < s["inv"])
 
 
 def _sample_op(s: dict[str, Any]) -> dict[str, Any]:
