@@ -444,3 +444,29 @@ def test_every_sabotage_still_applies(tmp_path: Any) -> None:
     # fail only when it runs: every one is applied here, in a moment, on every run.
     for n, build in enumerate(sabotage.SABOTAGES):
         sabotage.patched_copy(build, tmp_path / str(n))
+
+
+def test_checker_an_iteration_across_a_failover_is_held_to_what_it_returned() -> None:
+    # ZSCAN's cursor is one node's: pages read from the promoted replica may skip
+    # members (found in a 30-minute cluster history). What it returns must still be live.
+    failover = {"kind": "failover-graceful", "start": T0 + 0.9, "end": T0 + 1.2, "lossy": False}
+    for faults, result, kinds in (
+        ([], [], ["missing"]),
+        ([failover], [], []),
+        ([failover], [2], ["unexpected"]),
+    ):
+        ops = [_op(1, "add", ADD, 0.0, 1), _op(2, "iter_values", {"name": "a"}, 1.0, result)]
+        assert [a.kind for a in check(_history(*ops, faults=faults)).anomalies] == kinds
+
+
+def test_checker_a_library_write_a_lossy_fault_may_undo_leaves_0_1_0s_ttl() -> None:
+    # 0.1.0 wrote last but for a library write a forced failover may have lost: the
+    # key may carry 0.1.0's TTL (its EXPIREAT a second past its newest value).
+    old = {**_op(1, "old_add", {"data": [["a", [2]]], "ttl": 3}, 0.0, None), "proc": "old"}
+    lib = _op(2, "add", {**ADD, "values": [1], "ttl": 1.0}, 0.2, 1)
+    force = {"kind": "failover-force", "start": T0 + 0.25, "end": T0 + 0.6, "lossy": True}
+    for faults, kinds in (([], ["long-ttl"]), ([force], [])):
+        history = _history(old, lib, faults=faults)
+        history.clients["old"] = {"label": "old", "kind": "old010", "clock": "client", "skew": 0.0}
+        history.samples.append(_sample(3.0, 4.0, time_read=0.5, pttl_read=0.501))
+        assert [a.kind for a in check(history).anomalies] == kinds
