@@ -831,7 +831,10 @@ class AsyncMultiMapWithTTL(Maintenance, MultiMapCore[T]):
 
         Each value live from the start to the end of the iteration comes
         exactly once, whatever is written meanwhile; a value added, removed
-        or expiring meanwhile comes at most once. Values come in no
+        or expiring meanwhile comes at most once. That holds while the
+        name stays on one server: a page read after a failover, a restart
+        or a move of its slot continues another server's ZSCAN cursor, and
+        may skip values or repeat them (start again to be sure). Values come in no
         particular order, and only those live when their page is read.
         With ``max_values``, only those the cap keeps when their page is
         read, and at most ``max_values`` in all; with ``count`` at least
