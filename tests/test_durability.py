@@ -374,9 +374,12 @@ def test_wait_aof(pair: tuple[RedisServer, RedisServer], on_pair: Callable[..., 
     assert on_pair(wait_replicas=1, wait_aof=True, wait_timeout=30).add("a", 1) == 1
     assert on_pair(wait_aof=True, wait_timeout=30).add("a", 2) == 1  # the primary's AOF only
     with pytest.raises(DurabilityError) as raised:
-        on_pair(wait_replicas=2, wait_aof=True, wait_timeout=0.05).add("a", 3)
+        on_pair(wait_replicas=2, wait_aof=True, wait_timeout=0.5).add("a", 3)
     error = raised.value
-    assert (error.result, error.acknowledged, error.required, error.local) == (1, 1, 2, True)
+    # The one replica has fsynced it, unless a loaded machine kept it from doing so
+    # within the timeout (seen in CI at 50 ms): never the two asked for.
+    assert (error.result, error.required, error.local) == (1, 2, True)
+    assert error.acknowledged in (0, 1)
     assert "fsynced" in str(error)
 
 
