@@ -1142,13 +1142,27 @@ class Checker:
         setters = self.ttl_setters.get(name, ([], []))
         times, ops = setters
         hi = bisect.bisect_left(times, s["comp"])
+        window = ops[max(0, hi - 200) : hi]
+        # A lossy fault on the name's node (a forced failover, a kill) may undo a write
+        # acknowledged before it: such a write is not certainly the last TTL setter.
+        since = window[0]["inv"] if window else s["inv"]
+        lossy = [
+            f
+            for f in self.model.lossy
+            if f["start"] <= s["comp"] and f["end"] >= since and self.model._hit(f, name)
+        ]
         settled = -math.inf  # the latest invocation of a write certainly done before s
-        for op in ops[max(0, hi - 200) : hi]:
+        for op in window:
             # A library write always ends by setting the TTL; a sweep only when wrong.
-            if op["outcome"] == OK and op["comp"] < s["inv"] and op["op"] != "sweep":
+            if (
+                op["outcome"] == OK
+                and op["comp"] < s["inv"]
+                and op["op"] != "sweep"
+                and not any(f["end"] >= op["inv"] for f in lossy)
+            ):
                 settled = max(settled, op["inv"])
         worst = 0.0
-        for op in ops[max(0, hi - 200) : hi]:
+        for op in window:
             late = op["comp"] + (LAG if op["outcome"] == UNKNOWN else 0.0)
             if late >= settled:
                 worst = max(worst, late - op["inv"] + self.lag_behind[op["proc"]])
