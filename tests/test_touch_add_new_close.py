@@ -311,6 +311,21 @@ def _connected(raw: redis.Redis, name: str) -> int:
     return sum(1 for client in raw.client_list() if client.get("name") == name)
 
 
+def _all_closed(nodes: list[redis.Redis], name: str) -> bool:
+    """Whether the servers dropped every connection named ``name``, given up to 10 s to notice.
+
+    A client's close only shuts its socket; the server drops the connection
+    when its event loop reads the end of the stream, which a loaded machine
+    may delay past the next CLIENT LIST (seen in CI, on redis-py 5.0's asyncio).
+    """
+    deadline = time.monotonic() + 10
+    while sum(_connected(node, name) for node in nodes):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 @pytest.mark.parametrize("scheme", ["redis", "valkey"])
 def test_close_closes_the_client_from_url_made(real_server: RedisServer, scheme: str) -> None:
     raw = real_server.client()
@@ -318,14 +333,14 @@ def test_close_closes_the_client_from_url_made(real_server: RedisServer, scheme:
     with MultiMapWithTTL.from_url(url, "cl", client_name="mm-owned") as mm:
         mm.add("a", 1)
         assert _connected(raw, "mm-owned") == 1
-    assert _connected(raw, "mm-owned") == 0
+    assert _all_closed([raw], "mm-owned")
     mm.close()  # again: no harm
 
     async def run() -> None:
         async with AsyncMultiMapWithTTL.from_url(url, "cl", client_name="amm-owned") as amm:
             assert await amm.get("a") == [1]
             assert _connected(raw, "amm-owned") == 1
-        assert _connected(raw, "amm-owned") == 0
+        assert _all_closed([raw], "amm-owned")
         await amm.aclose()
 
     asyncio.run(run())
@@ -360,13 +375,13 @@ def test_close_on_a_cluster(real_cluster: LocalCluster) -> None:
     with MultiMapWithTTL.from_url(url, "cc", client_name="mmc-owned") as mm:
         mm.add_many([(f"n{i}", [i]) for i in range(20)])
         assert sum(_connected(node, "mmc-owned") for node in nodes) >= 3
-    assert sum(_connected(node, "mmc-owned") for node in nodes) == 0
+    assert _all_closed(nodes, "mmc-owned")
 
     async def run() -> None:
         async with AsyncMultiMapWithTTL.from_url(url, "cc", client_name="ammc-owned") as amm:
             assert sum(len(v) for v in await amm.get_many(*(f"n{i}" for i in range(20)))) == 20
             assert sum(_connected(node, "ammc-owned") for node in nodes) >= 3
-        assert sum(_connected(node, "ammc-owned") for node in nodes) == 0
+        assert _all_closed(nodes, "ammc-owned")
 
     asyncio.run(run())
 
