@@ -89,6 +89,9 @@ class Call:
     ``each_node`` marks a call that follows the others (last in a send) on
     every connection they went out on, one per node on a cluster (``WAIT``):
     its reply is then a ``NodeReplies``, one reply per node.
+    ``packed`` is the call already in the Redis protocol (``prepared``), for
+    the transactions' big ZADDs: packed while the server works on the
+    exchange before theirs.
     """
 
     args: tuple[Any, ...]
@@ -96,6 +99,7 @@ class Call:
     fallback: Call | None = None
     resend: bool = True
     each_node: bool = False
+    packed: tuple[bytes, ...] | None = None
 
 
 class NodeReplies(list[Any]):
@@ -285,29 +289,49 @@ def check_calls(keys: Sequence[bytes], now: str, score: str, budget: int) -> lis
     ]
 
 
+def zadd_calls(writes: Sequence[KeyWrite], score: str) -> list[Call]:
+    """Each write's ``ZADD`` of its members at ``score``, already packed (see ``Call.packed``).
+
+    A transaction's commands wait on its check's reply, but these do not:
+    packing them while the server runs the check (or the transaction
+    before) takes most of the client's work off the time a write takes.
+    """
+    calls: list[Call] = []
+    for write in writes:
+        args: list[Any] = ["ZADD", write.key]
+        for member in write.items:
+            args += (score, member)
+        command = tuple(args)
+        calls.append(Call(command, packed=tuple(pack_plain([command]))))
+    return calls
+
+
 def transaction_calls(
-    writes: Sequence[KeyWrite], verdicts: Sequence[int], score: str, base: Any, ttl_ms: Any
+    writes: Sequence[KeyWrite],
+    verdicts: Sequence[int],
+    score: str,
+    base: Any,
+    ttl_ms: Any,
+    zadds: Sequence[Call] | None = None,
 ) -> tuple[list[Call], list[int]]:
     """``MULTI``, each key's commands, ``EXEC``; and where each ZADD's reply is in EXEC's.
 
     ``verdicts`` are ``check.lua``'s per key: how many of its members expired
     (collected first, up to ``base``), or -1 for a key left out (-1 in the
-    positions too).
+    positions too). ``zadds``: ``zadd_calls(writes, score)``, if made already.
     """
+    if zadds is None:
+        zadds = zadd_calls(writes, score)
     calls = [Call(("MULTI",))]
     positions: list[int] = []
-    for write, verdict in zip(writes, verdicts, strict=True):
+    for write, verdict, zadd in zip(writes, verdicts, zadds, strict=True):
         if verdict < 0:
             positions.append(-1)
             continue
         if verdict > 0:
             calls.append(Call(("ZREMRANGEBYSCORE", write.key, "-inf", base)))
-        members = write.items
-        zadd: list[Any] = ["ZADD", write.key]
-        for member in members:
-            zadd += (score, member)
         positions.append(len(calls) - 1)
-        calls.append(Call(tuple(zadd)))
+        calls.append(zadd)
         calls.append(Call(("PEXPIRE", write.key, ttl_ms)))
     calls.append(Call(("EXEC",)))
     return calls, positions
@@ -357,6 +381,11 @@ def pack(commands: Iterable[tuple[Any, ...]]) -> list[bytes]:
     return buffers
 
 
+#: Shorter arguments are formatted with their header; longer ones are joined
+#: as they are (formatting would copy them once more).
+_FORMATTED_BYTES = 256
+
+
 def pack_plain(commands: Iterable[Sequence[Any]]) -> list[bytes]:
     """``pack`` without hiredis; a big argument is sent as it is, never copied."""
     buffers: list[bytes] = []
@@ -367,14 +396,52 @@ def pack_plain(commands: Iterable[Sequence[Any]]) -> list[bytes]:
         for arg in args:
             if type(arg) is not bytes:
                 arg = (repr(arg) if isinstance(arg, float) else str(arg)).encode()
-            if len(arg) < OWN_BUFFER_BYTES:
-                append(b"$%d\r\n%b\r\n" % (len(arg), arg))
+            size = len(arg)
+            if size < _FORMATTED_BYTES:
+                append(b"$%d\r\n%b\r\n" % (size, arg))
                 continue
-            append(b"$%d\r\n" % len(arg))
+            append(b"$%d\r\n" % size)
+            if size < OWN_BUFFER_BYTES:
+                append(arg)
+                append(b"\r\n")
+                continue
             buffers += (b"".join(run), arg)
             run = [b"\r\n"]
             append = run.append
     buffers.append(b"".join(run))
+    return buffers
+
+
+def pack_calls(calls: Sequence[Call]) -> list[bytes]:
+    """``calls`` in the protocol, using what each has ``packed`` already; ``pack`` packs the rest.
+
+    Buffers shorter than ``OWN_BUFFER_BYTES`` are joined: the client sends
+    each buffer with a system call of its own.
+    """
+    parts: list[bytes] = []
+    pending: list[tuple[Any, ...]] = []
+    for call in calls:
+        if call.packed is None:
+            pending.append(call.args)
+            continue
+        if pending:
+            parts += pack(pending)
+            pending = []
+        parts += call.packed
+    if pending:
+        parts += pack(pending)
+    buffers: list[bytes] = []
+    run: list[bytes] = []
+    for part in parts:
+        if len(part) < OWN_BUFFER_BYTES:
+            run.append(part)
+            continue
+        if run:
+            buffers.append(b"".join(run))
+            run = []
+        buffers.append(part)
+    if run:
+        buffers.append(b"".join(run))
     return buffers
 
 

@@ -43,6 +43,7 @@ from ._commands import (
     transaction_chunks,
     transaction_marker,
     write_calls,
+    zadd_calls,
 )
 from ._encode import Codec, check_prefix
 from ._errors import DurabilityError
@@ -556,7 +557,7 @@ class MultiMapCore(Generic[T]):
             loads = 0
             while start is not None:
                 session = _BigWrites(chunks, start, header[0], header[3], done)
-                request = Transaction(session.first(), session.then, slot)
+                request = Transaction(session.first(), session.then, slot, False, session.meanwhile)
                 session.request = request
                 try:
                     yield request
@@ -1044,6 +1045,8 @@ class _BigWrites:
         self._positions: list[int] = []
         self._check: int | None = start
         self._check_at = 1
+        # Chunks' ZADDs packed ahead (by ``meanwhile``), until their EXEC is made.
+        self._zadds: dict[int, list[Call]] = {}
 
     def _watch(self, k: int) -> list[Call]:
         keys = [write.key for write in self.chunks[k]]
@@ -1052,6 +1055,16 @@ class _BigWrites:
     def first(self) -> list[Call]:
         """The first exchange: the starting chunk's WATCH and check."""
         return self._watch(self._start)
+
+    def meanwhile(self) -> None:
+        """Pack the ZADDs of the chunk being checked while the server runs the exchange.
+
+        Their arguments do not depend on the check's reply: only which of them
+        go into the transaction does.
+        """
+        k = self._check
+        if k is not None and k not in self._zadds:
+            self._zadds[k] = zadd_calls(self.chunks[k], self.score)
 
     def lost(self, error: BaseException) -> None:
         """Account for an exchange that failed: its EXEC, if it carried one, ran or not."""
@@ -1135,7 +1148,7 @@ class _BigWrites:
                 # The key TTL counts from the check's bound, the earlier
                 # clock: EXEC comes later, so a key never ends early.
                 calls, self._positions = transaction_calls(
-                    self.chunks[k], verdicts, self.score, base, key_ms
+                    self.chunks[k], verdicts, self.score, base, key_ms, self._zadds.pop(k, None)
                 )
                 self._exec, self._exec_at = k, len(calls) - 1
         if unwatch:

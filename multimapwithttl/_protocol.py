@@ -68,12 +68,16 @@ class Transaction:
     connection error propagates: during ``watch`` noted as not sent (nothing
     was written), later as the shell's reads noted it. ``dirty``, set by
     ``then``: the connection may be left in a state it must not be reused in.
+    ``meanwhile``, if given, is called after each exchange is sent and before
+    its replies are read: the core's work on the next exchange that needs no
+    reply (packing), done while the server runs this one.
     """
 
     watch: Sequence[Call]
     then: Callable[[list[Any]], Sequence[Call] | None]
     slot: int | None = None
     dirty: bool = False
+    meanwhile: Callable[[], None] | None = None
 
 
 Request = Send | Load | Transaction

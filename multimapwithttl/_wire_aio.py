@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._clients import ClientKind, reachable
-from ._commands import SEND_GROUP, UNKNOWN, Call, answered, note_progress, pack, pack_plain
+from ._commands import SEND_GROUP, UNKNOWN, Call, answered, note_progress, pack, pack_calls
 from ._connections import (
     Exchange,
     Failed,
@@ -92,12 +92,12 @@ async def transaction(client: Any, request: Transaction, errors: type[Exception]
                 await reopen_async(connection)
             else:
                 await connect_async(connection)
-            replies = await _traced(client, connection, request.watch, errors)
+            replies = await _traced(client, connection, request.watch, errors, request.meanwhile)
         except Exception as error:
             note_progress(error, [], sent=False)  # before MULTI: nothing written
             raise
         while (calls := request.then(replies)) is not None:
-            replies = await _traced(client, connection, calls, errors)
+            replies = await _traced(client, connection, calls, errors, request.meanwhile)
         if request.dirty:
             await connection.disconnect()
     except BaseException:
@@ -112,16 +112,23 @@ async def transaction(client: Any, request: Transaction, errors: type[Exception]
 
 
 async def _traced(
-    client: Any, connection: Any, calls: Sequence[Call], errors: type[Exception]
+    client: Any,
+    connection: Any,
+    calls: Sequence[Call],
+    errors: type[Exception],
+    meanwhile: Callable[[], None] | None,
 ) -> list[Any]:
     """An exchange of a transaction, in the span the client's tracer makes for such a batch.
 
-    Its few commands go out at once, packed by ``pack_plain``, which sends
-    each big member as it is (hiredis's packer would copy it).
+    Its few commands go out at once, packed by ``pack_calls``, which sends
+    each big member as it is (hiredis's packer would copy it); then
+    ``meanwhile`` runs while the server works, then the replies are read.
     """
 
     async def exchange() -> list[Any]:
-        await connection.send_packed_command(pack_plain([call.args for call in calls]))
+        await connection.send_packed_command(pack_calls(calls))
+        if meanwhile is not None:
+            meanwhile()
         return await _read(connection, len(calls), errors)
 
     return await round_trip_async(client, calls, exchange)

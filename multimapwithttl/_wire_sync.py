@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._clients import ClientKind, reachable
-from ._commands import SEND_GROUP, UNKNOWN, Call, answered, note_progress, pack, pack_plain
+from ._commands import SEND_GROUP, UNKNOWN, Call, answered, note_progress, pack, pack_calls
 from ._connections import (
     Exchange,
     Failed,
@@ -92,12 +92,12 @@ def transaction(client: Any, request: Transaction, errors: type[Exception]) -> N
                 reopen(connection)
             else:
                 connect(connection)
-            replies = _traced(client, connection, request.watch, errors)
+            replies = _traced(client, connection, request.watch, errors, request.meanwhile)
         except Exception as error:
             note_progress(error, [], sent=False)  # before MULTI: nothing written
             raise
         while (calls := request.then(replies)) is not None:
-            replies = _traced(client, connection, calls, errors)
+            replies = _traced(client, connection, calls, errors, request.meanwhile)
         if request.dirty:
             connection.disconnect()
     except BaseException:
@@ -112,16 +112,23 @@ def transaction(client: Any, request: Transaction, errors: type[Exception]) -> N
 
 
 def _traced(
-    client: Any, connection: Any, calls: Sequence[Call], errors: type[Exception]
+    client: Any,
+    connection: Any,
+    calls: Sequence[Call],
+    errors: type[Exception],
+    meanwhile: Callable[[], None] | None,
 ) -> list[Any]:
     """An exchange of a transaction, in the span the client's tracer makes for such a batch.
 
-    Its few commands go out at once, packed by ``pack_plain``, which sends
-    each big member as it is (hiredis's packer would copy it).
+    Its few commands go out at once, packed by ``pack_calls``, which sends
+    each big member as it is (hiredis's packer would copy it); then
+    ``meanwhile`` runs while the server works, then the replies are read.
     """
 
     def exchange() -> list[Any]:
-        connection.send_packed_command(pack_plain([call.args for call in calls]))
+        connection.send_packed_command(pack_calls(calls))
+        if meanwhile is not None:
+            meanwhile()
         return _read(connection, len(calls), errors)
 
     return round_trip(client, calls, exchange)

@@ -23,7 +23,7 @@ import pytest
 import redis
 import redis.asyncio
 
-from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL, _commands
+from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL, _commands, _core
 from multimapwithttl._keys import slot_of
 from multimapwithttl._protocol import Transaction
 
@@ -185,6 +185,57 @@ def test_a_key_changed_between_check_and_exec_is_checked_again(
     assert len(members(raw, "t:n0")) == 1 + len(meddled)
     assert all(raw.pttl(f"t:n{i}") > 0 for i in range(5))
     assert calls(raw, "exec") == min(times + 1, 3)
+
+
+def test_each_transaction_is_packed_while_the_server_runs_the_exchange_before(
+    make: Factory, raw: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction's ZADDs do not wait on its check's reply (only which of them
+    go in does): they are packed after the check is sent and before its reply
+    is read, while the server works, and each chunk is packed once."""
+    if make.backend.name == "fake":
+        pytest.skip("fakeredis runs no #!lua scripts: the script path only")
+    if make.backend.cluster:
+        pytest.skip("one slot's transaction: see the cluster tests below")
+    events: list[Any] = []
+    real_zadds = _commands.zadd_calls
+
+    def zadds(writes: Any, score: str) -> Any:
+        events.append(("pack", len(writes)))
+        return real_zadds(writes, score)
+
+    monkeypatch.setattr(_core, "zadd_calls", zadds)
+    monkeypatch.setattr(_commands, "zadd_calls", zadds)
+    mm = make("p", cast_fn=bytes)
+    data = [(f"n{i}", [big(i, 20_000)]) for i in range(120)]  # 2.4 MB: three transactions
+    mm.add_many(data[:1])  # check.lua loaded: a NOSCRIPT starts the conversation again
+    events.clear()
+    target = inner(mm)
+    perform = target._perform
+
+    def spy(request: Any) -> Any:
+        if isinstance(request, Transaction):
+            meanwhile, then = request.meanwhile, request.then
+            assert meanwhile is not None
+
+            def noted_meanwhile() -> None:
+                events.append("meanwhile")
+                meanwhile()
+
+            def noted_then(replies: list[Any]) -> Any:
+                events.append("then")
+                return then(replies)
+
+            request.meanwhile, request.then = noted_meanwhile, noted_then
+        return perform(request)
+
+    target._perform = spy
+    assert mm.add_many(data) == 119
+    packs = [i for i, event in enumerate(events) if isinstance(event, tuple)]
+    assert sum(events[i][1] for i in packs) == 120
+    assert len(packs) == 3
+    assert all(events[i - 1] == "meanwhile" for i in packs)
+    assert sum(raw.zcard(f"p:n{i}") for i in range(120)) == 120
 
 
 # -- over maxmemory, past an ACL: refused, nothing written -------------------------------

@@ -289,6 +289,24 @@ def test_both_packers_speak_the_redis_protocol() -> None:
     assert _commands.pack(commands) == plain
 
 
+def test_calls_packed_ahead_go_out_as_packed_and_small_buffers_are_joined() -> None:
+    big, medium = b"x" * 100_000, b"y" * 10_000
+    writes = [_commands.KeyWrite(b"p:a", [big]), _commands.KeyWrite(b"p:b", [medium])]
+    calls = [
+        _commands.Call(("MULTI",)),
+        *_commands.zadd_calls(writes, "1795662363"),
+        _commands.Call(("PEXPIRE", b"p:b", 5000)),
+        _commands.Call(("EXEC",)),
+    ]
+    assert all(call.packed for call in calls[1:3])
+    buffers = _commands.pack_calls(calls)
+    assert b"".join(buffers) == b"".join(_commands.pack_plain([call.args for call in calls]))
+    # One send for what comes before the big member, the member as it is,
+    # one for all the rest: a send per buffer would be a system call each.
+    assert len(buffers) == 3
+    assert buffers[1] is big
+
+
 def test_a_big_argument_is_sent_as_it_is() -> None:
     # Joining a 100 KB member into one buffer with the rest copies it again.
     big = b"x" * 100_000
