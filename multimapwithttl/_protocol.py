@@ -257,6 +257,10 @@ def _reworded(error: Exception, message: str) -> Exception:
         return error
 
 
+#: How the scripts end a refusal: true of the call, not of a batch of calls.
+_NOTHING_WRITTEN = "nothing was written"
+
+
 def raise_batch_error(
     calls: Sequence[Call],
     replies: Sequence[Any],
@@ -308,7 +312,9 @@ def raise_batch_error(
         said = f"{len(written):,} of {len(names):,} names were {verb} before this error"
         if unknown:
             said += f"; {len(unknown):,} may have been or not"
-        message = f"{error} ({said}: see the error's .written and .unknown)"
+        # The server's words speak of the call it refused, not the batch.
+        refused = str(error).replace(_NOTHING_WRITTEN, "the call refused wrote nothing")
+        message = f"{refused} ({said}: see the error's .written and .unknown)"
         if isinstance(error, Exception):
             error = _reworded(error, message)
     with contextlib.suppress(AttributeError, TypeError):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoPermissionError, NoScriptError, ResponseError
 
 from multimapwithttl import _commands
 from multimapwithttl._commands import (
@@ -23,7 +23,13 @@ from multimapwithttl._commands import (
 from multimapwithttl._encode import UTF8, codec
 from multimapwithttl._expiry import Grain, live_bound
 from multimapwithttl._keys import name_of, scan_pattern, slot_of
-from multimapwithttl._protocol import Conversation, Load, Send, raise_first_error
+from multimapwithttl._protocol import (
+    Conversation,
+    Load,
+    Send,
+    raise_batch_error,
+    raise_first_error,
+)
 from multimapwithttl._scripts import DELETE, READ, READ_PLAIN, WRITE
 
 GRAINS = st.sampled_from([1.0, 0.001, 0.01, 0.25, 0.5, 5.0, 60.0, 0.1])
@@ -320,3 +326,26 @@ def test_a_big_argument_is_sent_as_it_is() -> None:
     packed = _commands.pack(commands)
     assert b"".join(packed) == b"".join(plain)
     assert max(map(len, packed)) < 100_100  # the big command not joined with the others
+
+
+def test_a_batch_refused_part_way_never_says_nothing_was_written() -> None:
+    # The script's refusal speaks of its own call; the batch wrote the call before.
+    calls = [
+        Call(("EVALSHA", WRITE.sha, 1, b"p:a", "x"), script=WRITE),
+        Call(("EVALSHA", WRITE.sha, 2, b"p:b", b"p:c", "x"), script=WRITE),
+    ]
+    refusal = NoPermissionError(
+        "this user may not run ZREMRANGEBYRANK on key p:b, which multimapwithttl needs "
+        '(see "Permissions" in the docs); nothing was written'
+    )
+    names = {b"p:a": "a", b"p:b": "b", b"p:c": "c"}
+    with pytest.raises(NoPermissionError) as raised:
+        raise_batch_error(calls, [1, refusal], names, "written")
+    message = str(raised.value)
+    assert "nothing was written" not in message
+    assert "the call refused wrote nothing" in message
+    assert "1 of 3 names were written before this error" in message
+    assert raised.value.written == ["a"]  # type: ignore[attr-defined]
+    with pytest.raises(NoPermissionError) as alone:
+        raise_batch_error(calls[1:], [refusal], names, "written")
+    assert str(alone.value).endswith("nothing was written")  # true of a batch of one call
