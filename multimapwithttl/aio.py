@@ -79,7 +79,10 @@ class AsyncMultiMapWithTTL(Maintenance, MultiMapCore[T]):
             whose stored bytes sort last) are kept, the others removed in the
             same atomic step, a bounded number per call (a bigger surplus
             goes over later writes). Reads never give more: only the values
-            the cap keeps. ``None`` (the default): no cap.
+            the cap keeps. At the default ``resolution`` of one second,
+            values written in the same second with the same ttl tie (kept by
+            their bytes); a finer one keeps the latest written. ``None``
+            (the default): no cap.
         wait_replicas: After each write call (add, touch, remove, delete...),
             ``WAIT`` for this many replicas to acknowledge it, on the
             connection the write went out on (each node's on a cluster);

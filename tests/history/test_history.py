@@ -250,9 +250,9 @@ def test_a_cluster_history_with_failovers_and_killed_masters_has_no_anomaly() ->
 def test_wait_on_the_connection_of_a_write_tells_whether_a_replica_has_it(
     tmp_path: Path,
 ) -> None:
-    # The recipe docs/guarantees.md gives for failover loss: a client whose pool holds one
-    # connection, so the library's write and the user's WAIT share it (WAIT is documented
-    # to count the replicas that have every write of *its own* connection).
+    # A client whose pool holds one connection, so that the library's write and the
+    # user's own WAIT share it (WAIT counts the replicas that have every write of *its
+    # own* connection): what users did before wait_replicas.
     import redis
 
     from multimapwithttl import MultiMapWithTTL
