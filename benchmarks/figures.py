@@ -35,6 +35,7 @@ FILES = {
     "sweep": "sweep_rate",
     "iter_values": "iter_values",
     "big_name": "big_name",
+    "calls": "calls",
 }
 
 Report = dict[str, Any]
@@ -60,6 +61,12 @@ class Figure:
     def format(self, value: float, digits: int | None = None) -> str:
         """``value`` as the docs write it: thousands separated, ``digits`` decimals, the unit."""
         return f"{value:,.{self.digits if digits is None else digits}f}{self.unit}"
+
+
+def _surplus(report: Report) -> dict[str, Any]:
+    """big_name.json's row of a cap's surplus (one add with max_values=10)."""
+    row: dict[str, Any] = next(x for x in report["rows"] if x["operation"] == "add max_values")
+    return row
 
 
 def load_reports(results: Path = RESULTS) -> dict[str, Report]:
@@ -594,6 +601,74 @@ def _build() -> dict[str, Figure]:
                 2,
             )
         )
+    add(
+        Figure(
+            "big_name.add_max_values_longest_ms",
+            "add with max_values=10 on a name of 300,000 live members: longest command",
+            lambda r: _surplus(r)["longest_ms"],
+            " ms",
+            2,
+        )
+    )
+    add(
+        Figure(
+            "big_name.add_max_values_evicted",
+            "add with max_values=10 on a name of 300,000 live members: values it evicted",
+            lambda r: _surplus(r)["members"] + 1 - _surplus(r)["left"],  # it added one
+            "",
+            0,
+        )
+    )
+
+    # calls.json: wait_replicas=1 and add_new, per call
+    for label, key in (
+        ("add", "add"),
+        ("add wait_replicas=1", "add_wait"),
+        ("add nx 10 values", "add_nx_10"),
+        ("add_new 10 values", "add_new_10"),
+    ):
+        add(
+            Figure(
+                f"calls.{key}.wall_us",
+                f"{label}: wall time per call, median",
+                lambda r, label=label: r["rows"][label]["wall_us"],
+                " µs",
+                0,
+            )
+        )
+        add(
+            Figure(
+                f"calls.{key}.instructions_k",
+                f"{label}: the primary's instructions per call",
+                lambda r, label=label: r["rows"][label]["server_instructions"] / 1000,
+                " k",
+                1,
+            )
+        )
+    for key, over, under in (
+        ("wait", "add wait_replicas=1", "add"),
+        ("add_new", "add_new 10 values", "add nx 10 values"),
+    ):
+        add(
+            Figure(
+                f"calls.{key}_wall_x",
+                f"{over} over {under}: wall time",
+                lambda r, o=over, u=under: r["rows"][o]["wall_us"] / r["rows"][u]["wall_us"],
+                TIMES,
+                2,
+            )
+        )
+        add(
+            Figure(
+                f"calls.{key}_instructions_x",
+                f"{over} over {under}: the primary's instructions",
+                lambda r, o=over, u=under: (
+                    r["rows"][o]["server_instructions"] / r["rows"][u]["server_instructions"]
+                ),
+                TIMES,
+                2,
+            )
+        )
     return {fig.name: fig for fig in figs}
 
 
@@ -648,7 +723,7 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target(
         "server work, `add_many` 1000 × 10, a refresh (every value to a later expiry): ≤ 1.10× "
-        "0.1.0's (stretch ≤ 1.05×; the earlier ≤ 0.8× was withdrawn: 0.1.0's own `ZADD` is 75 % "
+        "0.1.0's (stretch ≤ 1.05×; the earlier ≤ 0.8× was withdrawn: 0.1.0's own `ZADD` is most "
         "of its work)",
         ("server.add_many_1000_x",), 1.10, False,
     ),
@@ -709,6 +784,11 @@ TARGETS: tuple[Target, ...] = (
         10.0, False,
     ),
     Target(
+        "one `add` with `max_values=10` to a name of 300,000 live values: no server command "
+        "over 10 ms",
+        ("big_name.add_max_values_longest_ms",), 10.0, False,
+    ),
+    Target(
         "sweeping a cluster: ≥ 0.5× one server's rate on the same keys",
         ("sweep.cluster.stats_x", "sweep.cluster.dry_run_x", "sweep.cluster.sweep_x"), 0.5, True,
     ),
@@ -724,29 +804,57 @@ def values(reports: dict[str, Report] | None = None) -> dict[str, float]:
 # -- the figures in the docs -------------------------------------------------------------
 
 ROOT = RESULTS.parent.parent
-# Every page's speed-ups, latencies and sweep rates must carry a marker (the lint); the
-# package's docstrings (what help() and the API page show) may state none at all.
+# Every page's speed-ups, times, shares, instruction counts and sweep rates must carry a marker
+# (the lint); the package's docstrings (what help() and the API page show) may state none at all.
 LINTED = ("README.md", "docs/*.md")
 DOCSTRINGS = "multimapwithttl/*.py"
 _NUMBER = r"\d(?:[\d,]*\d)?(?:\.\d+)?"
 _UNIT = rf"(?:\s?(?:{TIMES}|ms|µs|s|B|keys/s|%|M|k)|x)"
 MARKER = re.compile(rf"(?P<num>{_NUMBER})(?P<unit>{_UNIT})?(?:\*\*)?<!-- fig: (?P<name>\S+) -->")
 ANY_MARKER = re.compile(r"<!-- fig:.*?-->")
-# A quoted figure: a number followed by a speed-up sign, milliseconds or a sweep rate.
+# A quoted figure: a number followed by a speed-up sign, a time (ms, µs, s), a share (%), an
+# instruction count (M, k), or a sweep rate. Sizes and counts are not figures: "100 KB" and
+# "1 MB" (the unit is case-sensitive and must end the word), "1000 names", "2,000,000 members".
 # A times sign followed by a number is a product (2 x 30 sequences, 1.7 x 10^12), not a speed-up.
 FIGURE = re.compile(
     rf"(?<![\w.,/-])(?P<num>{_NUMBER})(?:\*\*)?"
-    rf"(?P<unit>\s?{TIMES}(?!\s?\d)|x\b|\s?ms\b|\s?keys/s|\s?keys a second)"
+    rf"(?P<unit>\s?{TIMES}(?!\s?\d)|x\b|\s?(?:ms|µs|s|M|k)\b|\s?%"
+    rf"|\s?keys/s|\s?keys a second)"
 )
 # Numbers that bound rather than report (targets, thresholds, settings): what precedes them.
 BOUND = re.compile(r"(?:[≥≤<>]|\bnear|\bover|\bunder|\bthan|\bwithin|\bat most|\bup to)\s*$")
-# Statements with a figure-like number that is not a benchmark result: (page, words).
+# Statements with a figure-like number that is not a benchmark result: (page, words), the
+# words as the page writes them outside inline code. Settings of a benchmark or a test, clock
+# skews and timeouts a test sets up, example output: never a measurement.
 NOT_RESULTS = (
     ("docs/operations.md", "(10 ms threshold)"),
+    ("docs/operations.md", "in 0.4s"),  # `multimapwithttl stats` example output
     # Test settings described in the guarantees, not measurements.
     ("docs/guarantees.md", "50 ms…600 s ttls"),
     ("docs/guarantees.md", "ttls of 30 ms to 30 s"),
     ("docs/guarantees.md", "resolution of 10 ms"),
+    ("docs/guarantees.md", "a writer 100 s ahead writing ttl 2 leaves another writer's 60 s value"),
+    ("docs/guarantees.md", "a writer 100 s behind"),
+    ("docs/guarantees.md", "two clients ±500 s off"),
+    ("docs/guarantees.md", "and 2 s idle"),
+    ("docs/guarantees.md", "skewed by −1.5 s to +1.5 s"),
+    ("docs/guarantees.md", "ttls of 0.2–3 s"),
+    ("docs/guarantees.md", "every 2–6 s"),
+    ("docs/guarantees.md", "for 2.5 s (longer than the clients' 2 s"),
+    ("docs/guarantees.md", "(2.5 s, below the node timeout)"),
+    ("docs/guarantees.md", "promotes 4–5 s later"),
+    ("docs/guarantees.md", "takes over, 4–5 s"),
+    ("docs/guarantees.md", "TTL 60 s too long"),
+    ("docs/guarantees.md", "3% of calls raising"),
+    ("docs/guarantees.md", "by a clock 1 s ahead"),
+    ("docs/guarantees.md", "per 10 s run"),
+    ("docs/guarantees.md", "a key ending 1 s after"),
+    ("docs/guarantees.md", "2.5 s (> the 2 s socket timeout)"),
+    ("docs/semantics.md", "running 100 s ahead"),
+    ("docs/semantics.md", "has 60 s left"),
+    # How long the saturation benchmark runs each figure (saturation.json's seconds_per_figure).
+    ("docs/performance.md", "against one server for 10 s"),
+    ("docs/performance.md", "2 rounds × 5 s per figure"),
 )
 
 

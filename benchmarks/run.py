@@ -12,7 +12,9 @@ Parts (each also runs on its own: ``python benchmarks/<part>.py [--quick]``):
 - ``saturation`` (saturation.py): 4 client processes hammering one server.
 - ``sweep`` (sweep_rate.py): ``stats()`` and ``sweep()`` over 100,000 keys as 0.1.0 leaks them.
 - ``iter_values`` (iter_values.py): ``iter_values`` vs ``get`` on one name of 200,000 values.
-- ``big_name`` (big_name.py): one write on a name of 2,000,000 expired members.
+- ``big_name`` (big_name.py): one write on a name of 2,000,000 expired members, and
+  on a cap's surplus of 300,000 live ones.
+- ``calls`` (calls.py): what ``wait_replicas=1`` and ``add_new`` cost per call.
 
 Every part starts its own redis-server on 127.0.0.1 and installs 0.1.0 from
 PyPI into ``benchmarks/.old010`` (same package name: loaded by path under
@@ -41,6 +43,7 @@ from typing import Any
 
 import big_name
 import big_values
+import calls
 import figures
 import iter_values
 import redis
@@ -63,7 +66,7 @@ from _common import (
 from multimapwithttl import AsyncMultiMapWithTTL, MultiMapWithTTL
 
 LABELS = ("project", "0.1.0", "raw pipeline", "project async", "raw pipeline async")
-PARTS = ("wall", "server", "big", "saturation", "sweep", "iter_values", "big_name")
+PARTS = ("wall", "server", "big", "saturation", "sweep", "iter_values", "big_name", "calls")
 FILES = figures.FILES  # part -> results/<stem>.json
 
 
@@ -383,6 +386,7 @@ def summary(reports: dict[str, dict[str, Any]]) -> str:
         ("sweep", "Sweep", sweep_rate.table),
         ("iter_values", "iter_values on one big name", iter_values.table),
         ("big_name", "One name of many expired members", big_name.table),
+        ("calls", "What wait_replicas and add_new cost per call", calls.table),
     )
     for part, title, table in sections:
         if part in reports:
@@ -440,6 +444,7 @@ def main() -> int:
         "sweep": sweep_rate.run,
         "iter_values": iter_values.run,
         "big_name": lambda quick: big_name.run(200_000 if quick else 2_000_000),
+        "calls": calls.run,
     }
     reports: dict[str, dict[str, Any]] = {}
     for part in PARTS:

@@ -86,6 +86,28 @@ def test_the_lint_sees_a_new_unmarked_figure(tmp_path: Path) -> None:
     ]
 
 
+def test_the_lint_sees_unmarked_times_shares_and_instruction_counts(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    for rel in ("README.md", "docs/index.md"):
+        (tmp_path / rel).write_text("Nothing measured here.\n")
+    (tmp_path / "docs" / "performance.md").write_text(
+        "A command packs in ~1 µs, a write costs 107.7 M instructions, a call ~5\N{EN DASH}6 k;\n"
+        "4,000 keys took 0.26 s, the server was 40 % busy (by 12% more).\n"
+        # Not measurements: sizes, counts, versions, bounds, code, a marked figure.
+        f"Values of 100 KB, 2 KB and 1 MB; 1000 names {TIMES} 10 values; Redis 7.0, 0.1.0's;\n"
+        f"a target: ≤ 1.10{TIMES}, within 15 %, under 2 s, over 10 ms; `3 µs` in code;\n"
+        "marked: 107.7 M<!-- fig: server.add_many_1000 -->, 0.26 s<!-- fig: x.y -->.\n"
+    )
+    assert [line.split(": ", 1)[1] for line in figures.unmarked(tmp_path)] == [
+        "'1 µs' has no <!-- fig: NAME --> marker",
+        "'107.7 M' has no <!-- fig: NAME --> marker",
+        "'6 k' has no <!-- fig: NAME --> marker",
+        "'0.26 s' has no <!-- fig: NAME --> marker",
+        "'40 %' has no <!-- fig: NAME --> marker",
+        "'12%' has no <!-- fig: NAME --> marker",
+    ]
+
+
 def test_every_page_is_linted_not_a_chosen_few() -> None:
     pages = set(figures.linted_pages())
     assert {"README.md", "docs/recipes.md", "docs/guarantees.md", "docs/api.md"} <= pages
