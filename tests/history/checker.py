@@ -500,17 +500,50 @@ class Model:
             }
         )
 
-    def window(self, name: str, value: int, op: dict[str, Any]) -> list[Effect]:
-        """The effects on ``(name, value)`` that may bear on what ``op`` saw."""
+    def window(
+        self, name: str, value: int, op: dict[str, Any], since: float | None = None
+    ) -> list[Effect]:
+        """The effects on ``(name, value)`` that may bear on what ``op`` saw.
+
+        A quick call's store ends soon, so it is looked for only in a short
+        window before ``op``, as a store that may still be live. ``since``
+        widens that window back to an instant: a quick call also overrides
+        or removes what an earlier, longer-lived store gave the value (0.1.0's,
+        or a given expire_at), however long ago it ran.
+        """
         empty: Window = ([], [])
         (fast_times, fast), (slow_times, slow) = self.index.get((name, value), (empty, empty))
         end = op["comp"]
-        lo = bisect.bisect_left(fast_times, op["inv"] - FAST_WINDOW)
+        start = op["inv"] - FAST_WINDOW
+        if since is not None:
+            start = min(start, since)
+        lo = bisect.bisect_left(fast_times, start)
         hi = bisect.bisect_left(fast_times, end)
         slow_lo = bisect.bisect_left(slow_times, op["inv"] - WINDOW)
         slow_hi = bisect.bisect_left(slow_times, end)
         chosen = fast[lo:hi] + slow[slow_lo:slow_hi]
         return [e for e in chosen if e.op is not op and not e.inert]
+
+    def _anchor(
+        self, effects: list[Effect], inv: float, comp: float, high: float, low: float
+    ) -> tuple[Effect | None, float, float]:
+        """The latest store that leaves the value live past ``high``, and the last kills.
+
+        The kills: the latest invocation of an acknowledged call that removed
+        the value (or left it dead before ``low``), and of one no lossy fault
+        can have undone.
+        """
+        anchor: Effect | None = None
+        kill_after = kill_kept = -math.inf  # all killers; those no lossy fault can undo
+        for e in effects:
+            later = anchor is None or e.inv > anchor.inv
+            if e.anchor and e.comp < inv and e.s_min > high and later:
+                anchor = e
+            if e.ok and e.comp < inv and self._kills(e, low):
+                kill_after = max(kill_after, e.inv)
+                if self._undone_by(e, comp) is None:
+                    kill_kept = max(kill_kept, e.inv)
+        return anchor, kill_after, kill_kept
 
     def bounds(
         self,
@@ -525,16 +558,12 @@ class Model:
         high = comp + max(skew, 0.0) + EPS  # live beyond this by the reader's and server's clock
         low = inv + (skew if lower_skew is None else lower_skew) - EPS  # expired before
         effects = self.window(name, value, op)
-        anchor: Effect | None = None
-        kill_after = kill_kept = -math.inf  # all killers; those no lossy fault can undo
-        for e in effects:
-            later = anchor is None or e.inv > anchor.inv
-            if e.anchor and e.comp < inv and e.s_min > high and later:
-                anchor = e
-            if e.ok and e.comp < inv and self._kills(e, low):
-                kill_after = max(kill_after, e.inv)
-                if self._undone_by(e, comp) is None:
-                    kill_kept = max(kill_kept, e.inv)
+        anchor, kill_after, kill_kept = self._anchor(effects, inv, comp, high, low)
+        if anchor is not None and anchor.inv - STALL < inv - FAST_WINDOW:
+            # A long-lived store: every quick call since may have overridden or
+            # removed it (one that began a call's length before it included).
+            effects = self.window(name, value, op, since=anchor.inv - STALL)
+            anchor, kill_after, kill_kept = self._anchor(effects, inv, comp, high, low)
         must = anchor is not None
         floor = 0.0
         if anchor is not None:
@@ -980,9 +1009,11 @@ class Checker:
             return False  # never written yet
         if effects[0].inv < op["inv"] - WINDOW:
             return True  # written long ago: any such store has expired
+        # Every store since: a quick one long before the op may have stored it
+        # (a value's quick stores are few in WINDOW, as are its values).
         return any(
             e.kind == "store" and e.s_min < op["comp"] + MAX_SKEW + EPS
-            for e in self.model.window(name, value, op)
+            for e in self.model.window(name, value, op, since=op["inv"] - WINDOW)
         )
 
     # -- write results ---------------------------------------------------------------------

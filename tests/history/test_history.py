@@ -473,3 +473,31 @@ def test_checker_a_library_write_a_lossy_fault_may_undo_leaves_0_1_0s_ttl() -> N
         history.clients["old"] = {"label": "old", "kind": "old010", "clock": "client", "skew": 0.0}
         history.samples.append(_sample(3.0, 4.0, time_read=0.5, pttl_read=0.501))
         assert [a.kind for a in check(history).anomalies] == kinds
+
+
+def test_checker_a_quick_write_long_ago_still_overrides_a_longer_store() -> None:
+    # A value stored until T0+10, then a plain write gives it 0.5 s: 5.65 s later it is
+    # dead, although that quick write ran before the short window quick stores are
+    # looked for in (found in a 25 s cluster history, as "missing").
+    far = {"data": [["a", [[T0 + 10.0, 2]]]], "mode": {}}
+    ops = [
+        _op(1, "add_many_with_ttl", far, 0.0, 1),
+        _op(2, "add", {**ADD, "values": [2], "ttl": 0.5}, 0.3, 0),
+    ]
+    for result, kinds in (([], []), ([2], ["unexpected"])):
+        read = _op(3, "get", {"name": "a"}, 5.95, result)
+        assert [a.kind for a in check(_history(*ops, read)).anomalies] == kinds, result
+
+
+def test_checker_a_sweep_may_collect_what_quick_writes_stored_long_before() -> None:
+    # Value 1 expired 5 s before the sweep, in a key value 5 keeps: a dry run counts it.
+    far = {"data": [["a", [[T0 + 10.0, 5]]]], "mode": {}}
+    ops = [
+        _op(1, "add_many_with_ttl", far, 0.0, 1),
+        _op(2, "add", {**ADD, "values": [1], "ttl": 0.5}, 0.1, 1),
+    ]
+    counts = {"scanned": 1, "ttl_fixed": 0, "deleted": 0, "foreign": 0, "excluded": 0}
+    for collected, kinds in ((1, []), (3, ["sweep"])):
+        result = {**counts, "collected": collected, "examples": {}}
+        sweep = _op(3, "sweep", {"dry_run": True}, 5.9, result)
+        assert [a.kind for a in check(_history(*ops, sweep)).anomalies] == kinds, collected
