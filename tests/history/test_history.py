@@ -166,19 +166,6 @@ def test_checker_nx_reported_new_twice_in_one_life_is_an_anomaly() -> None:
     assert [a.kind for a in check(_history(*ops)).anomalies] == ["new-count"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "not understood yet (open, issues 26/27): in 1 of 2 loaded CI-like runs the quiet "
-        "phase after sigstop+migrate faults found no key while the new checker required name "
-        "'a' to hold 1-5 live values (stats, sweep and names() all saw 0); 3 of 3 lighter "
-        "runs were clean. A checker bound or a real loss (big values now in the workload): "
-        "kept running, its anomalies printed, not allowed to block CI until explained. "
-        "2026-12-05, 3 runs of this config beside a history re-check: 1 found another kind, "
-        "a dry-run sweep in the quiet phase collecting 258 expired values where the model "
-        "allows at most 96 (hist:b, big, c, cap1, d)"
-    ),
-)
 def test_a_cluster_history_with_stopped_masters_has_no_anomaly() -> None:
     # Found by this checker: with a master stopped past the socket timeout, the sync
     # cluster client re-ran a write whose reply was lost (an nx add answered "0 new"
