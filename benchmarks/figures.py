@@ -705,6 +705,16 @@ class Target:
         return all(v >= self.limit if self.at_least else v <= self.limit for v in shown)
 
 
+def judged(reports: dict[str, Report]) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met) for every target of ``TARGETS``, as summary.md lists them."""
+    out: list[tuple[str, str, bool | None]] = []
+    for target in TARGETS:
+        found = target.measured(reports)
+        shown = ", ".join(FIGURES[n].format(v) for n, v in found) if found else "n/a"
+        out.append((target.text, shown, target.met(reports)))
+    return out
+
+
 _MODES = ("nx", "xx", "gt", "lt", "ch", "capped", "server_clock")
 TARGETS: tuple[Target, ...] = (
     Target(

@@ -333,14 +333,7 @@ def wall_table(report: dict[str, Any]) -> list[str]:
 # -- targets -------------------------------------------------------------------------
 
 
-def targets(reports: dict[str, dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
-    """(target, measured, met) for every target of figures.TARGETS, the one list of them."""
-    out: list[tuple[str, str, bool | None]] = []
-    for target in figures.TARGETS:
-        found = target.measured(reports)
-        shown = ", ".join(figures.FIGURES[n].format(v) for n, v in found) if found else "n/a"
-        out.append((target.text, shown, target.met(reports)))
-    return out
+targets = figures.judged
 
 
 def measured_code(reports: dict[str, dict[str, Any]]) -> list[str]:

@@ -158,6 +158,17 @@ def test_summary_lists_the_quoted_figures_as_the_docs_write_them() -> None:
     )
 
 
+def test_summary_judges_the_one_list_of_targets() -> None:
+    summary = (ROOT / "benchmarks" / "results" / "summary.md").read_text()
+    section = summary.split("## Targets", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        f"| {text} | {shown} | {'n/a' if met is None else 'yes' if met else 'NO'} |"
+        for text, shown, met in figures.judged(figures.load_reports())
+    ]
+    listed = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    assert listed[1:] == rows, "summary.md is out of date (python benchmarks/run.py --summary-only)"
+
+
 def test_the_performance_page_states_the_one_list_of_targets_and_judges_as_it_does() -> None:
     """docs/performance.md's Targets table is figures.TARGETS, in order, met or not as judged."""
     page = (ROOT / "docs" / "performance.md").read_text()
