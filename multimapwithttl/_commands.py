@@ -365,17 +365,25 @@ def pack(commands: Iterable[tuple[Any, ...]]) -> list[bytes]:
     """
     if _hiredis_pack is None:
         return pack_plain(commands)
+    return _joined(map(_hiredis_pack, commands))
+
+
+def _joined(parts: Iterable[bytes]) -> list[bytes]:
+    """``parts`` with each run of buffers shorter than ``OWN_BUFFER_BYTES`` joined into one.
+
+    The client sends each buffer with a system call of its own; a longer
+    one stays apart (joining would copy it once more).
+    """
     buffers: list[bytes] = []
     run: list[bytes] = []
-    for args in commands:
-        packed = _hiredis_pack(args)
-        if len(packed) < OWN_BUFFER_BYTES:
-            run.append(packed)
+    for part in parts:
+        if len(part) < OWN_BUFFER_BYTES:
+            run.append(part)
             continue
         if run:
             buffers.append(b"".join(run))
             run = []
-        buffers.append(packed)
+        buffers.append(part)
     if run:
         buffers.append(b"".join(run))
     return buffers
@@ -413,36 +421,27 @@ def pack_plain(commands: Iterable[Sequence[Any]]) -> list[bytes]:
 
 
 def pack_calls(calls: Sequence[Call]) -> list[bytes]:
-    """``calls`` in the protocol, using what each has ``packed`` already; ``pack`` packs the rest.
-
-    Buffers shorter than ``OWN_BUFFER_BYTES`` are joined: the client sends
-    each buffer with a system call of its own.
-    """
+    """``calls`` as ``pack`` packs them, using what each has ``packed`` already."""
     parts: list[bytes] = []
     pending: list[tuple[Any, ...]] = []
     for call in calls:
         if call.packed is None:
             pending.append(call.args)
             continue
-        if pending:
-            parts += pack(pending)
-            pending = []
+        parts += _each_packed(pending)
+        pending = []
         parts += call.packed
-    if pending:
-        parts += pack(pending)
-    buffers: list[bytes] = []
-    run: list[bytes] = []
-    for part in parts:
-        if len(part) < OWN_BUFFER_BYTES:
-            run.append(part)
-            continue
-        if run:
-            buffers.append(b"".join(run))
-            run = []
-        buffers.append(part)
-    if run:
-        buffers.append(b"".join(run))
-    return buffers
+    parts += _each_packed(pending)
+    return _joined(parts)
+
+
+def _each_packed(commands: list[tuple[Any, ...]]) -> list[bytes]:
+    """``commands`` packed, not yet joined (``pack_calls`` joins them with the rest once)."""
+    if not commands:
+        return []
+    if _hiredis_pack is None:
+        return pack_plain(commands)
+    return [_hiredis_pack(args) for args in commands]
 
 
 # Scripts whose reply tells what they did (see ``Call.resend``): delete's too,
